@@ -1,0 +1,358 @@
+"""Throughput and latency of the warden's ``GET /health`` and ``GET /status`` on one worker.
+
+The named peer is a bare FastAPI app with the same ``/health`` route (bench/_peer_app.py) on
+the same stack: one uvicorn worker, uvloop, httptools, no access log. Both run in the same
+invocation, on the same machine, under the same load generator; the ratios warden / peer
+show what the warden's middleware (request ids, metrics, body limit) and auth cost over the
+framework floor. Target: ``/health`` p99 under 5 ms at 1,000 requests/s.
+
+    .venv/bin/python bench/api.py [--duration 10] [--rate 1000] [--quick] [--json out.json]
+
+Everything runs on 127.0.0.1 and stops by itself; both servers are terminated on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from _loadgen import LoadResult, Target, closed_loop, fixed_rate, run, run_wrk, wrk_available
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATE_RPS = 1000.0
+TARGET_P99_MS = 5.0
+# Inherited settings that could point the warden at another database, a collector or Sentry:
+# the bench runs it on embedded defaults only, and sends nothing off the loopback.
+_SCRUBBED_PREFIXES = ("TRADEWARDEN_", "OTEL_", "SENTRY_")
+_SCRUBBED_NAMES = frozenset({"DATABASE_URL", "REDIS_URL"})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured scenario."""
+
+    server: str
+    path: str
+    result: LoadResult
+
+    @property
+    def label(self) -> str:
+        return f"{self.server} GET {self.path}"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds discarded first")
+    parser.add_argument("--rate", type=float, default=TARGET_RATE_RPS, help="fixed rate, req/s")
+    parser.add_argument(
+        "--status-low-rate", type=float, default=200.0, help="second fixed rate for /status"
+    )
+    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
+    parser.add_argument("--quick", action="store_true", help="2 s runs: a smoke test")
+    parser.add_argument("--no-wrk", action="store_true", help="max throughput without wrk")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 2.0, 0.5
+    return args
+
+
+# -- servers --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_env(**extra: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_SCRUBBED_PREFIXES) and name not in _SCRUBBED_NAMES
+    }
+    return {**env, **extra}
+
+
+def _get_status(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _serve(
+    name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path
+) -> Iterator[None]:
+    """Start ``command``, wait until its /health answers 200, terminate it on exit."""
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)
+    try:
+        deadline = time.monotonic() + 60.0
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()}")
+            with contextlib.suppress(OSError):
+                if _get_status(port, "/health") == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer /health in 60 s:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _peer_command(port: int) -> list[str]:
+    # The warden's stack: one worker, uvloop, httptools, no access log, no Server header.
+    flags = "--workers 1 --loop uvloop --http httptools --no-access-log --no-server-header"
+    app = ["--app-dir", "bench", "--factory", "_peer_app:create_app"]
+    listen = ["--host", HOST, "--port", str(port), "--log-level", "warning"]
+    return [sys.executable, "-m", "uvicorn", *app, *listen, *flags.split()]
+
+
+def _create_api_key(env: dict[str, str]) -> str:
+    command = [sys.executable, "-m", "tradewarden", "apikey", "create", "bench", "--role", "viewer"]
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    key = done.stdout.strip().splitlines()[-1].strip()
+    if not key.startswith("tw_"):
+        raise RuntimeError(f"unexpected `apikey create` output:\n{done.stdout}")
+    return key
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def _measure(args: argparse.Namespace, warden_port: int, peer_port: int, api_key: str) -> list[Row]:
+    health_peer = Target(HOST, peer_port, "/health")
+    health_warden = Target(HOST, warden_port, "/health")
+    status_warden = Target(HOST, warden_port, "/status", (("Authorization", f"Bearer {api_key}"),))
+    cases = [("peer", health_peer), ("warden", health_warden), ("warden", status_warden)]
+    rows = []
+    fixed = [(server, target, args.rate) for server, target in cases]
+    if 0 < args.status_low_rate < args.rate:
+        fixed.append(("warden", status_warden, args.status_low_rate))
+    for server, target, rate in fixed:
+        print(f"  fixed rate {rate:g} req/s: {server} GET {target.path} ...", flush=True)
+        result = run(
+            lambda t=target, r=rate: fixed_rate(
+                t,
+                rate_rps=r,
+                duration_s=args.duration,
+                warmup_s=args.warmup,
+                connections=args.connections,
+            )
+        )
+        rows.append(Row(server, target.path, result))
+        time.sleep(1.0)  # let a backlog drain before the next run
+    use_wrk = wrk_available() and not args.no_wrk
+    for server, target in cases:
+        print(
+            f"  max throughput ({'wrk' if use_wrk else 'closed loop'}): "
+            f"{server} GET {target.path} ...",
+            flush=True,
+        )
+        if use_wrk:
+            # No warm-up of its own: the fixed-rate runs above already warmed both servers.
+            result = run_wrk(target, duration_s=args.duration, connections=args.connections)
+        else:
+            result = run(
+                lambda t=target: closed_loop(
+                    t, duration_s=args.duration, warmup_s=args.warmup, connections=args.connections
+                )
+            )
+        rows.append(Row(server, target.path, result))
+        time.sleep(1.0)
+    return rows
+
+
+# -- reporting ------------------------------------------------------------------------------
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+        "packages": versions,
+    }
+
+
+def _find(rows: list[Row], server: str, path: str, rate: float | None) -> LoadResult | None:
+    """Return the run at fixed ``rate``, or the max-throughput run when ``rate`` is None."""
+    for row in rows:
+        if (row.server, row.path, row.result.target_rps) == (server, path, rate):
+            return row.result
+    return None
+
+
+def _ratios(rows: list[Row], rate: float) -> list[dict[str, Any]]:
+    peer_fixed = _find(rows, "peer", "/health", rate)
+    peer_max = _find(rows, "peer", "/health", None)
+    return [
+        {
+            "warden": f"GET {path}",
+            "peer": "GET /health",
+            "throughput": _ratio(_find(rows, "warden", path, None), peer_max, "achieved_rps"),
+            "p99_at_rate": _ratio(_find(rows, "warden", path, rate), peer_fixed, "p99_ms"),
+            "rate_rps": rate,
+        }
+        for path in ("/health", "/status")
+    ]
+
+
+def _ratio(warden: LoadResult | None, peer: LoadResult | None, field: str) -> float:
+    if warden is None or peer is None or not getattr(peer, field):
+        return float("nan")
+    return float(getattr(warden, field) / getattr(peer, field))
+
+
+def _saturated(result: LoadResult) -> bool:
+    return result.target_rps is not None and (
+        result.errors > 0 or result.achieved_rps < 0.98 * result.target_rps
+    )
+
+
+def _target(rows: list[Row], rate: float) -> dict[str, Any]:
+    health = _find(rows, "warden", "/health", rate)
+    met = (
+        health is not None
+        and rate >= TARGET_RATE_RPS
+        and not _saturated(health)
+        and health.p99_ms < TARGET_P99_MS
+    )
+    return {
+        "goal": f"warden GET /health p99 < {TARGET_P99_MS:g} ms at {TARGET_RATE_RPS:g} req/s",
+        "rate_rps": rate,
+        "p99_ms": health.p99_ms if health else None,
+        "met": met,
+    }
+
+
+def _print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'scenario':<20} {'load':<12} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        r = row.result
+        load = f"{r.target_rps:g}/s" if r.target_rps is not None else f"max ({r.mode})"
+        note = "  saturated" if _saturated(r) else ""
+        print(
+            f"{row.label:<20} {load:<12} {r.achieved_rps:>9.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} "
+            f"{r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.errors:>7d}{note}"
+        )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    machine = _machine()
+    print(
+        f"bench/api.py on {machine['cores']} cores, {machine['cpu']}, "
+        f"Python {machine['python']}, load {machine['loadavg_1m_at_start']}, {machine['date']}"
+    )
+    print(
+        f"runs: {args.warmup:g} s warm-up + {args.duration:g} s, "
+        f"{args.connections} connections; warden with TRADEWARDEN_LOG_LEVEL=WARNING"
+    )
+    warden_port, peer_port = _free_port(), _free_port()
+    with tempfile.TemporaryDirectory(prefix="tw-bench-") as tmp, contextlib.ExitStack() as stack:
+        data_dir = Path(tmp)
+        env = _server_env(TRADEWARDEN_DATA_DIR=str(data_dir), TRADEWARDEN_LOG_LEVEL="WARNING")
+        warden_command = [sys.executable, "-m", "tradewarden", "up"]
+        warden_command += ["--host", HOST, "--port", str(warden_port)]
+        stack.enter_context(_serve("warden", warden_command, env, warden_port, data_dir))
+        stack.enter_context(
+            _serve("peer", _peer_command(peer_port), _server_env(), peer_port, data_dir)
+        )
+        api_key = _create_api_key(env)
+        rows = _measure(args, warden_port, peer_port, api_key)
+    print()
+    _print_table(rows)
+    ratios = _ratios(rows, args.rate)
+    print("\nratios, warden / peer (peer = bare FastAPI GET /health, same stack, same run):")
+    for ratio in ratios:
+        print(
+            f"  {ratio['warden']:<12} throughput {ratio['throughput']:.2f}x   "
+            f"p99 at {args.rate:g}/s {ratio['p99_at_rate']:.2f}x"
+        )
+    target = _target(rows, args.rate)
+    verdict = "MET" if target["met"] else "MISSED"
+    if args.rate < TARGET_RATE_RPS:
+        verdict = f"not tested (this run used {args.rate:g} req/s)"
+    print(f"\ntarget: {target['goal']}: {verdict} (p99 {target['p99_ms']:.2f} ms)")
+    if args.json:
+        report = {
+            "benchmark": "bench/api.py",
+            "machine": machine,
+            "settings": {
+                key: (str(value) if isinstance(value, Path) else value)
+                for key, value in vars(args).items()
+            },
+            "runs": [{"server": r.server, "path": r.path, **r.result.as_dict()} for r in rows],
+            "ratios": ratios,
+            "target": target,
+        }
+        args.json.write_text(json.dumps(_finite(report), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""``python -m tradewarden``."""
+
+from tradewarden.cli import main
+
+main()

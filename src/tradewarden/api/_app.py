@@ -1,0 +1,71 @@
+"""The API app factory and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from tradewarden._version import __version__
+from tradewarden.api._errors import install_error_handlers
+from tradewarden.api._middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from tradewarden.api.routers import admin, auth, health, metrics
+from tradewarden.runtime import FirstAdmin, Runtime
+
+__all__ = ["create_app"]
+
+_QUIET_PATHS = frozenset({"/health", "/v1/health", "/metrics"})
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    migrate: bool = True,
+    announce: Callable[[FirstAdmin], None] | None = None,
+    manage_runtime: bool = True,
+) -> FastAPI:
+    """Return the API app for ``runtime``.
+
+    With ``manage_runtime`` the lifespan starts and closes the runtime; without it the
+    caller owns the runtime (tests that share one across apps).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_runtime:
+            await runtime.start(migrate=migrate, announce=announce)
+        try:
+            yield
+        finally:
+            if manage_runtime:
+                await runtime.close()
+
+    docs = runtime.config.server.docs_enabled
+    app = FastAPI(
+        title="tradewarden",
+        version=__version__,
+        summary="Watch trading bots, alert, and stop trading when told or when a limit is hit.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in (health.router, metrics.router, auth.router, admin.router):
+        app.include_router(router)
+    if docs:
+
+        @app.get("/api-docs", include_in_schema=False)
+        async def api_docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="tradewarden API")
+
+    # Outermost first: the request id must exist before the body limit can answer 413.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.config.server.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=HttpMetrics(runtime.registry), quiet_paths=_QUIET_PATHS
+    )
+    return app

@@ -1,0 +1,5 @@
+"""The ``tradewarden`` command line."""
+
+from tradewarden.cli._app import app, main
+
+__all__ = ["app", "main"]

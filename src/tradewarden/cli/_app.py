@@ -1,0 +1,170 @@
+"""The ``tradewarden`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from tradewarden._version import __version__
+from tradewarden.cli._context import ConfigOption, console, err_console, fail, load, run_with_runtime
+from tradewarden.cli._serve import serve
+from tradewarden.cli._users import apikey_app, user_app
+from tradewarden.config import EXAMPLE_CONFIG
+from tradewarden.runtime import Runtime
+from tradewarden.store import current_revision, head_revision, upgrade
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tradewarden",
+    help="The operations layer for trading bots: watch, alert, stop trading when told.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Work with the config file.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"tradewarden {__version__}")
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (overrides the config).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Listen port (overrides the config).")
+    ] = None,
+) -> None:
+    """Migrate the database and run the warden."""
+    loaded = load(config)
+    serve(loaded, host=host, port=port)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path(
+        "tradewarden.yaml"
+    ),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example config file."""
+    if path.exists() and not force:
+        raise fail(f"{path} already exists (use --force to overwrite)")
+    try:
+        path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+    console.print(f"wrote {path}; check it with: tradewarden config check --config {path}")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the environment and the config file (exit 2 when invalid)."""
+    loaded = load(config)
+    source = str(loaded.config_path) if loaded.config_path else "built-in defaults"
+    console.print(f"config ok: {source}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply every pending migration."""
+    loaded = load(config)
+
+    async def _upgrade(runtime: Runtime) -> tuple[str | None, str | None]:
+        return await current_revision(runtime.database), await upgrade(runtime.database)
+
+    # run_with_runtime migrates on start; report the revision reached.
+    _before, after = run_with_runtime(loaded, _upgrade)
+    console.print(f"database at revision {after} (head {head_revision()})")
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    url: Annotated[str | None, typer.Option(help="Warden base URL (default: from the config).")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="TRADEWARDEN_API_KEY", help="API key (viewer role).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+) -> None:
+    """Ask a running warden for its /status and print it as a table."""
+    loaded = load(config)
+    key = api_key or _key_from_file()
+    base = url or f"http://{loaded.config.server.host}:{loaded.config.server.port}"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(f"{base.rstrip('/')}/status", headers=headers, timeout=10.0)
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach the warden at {base}: {exc}") from None
+    if response.status_code in {401, 403}:
+        raise fail(f"the warden refused the request ({response.status_code}): set --api-key")
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        raise fail(f"the warden answered {response.status_code} without JSON") from None
+    if as_json:
+        console.print_json(data=body)
+    else:
+        _print_status(body)
+    if body.get("status") == "down":
+        raise typer.Exit(1)
+
+
+def _key_from_file() -> str | None:
+    path = os.environ.get("TRADEWARDEN_API_KEY_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise fail(f"TRADEWARDEN_API_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+
+
+_COLOURS = {"ok": "green", "up": "green", "degraded": "yellow", "down": "red"}
+
+
+def _print_status(body: dict[str, Any]) -> None:
+    verdict = str(body.get("status", "?"))
+    console.print(
+        f"warden {body.get('version', '?')}: [{_COLOURS.get(verdict, 'white')}]{verdict}[/]"
+        f"  (up {body.get('uptime_s', '?')} s)"
+    )
+    table = Table("dependency", "status", "latency ms", "critical", "error")
+    for name, check in dict(body.get("dependencies", {})).items():
+        state = str(check.get("status", "?"))
+        latency = check.get("latency_ms")
+        table.add_row(
+            name,
+            f"[{_COLOURS.get(state, 'white')}]{state}[/]",
+            "" if latency is None else f"{latency:.2f}",
+            "yes" if check.get("critical") else "no",
+            str(check.get("error") or ""),
+        )
+    console.print(table)
+
+
+def main() -> None:
+    """Run the CLI; any unexpected error is one line on stderr, never a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", markup=True)
+        sys.exit(1)

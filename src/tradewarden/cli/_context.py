@@ -1,0 +1,96 @@
+"""What every command needs: settings, the config file, a runtime, and clean failures."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from tradewarden.auth import Principal, Role
+from tradewarden.config import ServiceConfig, Settings, load_config_file, load_settings
+from tradewarden.errors import ConfigError, TradewardenError
+from tradewarden.runtime import Runtime
+
+__all__ = [
+    "ConfigOption",
+    "Loaded", "cli_principal", "console", "err_console", "fail", "load", "run_with_runtime"]
+
+T = TypeVar("T")
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $TRADEWARDEN_CONFIG, ./tradewarden.yaml)."
+    ),
+]
+DEFAULT_CONFIG = Path("tradewarden.yaml")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Settings and config file, validated."""
+
+    settings: Settings
+    config: ServiceConfig
+    config_path: Path | None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one line to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def resolve_config_path(explicit: Path | None, settings: Settings) -> Path | None:
+    """Return --config, else TRADEWARDEN_CONFIG, else ./tradewarden.yaml when present."""
+    if explicit is not None:
+        return explicit
+    if settings.config_file is not None:
+        return settings.config_file
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load(config: Path | None) -> Loaded:
+    """Validate the environment and the config file; exit 2 with the problem on error."""
+    try:
+        settings = load_settings()
+        path = resolve_config_path(config, settings)
+        return Loaded(settings, load_config_file(path), path)
+    except ConfigError as exc:
+        raise fail(exc.message, ConfigError.exit_code) from None
+
+
+def cli_principal() -> Principal:
+    """Return the principal that CLI actions are audited as (``cli:<os user>``)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Principal(kind="cli", id=0, name=user, role=Role.ADMIN)
+
+
+def run_with_runtime(loaded: Loaded, action: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Start a runtime (migrated, no first-admin bootstrap, no Redis), run ``action``, close."""
+
+    async def _main() -> T:
+        runtime = Runtime(loaded.settings, loaded.config)
+        try:
+            await runtime.start(bootstrap_admin=False, connect_redis=False)
+            return await action(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(_main())
+    except TradewardenError as exc:
+        raise fail(exc.message) from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None

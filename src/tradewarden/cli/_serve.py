@@ -1,0 +1,101 @@
+"""``tradewarden up``: configure telemetry, start the runtime, serve the API."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import uvicorn
+
+from tradewarden.api import create_app
+from tradewarden.cli._context import Loaded, fail
+from tradewarden.errors import TradewardenError
+from tradewarden.runtime import Runtime, print_first_admin
+from tradewarden.telemetry import (
+    configure_logging,
+    get_logger,
+    instrument_app,
+    instrument_engine,
+    instrument_httpx,
+    instrument_redis,
+    resolve_log_format,
+    setup_sentry,
+    setup_tracing,
+    shutdown_sentry,
+    shutdown_tracing,
+)
+
+__all__ = ["serve"]
+
+
+def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
+    """Run the warden until interrupted; a start-up failure is one line and exit 1."""
+    settings = loaded.settings
+    configure_logging(
+        settings.log_level,
+        resolve_log_format(settings.log_format, settings.environment, sys.stderr.isatty()),
+    )
+    log = get_logger("tradewarden")
+    setup_sentry(settings)
+    provider = setup_tracing(settings)
+    runtime = Runtime(settings, loaded.config)
+    app = create_app(runtime, manage_runtime=False)
+    if provider is not None:
+        instrument_app(app, provider)
+        instrument_engine(runtime.database.engine, provider)
+        instrument_redis(provider)
+        instrument_httpx(provider)
+    listen_host = host or settings.host or loaded.config.server.host
+    listen_port = port or settings.port or loaded.config.server.port
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=listen_host,
+            port=listen_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            server_header=False,
+            proxy_headers=False,
+        )
+    )
+
+    async def _main() -> None:
+        try:
+            await runtime.start(announce=print_first_admin)
+        except TradewardenError as exc:
+            await runtime.close()
+            raise fail(f"cannot start: {exc.message}") from None
+        except OSError as exc:
+            await runtime.close()
+            raise fail(f"cannot start: {exc}") from None
+        log.info(
+            "tradewarden started",
+            url=f"http://{listen_host}:{listen_port}",
+            database=runtime.database.display_url,
+            config=str(loaded.config_path) if loaded.config_path else "defaults",
+        )
+        try:
+            await server.serve()
+        finally:
+            await runtime.close()
+            if provider is not None:
+                shutdown_tracing(provider)
+            shutdown_sentry()
+        if not server.started:
+            raise fail(f"could not listen on {listen_host}:{listen_port}")
+
+    _run(_main)
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings uvloop
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())

@@ -1,0 +1,151 @@
+"""The config file (``tradewarden.yaml``): its schema and a loader whose errors point home.
+
+An error names the file, the line and the field path (``auth.access_token_ttl_s``), so an
+operator can fix it without guessing; the service refuses to start on any of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from tradewarden.errors import ConfigError
+
+__all__ = [
+    "AuthConfig",
+    "LoginRateLimitConfig",
+    "RedisConfig",
+    "ServerConfig",
+    "ServiceConfig",
+    "load_config_file",
+    "parse_config_text",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    """Where the API listens and how it treats requests."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    metrics_require_auth: bool = False
+    docs_enabled: bool = True
+
+
+class LoginRateLimitConfig(_Section):
+    """Failed-login budget per account and per client address within a window."""
+
+    per_account: int = Field(default=5, ge=1)
+    per_address: int = Field(default=20, ge=1)
+    window_s: float = Field(default=900.0, gt=0)
+
+
+class AuthConfig(_Section):
+    """Token lifetimes and login protection."""
+
+    access_token_ttl_s: int = Field(default=15 * 60, ge=30, le=24 * 3600)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    login_rate_limit: LoginRateLimitConfig = LoginRateLimitConfig()
+
+
+class RedisConfig(_Section):
+    """How much the service leans on Redis (the URL itself is a secret: ``REDIS_URL``)."""
+
+    required: bool = False
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+    health_check_interval_s: float = Field(default=5.0, gt=0)
+
+
+class ServiceConfig(_Section):
+    """The whole config file."""
+
+    version: int = Field(default=1, ge=1, le=1)
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
+    redis: RedisConfig = RedisConfig()
+
+
+def load_config_file(path: Path | None) -> ServiceConfig:
+    """Read and validate ``path``; no path means the defaults."""
+    if path is None:
+        return ServiceConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
+    return parse_config_text(text, source=str(path))
+
+
+def parse_config_text(text: str, *, source: str = "<config>") -> ServiceConfig:
+    """Validate YAML ``text``; errors name ``source``, the line and the field path."""
+    yaml = YAML(typ="rt")
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from exc
+    except YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
+    if document is None:
+        document = CommentedMap()
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}:1: the config file must be a mapping of sections")
+    try:
+        return ServiceConfig.model_validate(_plain(document))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, document, source)) from exc
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return node
+
+
+def _describe(exc: ValidationError, document: Any, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(document, loc)
+        where = f"{source}:{line}" if line is not None else source
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{where}: {path}: {message}")
+    return "\n".join(lines)
+
+
+def _line_of(document: Any, loc: tuple[Any, ...]) -> int | None:
+    """Return the 1-based line of the deepest node of ``loc`` present in the document."""
+    node = document
+    line: int | None = None
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            position = node.lc.key(part)
+            line = position[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            position = node.lc.item(part)
+            line = position[0] + 1
+            node = node[part]
+        else:
+            break
+    if line is None and isinstance(document, CommentedMap) and document.lc.line is not None:
+        return int(document.lc.line) + 1
+    return line

@@ -1,0 +1,19 @@
+"""Readiness checks of the warden's own dependencies."""
+
+from tradewarden.health._checks import (
+    CheckStatus,
+    DependencyCheck,
+    ReadinessReport,
+    Verdict,
+    check_dependencies,
+    verdict,
+)
+
+__all__ = [
+    "CheckStatus",
+    "DependencyCheck",
+    "ReadinessReport",
+    "Verdict",
+    "check_dependencies",
+    "verdict",
+]

@@ -1,0 +1,94 @@
+"""Readiness: check each dependency, then decide the verdict with a pure function."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from tradewarden.errors import TradewardenError
+
+if TYPE_CHECKING:
+    from tradewarden.runtime import Runtime
+
+__all__ = ["CheckStatus", "DependencyCheck", "ReadinessReport", "Verdict", "check_dependencies", "verdict"]
+
+CheckStatus = Literal["up", "down", "degraded", "not_configured"]
+Verdict = Literal["ok", "degraded", "down"]
+
+# A dependency that answers but slower than this is degraded, not up.
+SLOW_MS = 500.0
+
+
+@dataclass(frozen=True)
+class DependencyCheck:
+    """The state of one dependency."""
+
+    name: str
+    status: CheckStatus
+    critical: bool
+    latency_ms: float | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON shape, ``status`` first so keyword monitors can match it."""
+        body: dict[str, Any] = {
+            "status": self.status,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "error": self.error,
+            "critical": self.critical,
+        }
+        body.update(self.details)
+        return body
+
+
+@dataclass(frozen=True)
+class ReadinessReport:
+    """Every check and the verdict drawn from them."""
+
+    verdict: Verdict
+    checks: tuple[DependencyCheck, ...]
+
+
+def verdict(checks: tuple[DependencyCheck, ...]) -> Verdict:
+    """Return down if a critical dependency is down, degraded if anything else is off."""
+    if any(check.critical and check.status == "down" for check in checks):
+        return "down"
+    if any(check.status in {"down", "degraded"} for check in checks):
+        return "degraded"
+    return "ok"
+
+
+def _timed_status(latency_ms: float) -> CheckStatus:
+    return "degraded" if latency_ms > SLOW_MS else "up"
+
+
+async def _check_database(runtime: Runtime) -> DependencyCheck:
+    details: dict[str, Any] = {"backend": runtime.database.backend}
+    try:
+        latency = await runtime.database.ping()
+    except TradewardenError as exc:
+        return DependencyCheck("database", "down", True, error=exc.message, details=details)
+    return DependencyCheck("database", _timed_status(latency), True, latency, details=details)
+
+
+async def _check_redis(runtime: Runtime) -> DependencyCheck:
+    critical = runtime.config.redis.required
+    if runtime.redis is None:
+        return DependencyCheck("redis", "not_configured", critical)
+    from tradewarden.redisconn import RedisUnavailableError
+
+    try:
+        latency = await runtime.redis.ping()
+    except RedisUnavailableError as exc:
+        stats = runtime.redis.stats().as_dict()
+        return DependencyCheck("redis", "down", critical, error=str(exc), details={"pool": stats})
+    stats = runtime.redis.stats().as_dict()
+    return DependencyCheck("redis", _timed_status(latency), critical, latency, details={"pool": stats})
+
+
+async def check_dependencies(runtime: Runtime) -> ReadinessReport:
+    """Check every dependency concurrently and return the report."""
+    checks = tuple(await asyncio.gather(_check_database(runtime), _check_redis(runtime)))
+    return ReadinessReport(verdict(checks), checks)

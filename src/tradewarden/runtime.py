@@ -1,0 +1,174 @@
+"""The running service: every long-lived component, built at start-up and closed at stop.
+
+The API's lifespan and the CLI build one ``Runtime``; nothing here happens at import.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Gauge, PlatformCollector, ProcessCollector
+
+from tradewarden._version import __version__
+from tradewarden.auth import (
+    AccessTokenIssuer,
+    AuthService,
+    LoginRateLimiter,
+    PasswordHasher,
+    Principal,
+    Role,
+    generate_password,
+    generate_signing_key,
+)
+from tradewarden.clock import Clock, SystemClock, utc_datetime
+from tradewarden.config import ServiceConfig, Settings
+from tradewarden.errors import ConflictError
+from tradewarden.store import Database, MetaRepository, upgrade
+
+if TYPE_CHECKING:
+    from tradewarden.redisconn import ManagedRedis
+
+__all__ = ["SYSTEM", "FirstAdmin", "Runtime", "build_registry", "print_first_admin"]
+
+SYSTEM = Principal(kind="system", id=0, name="tradewarden", role=Role.ADMIN)
+_SIGNING_KEY = "jwt_signing_key"
+FIRST_ADMIN_NAME = "admin"
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    """The admin created on first start; ``password`` is set only when it was generated."""
+
+    username: str
+    password: str | None
+
+
+def build_registry() -> CollectorRegistry:
+    """Return a fresh registry with process, platform and build-info metrics."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    info = Gauge(
+        "tradewarden_build_info",
+        "Build information of the running warden (always 1).",
+        ["version", "python"],
+        registry=registry,
+    )
+    info.labels(version=__version__, python=platform.python_version()).set(1)
+    return registry
+
+
+@dataclass
+class Runtime:
+    """The service's components; ``start()`` before use, ``close()`` at the end."""
+
+    settings: Settings
+    config: ServiceConfig
+    clock: Clock = field(default_factory=SystemClock)
+    registry: CollectorRegistry = field(default_factory=build_registry)
+    database: Database = field(init=False)
+    redis: ManagedRedis | None = field(init=False, default=None)
+    auth: AuthService = field(init=False)
+    started_at: float = field(init=False, default=0.0)
+    first_admin: FirstAdmin | None = field(init=False, default=None)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+
+    def __post_init__(self) -> None:
+        self.database = Database(self.settings.effective_database_url)
+
+    async def start(
+        self,
+        *,
+        migrate: bool = True,
+        announce: Callable[[FirstAdmin], None] | None = None,
+        bootstrap_admin: bool = True,
+        connect_redis: bool = True,
+    ) -> None:
+        """Migrate, load the signing key, create the first admin, connect to Redis."""
+        self.started_at = time.time()
+        if migrate:
+            await upgrade(self.database)
+        signing_key = await self._signing_key()
+        limits = self.config.auth.login_rate_limit
+        self.auth = AuthService(
+            self.database,
+            issuer=AccessTokenIssuer(signing_key, ttl_s=self.config.auth.access_token_ttl_s),
+            hasher=self.hasher,
+            limiter=LoginRateLimiter(
+                per_account=limits.per_account,
+                per_address=limits.per_address,
+                window_s=limits.window_s,
+            ),
+            clock=self.clock,
+            refresh_ttl_s=self.config.auth.refresh_token_ttl_s,
+        )
+        if bootstrap_admin:
+            self.first_admin = await self._ensure_first_admin()
+            if self.first_admin is not None and announce is not None:
+                announce(self.first_admin)
+        if connect_redis and self.settings.redis_url is not None:
+            from tradewarden.redisconn import ManagedRedis
+
+            self.redis = ManagedRedis(
+                self.settings.redis_url.get_secret_value(),
+                clock=self.clock,
+                connect_timeout_s=self.config.redis.connect_timeout_s,
+                health_check_interval_s=self.config.redis.health_check_interval_s,
+            )
+            await self.redis.start()
+
+    async def close(self) -> None:
+        """Release connections."""
+        if self.redis is not None:
+            await self.redis.close()
+        await self.database.dispose()
+
+    async def _signing_key(self) -> str:
+        if self.settings.jwt_secret is not None:
+            return self.settings.jwt_secret.get_secret_value()
+        async with self.database.session() as session:
+            return await MetaRepository(session).get_or_create(
+                _SIGNING_KEY, generate_signing_key(), now=utc_datetime(self.clock.now())
+            )
+
+    async def _ensure_first_admin(self) -> FirstAdmin | None:
+        if await self.auth.count_users() > 0:
+            return None
+        configured = self.settings.admin_password
+        password = configured.get_secret_value() if configured else generate_password()
+        try:
+            await self.auth.create_user(
+                FIRST_ADMIN_NAME,
+                password,
+                Role.ADMIN,
+                actor=SYSTEM,
+                must_change_password=configured is None,
+            )
+        except ConflictError:
+            return None  # another instance created it first
+        return FirstAdmin(FIRST_ADMIN_NAME, None if configured else password)
+
+
+def print_first_admin(first_admin: FirstAdmin) -> None:
+    """Show the first admin's one-time password on the terminal, never in the logs."""
+    if first_admin.password is None:
+        sys.stderr.write(
+            f"\ntradewarden: created the first admin {first_admin.username!r} "
+            "with the password from TRADEWARDEN_ADMIN_PASSWORD\n\n"
+        )
+        return
+    sys.stderr.write(
+        "\n"
+        "==================================================================\n"
+        f" tradewarden: first start: created admin user {first_admin.username!r}\n"
+        f" one-time password: {first_admin.password}\n"
+        " It is shown only now. Log in and change it:\n"
+        "   tradewarden user set-password admin\n"
+        "==================================================================\n\n"
+    )
+    sys.stderr.flush()

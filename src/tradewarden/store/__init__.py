@@ -1,0 +1,35 @@
+"""The store: SQLAlchemy models, repositories and Alembic migrations.
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) when ``DATABASE_URL``
+says so. Every query lives in a repository here; routers and commands call them.
+"""
+
+from tradewarden.store._apikeys import ApiKeyRepository
+from tradewarden.store._audit import AuditRecord, AuditRepository, Outcome
+from tradewarden.store._database import Backend, Database, normalise_database_url
+from tradewarden.store._meta import MetaRepository
+from tradewarden.store._migrate import current_revision, head_revision, upgrade
+from tradewarden.store._models import ApiKey, AuditEntry, Base, RefreshToken, User
+from tradewarden.store._tokens import RefreshTokenRepository
+from tradewarden.store._users import UserRepository
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyRepository",
+    "AuditEntry",
+    "AuditRecord",
+    "AuditRepository",
+    "Backend",
+    "Base",
+    "Database",
+    "MetaRepository",
+    "Outcome",
+    "RefreshToken",
+    "RefreshTokenRepository",
+    "User",
+    "UserRepository",
+    "current_revision",
+    "head_revision",
+    "normalise_database_url",
+    "upgrade",
+]

@@ -1,0 +1,111 @@
+"""The database port: one async engine per process, built at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from tradewarden.errors import ConfigError, StoreError
+
+__all__ = ["Backend", "Database", "normalise_database_url"]
+
+Backend = Literal["sqlite", "postgresql"]
+
+
+def normalise_database_url(raw: str) -> URL:
+    """Return the async-driver URL for ``raw`` (``postgresql://`` -> asyncpg, sqlite -> aiosqlite)."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigError("DATABASE_URL: not a database URL") from exc
+    backend = url.get_backend_name()
+    if backend in {"postgres", "postgresql"}:
+        return url.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    raise ConfigError(
+        f"DATABASE_URL: unsupported database {backend!r} (use postgresql:// or sqlite:///)"
+    )
+
+
+class Database:
+    """An async engine and its session factory, with a health check."""
+
+    def __init__(self, url: str | URL, *, ping_timeout_s: float = 2.0, echo: bool = False) -> None:
+        self.url = normalise_database_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
+        self.backend: Backend = "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
+        self._ping_timeout_s = ping_timeout_s
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if self.backend == "sqlite":
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 15}
+        else:
+            kwargs["connect_args"] = {"timeout": ping_timeout_s * 2, "command_timeout": 30}
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 10
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        """Return the URL with its password masked."""
+        return self.url.render_as_string(hide_password=True)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Open a session that commits on success and rolls back on error."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> float:
+        """Run ``SELECT 1``; return the latency in milliseconds or raise StoreError."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._ping_timeout_s):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except TimeoutError as exc:
+            raise StoreError(f"database did not answer within {self._ping_timeout_s:g} s") from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(_short_error(exc)) from exc
+        return (time.perf_counter() - started) * 1000.0
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _short_error(exc: BaseException) -> str:
+    """Return the first line of the driver's message, without SQL or parameters."""
+    original = getattr(exc, "orig", None) or exc
+    message = str(original).strip().splitlines()
+    first = message[0] if message else type(original).__name__
+    return f"{type(original).__name__}: {first}"[:300]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
