@@ -50,6 +50,7 @@ class Row:
 
     server: str
     path: str
+    round_number: int
     result: LoadResult
 
     @property
@@ -66,12 +67,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--status-low-rate", type=float, default=200.0, help="second fixed rate for /status"
     )
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
-    parser.add_argument("--quick", action="store_true", help="2 s runs: a smoke test")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
+    parser.add_argument("--quick", action="store_true", help="one round of 2 s runs: a smoke test")
     parser.add_argument("--no-wrk", action="store_true", help="max throughput without wrk")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
+    if min(args.duration, args.rate, args.connections, args.repeat) <= 0 or args.warmup < 0:
+        parser.error("--duration, --rate, --connections and --repeat must be positive")
     if args.quick:
-        args.duration, args.warmup = 2.0, 0.5
+        args.duration, args.warmup, args.repeat = 2.0, 0.5, 1
     return args
 
 
@@ -153,47 +157,81 @@ def _create_api_key(env: dict[str, str]) -> str:
 # -- measuring ------------------------------------------------------------------------------
 
 
-def _measure(args: argparse.Namespace, warden_port: int, peer_port: int, api_key: str) -> list[Row]:
+@dataclass(frozen=True)
+class Case:
+    """One scenario: a server, a URL, and a fixed rate (None: maximum throughput)."""
+
+    server: str
+    target: Target
+    rate_rps: float | None
+
+
+def _cases(args: argparse.Namespace, warden_port: int, peer_port: int, key: str) -> list[Case]:
     health_peer = Target(HOST, peer_port, "/health")
     health_warden = Target(HOST, warden_port, "/health")
-    status_warden = Target(HOST, warden_port, "/status", (("Authorization", f"Bearer {api_key}"),))
-    cases = [("peer", health_peer), ("warden", health_warden), ("warden", status_warden)]
-    rows = []
-    fixed = [(server, target, args.rate) for server, target in cases]
+    status_warden = Target(HOST, warden_port, "/status", (("Authorization", f"Bearer {key}"),))
+    endpoints = [("peer", health_peer), ("warden", health_warden), ("warden", status_warden)]
+    cases = [Case(server, target, args.rate) for server, target in endpoints]
     if 0 < args.status_low_rate < args.rate:
-        fixed.append(("warden", status_warden, args.status_low_rate))
-    for server, target, rate in fixed:
-        print(f"  fixed rate {rate:g} req/s: {server} GET {target.path} ...", flush=True)
-        result = run(
-            lambda t=target, r=rate: fixed_rate(
-                t,
-                rate_rps=r,
+        cases.append(Case("warden", status_warden, args.status_low_rate))
+    return cases + [Case(server, target, None) for server, target in endpoints]
+
+
+def _run_case(case: Case, args: argparse.Namespace, use_wrk: bool) -> LoadResult:
+    target, rate = case.target, case.rate_rps
+    if rate is not None:
+        return run(
+            lambda: fixed_rate(
+                target,
+                rate_rps=rate,
                 duration_s=args.duration,
                 warmup_s=args.warmup,
                 connections=args.connections,
             )
         )
-        rows.append(Row(server, target.path, result))
-        time.sleep(1.0)  # let a backlog drain before the next run
-    use_wrk = wrk_available() and not args.no_wrk
-    for server, target in cases:
-        print(
-            f"  max throughput ({'wrk' if use_wrk else 'closed loop'}): "
-            f"{server} GET {target.path} ...",
-            flush=True,
+    if use_wrk:
+        # No warm-up of its own: the fixed-rate runs before it have warmed both servers.
+        return run_wrk(target, duration_s=args.duration, connections=args.connections)
+    return run(
+        lambda: closed_loop(
+            target, duration_s=args.duration, warmup_s=args.warmup, connections=args.connections
         )
-        if use_wrk:
-            # No warm-up of its own: the fixed-rate runs above already warmed both servers.
-            result = run_wrk(target, duration_s=args.duration, connections=args.connections)
-        else:
-            result = run(
-                lambda t=target: closed_loop(
-                    t, duration_s=args.duration, warmup_s=args.warmup, connections=args.connections
-                )
+    )
+
+
+def _measure(args: argparse.Namespace, cases: list[Case]) -> list[Row]:
+    """Run every case once per round; rounds interleave peer and warden so drift hits both."""
+    use_wrk = wrk_available() and not args.no_wrk
+    rows = []
+    for round_number in range(1, args.repeat + 1):
+        for case in cases:
+            load = f"{case.rate_rps:g} req/s" if case.rate_rps else ("wrk" if use_wrk else "max")
+            print(
+                f"  round {round_number}/{args.repeat}: {case.server} GET {case.target.path}"
+                f" at {load} ...",
+                flush=True,
             )
-        rows.append(Row(server, target.path, result))
-        time.sleep(1.0)
+            result = _run_case(case, args, use_wrk)
+            rows.append(Row(case.server, case.target.path, round_number, result))
+            time.sleep(1.0)  # let a backlog drain before the next run
     return rows
+
+
+def _median_runs(rows: list[Row]) -> list[Row]:
+    """Per scenario, the run with the median p99 (fixed rate) or median throughput (max)."""
+    groups: dict[tuple[str, str, float | None], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.server, row.path, row.result.target_rps), []).append(row)
+    chosen = []
+    for group in groups.values():
+        ordered = sorted(group, key=_rank_key)
+        chosen.append(ordered[len(ordered) // 2])
+    return chosen
+
+
+def _rank_key(row: Row) -> float:
+    result = row.result
+    return result.achieved_rps if result.target_rps is None else result.p99_ms
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -240,6 +278,7 @@ def _ratios(rows: list[Row], rate: float) -> list[dict[str, Any]]:
             "throughput": _ratio(_find(rows, "warden", path, None), peer_max, "achieved_rps"),
             "p99_at_rate": _ratio(_find(rows, "warden", path, rate), peer_fixed, "p99_ms"),
             "rate_rps": rate,
+            "warden_saturated_at_rate": _saturated(_find(rows, "warden", path, rate)),
         }
         for path in ("/health", "/status")
     ]
@@ -251,10 +290,12 @@ def _ratio(warden: LoadResult | None, peer: LoadResult | None, field: str) -> fl
     return float(getattr(warden, field) / getattr(peer, field))
 
 
-def _saturated(result: LoadResult) -> bool:
-    return result.target_rps is not None and (
-        result.errors > 0 or result.achieved_rps < 0.98 * result.target_rps
-    )
+def _saturated(result: LoadResult | None) -> bool:
+    """Return whether a fixed-rate run fell behind its schedule or lost requests."""
+    if result is None or result.target_rps is None:
+        return False
+    behind = result.achieved_rps < 0.98 * result.target_rps
+    return behind or result.errors > 0 or result.missed > 0
 
 
 def _target(rows: list[Row], rate: float) -> dict[str, Any]:
@@ -268,26 +309,40 @@ def _target(rows: list[Row], rate: float) -> dict[str, Any]:
     return {
         "goal": f"warden GET /health p99 < {TARGET_P99_MS:g} ms at {TARGET_RATE_RPS:g} req/s",
         "rate_rps": rate,
-        "p99_ms": health.p99_ms if health else None,
+        "p99_ms": health.p99_ms if health else float("nan"),
         "met": met,
     }
 
 
-def _print_table(rows: list[Row]) -> None:
+def _print_table(shown: list[Row], every_run: list[Row]) -> None:
     header = (
         f"{'scenario':<20} {'load':<12} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
-        f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+        f"{'p99 ms':>8} {'max ms':>8} {'errors':>7} {'missed':>7}  rounds"
     )
     print(header)
     print("-" * len(header))
-    for row in rows:
+    for row in shown:
         r = row.result
         load = f"{r.target_rps:g}/s" if r.target_rps is not None else f"max ({r.mode})"
-        note = "  saturated" if _saturated(r) else ""
         print(
             f"{row.label:<20} {load:<12} {r.achieved_rps:>9.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} "
-            f"{r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.errors:>7d}{note}"
+            f"{r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.errors:>7d} {r.missed:>7d}  "
+            f"{_spread(row, every_run)}{'  saturated' if _saturated(r) else ''}"
         )
+
+
+def _spread(shown: Row, every_run: list[Row]) -> str:
+    """Return the range over rounds of the value the median was chosen by."""
+    same = [
+        _rank_key(row)
+        for row in every_run
+        if (row.server, row.path, row.result.target_rps)
+        == (shown.server, shown.path, shown.result.target_rps)
+    ]
+    unit = "req/s" if shown.result.target_rps is None else "ms p99"
+    if len(same) < 2:
+        return f"{len(same)}"
+    return f"{len(same)}: {min(same):.4g}-{max(same):.4g} {unit}"
 
 
 def _finite(value: Any) -> Any:
@@ -300,6 +355,47 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _row_dict(row: Row) -> dict[str, Any]:
+    return {
+        "server": row.server,
+        "path": row.path,
+        "round": row.round_number,
+        **row.result.as_dict(),
+    }
+
+
+def _measure_servers(args: argparse.Namespace) -> list[Row]:
+    """Start the warden and the peer, run every round against both, stop them."""
+    warden_port, peer_port = _free_port(), _free_port()
+    with tempfile.TemporaryDirectory(prefix="tw-bench-") as tmp, contextlib.ExitStack() as stack:
+        data_dir = Path(tmp)
+        env = _server_env(TRADEWARDEN_DATA_DIR=str(data_dir), TRADEWARDEN_LOG_LEVEL="WARNING")
+        warden = [sys.executable, "-m", "tradewarden", "up", "--host", HOST]
+        warden += ["--port", str(warden_port)]
+        stack.enter_context(_serve("warden", warden, env, warden_port, data_dir))
+        peer = _peer_command(peer_port)
+        stack.enter_context(_serve("peer", peer, _server_env(), peer_port, data_dir))
+        api_key = _create_api_key(env)
+        return _measure(args, _cases(args, warden_port, peer_port, api_key))
+
+
+def _print_summary(args: argparse.Namespace, shown: list[Row], every_run: list[Row]) -> None:
+    print(f"\nmedian of {args.repeat} round(s) per scenario:")
+    _print_table(shown, every_run)
+    print("\nratios, warden / peer (peer = bare FastAPI GET /health, same stack, same run):")
+    for ratio in _ratios(shown, args.rate):
+        note = "  (warden saturated at this rate)" if ratio["warden_saturated_at_rate"] else ""
+        print(
+            f"  {ratio['warden']:<12} throughput {ratio['throughput']:.2f}x   "
+            f"p99 at {args.rate:g}/s {ratio['p99_at_rate']:.2f}x{note}"
+        )
+    target = _target(shown, args.rate)
+    verdict = "MET" if target["met"] else "MISSED"
+    if args.rate < TARGET_RATE_RPS:
+        verdict = f"not tested (this run used {args.rate:g} req/s)"
+    print(f"\ntarget: {target['goal']}: {verdict} (p99 {target['p99_ms']:.2f} ms)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     machine = _machine()
@@ -308,46 +404,21 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {machine['python']}, load {machine['loadavg_1m_at_start']}, {machine['date']}"
     )
     print(
-        f"runs: {args.warmup:g} s warm-up + {args.duration:g} s, "
-        f"{args.connections} connections; warden with TRADEWARDEN_LOG_LEVEL=WARNING"
+        f"{args.repeat} round(s) of {args.warmup:g} s warm-up + {args.duration:g} s per scenario,"
+        f" {args.connections} connections; warden with TRADEWARDEN_LOG_LEVEL=WARNING"
     )
-    warden_port, peer_port = _free_port(), _free_port()
-    with tempfile.TemporaryDirectory(prefix="tw-bench-") as tmp, contextlib.ExitStack() as stack:
-        data_dir = Path(tmp)
-        env = _server_env(TRADEWARDEN_DATA_DIR=str(data_dir), TRADEWARDEN_LOG_LEVEL="WARNING")
-        warden_command = [sys.executable, "-m", "tradewarden", "up"]
-        warden_command += ["--host", HOST, "--port", str(warden_port)]
-        stack.enter_context(_serve("warden", warden_command, env, warden_port, data_dir))
-        stack.enter_context(
-            _serve("peer", _peer_command(peer_port), _server_env(), peer_port, data_dir)
-        )
-        api_key = _create_api_key(env)
-        rows = _measure(args, warden_port, peer_port, api_key)
-    print()
-    _print_table(rows)
-    ratios = _ratios(rows, args.rate)
-    print("\nratios, warden / peer (peer = bare FastAPI GET /health, same stack, same run):")
-    for ratio in ratios:
-        print(
-            f"  {ratio['warden']:<12} throughput {ratio['throughput']:.2f}x   "
-            f"p99 at {args.rate:g}/s {ratio['p99_at_rate']:.2f}x"
-        )
-    target = _target(rows, args.rate)
-    verdict = "MET" if target["met"] else "MISSED"
-    if args.rate < TARGET_RATE_RPS:
-        verdict = f"not tested (this run used {args.rate:g} req/s)"
-    print(f"\ntarget: {target['goal']}: {verdict} (p99 {target['p99_ms']:.2f} ms)")
+    every_run = _measure_servers(args)
+    shown = _median_runs(every_run)
+    _print_summary(args, shown, every_run)
     if args.json:
         report = {
             "benchmark": "bench/api.py",
             "machine": machine,
-            "settings": {
-                key: (str(value) if isinstance(value, Path) else value)
-                for key, value in vars(args).items()
-            },
-            "runs": [{"server": r.server, "path": r.path, **r.result.as_dict()} for r in rows],
-            "ratios": ratios,
-            "target": target,
+            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "median_runs": [_row_dict(row) for row in shown],
+            "runs": [_row_dict(row) for row in every_run],
+            "ratios": _ratios(shown, args.rate),
+            "target": _target(shown, args.rate),
         }
         args.json.write_text(json.dumps(_finite(report), indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -19,14 +19,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from support.http import login
 from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
 from tradewarden.store import Base, Database, upgrade
-
-from support.http import login
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 _ENV_PREFIXES = ("TRADEWARDEN_", "OTEL_", "SENTRY_")
@@ -102,9 +101,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def database_url(
-    postgres_url: str | None, sqlite_template: Path, tmp_path: Path
-) -> Iterator[str]:
+def database_url(postgres_url: str | None, sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     """Return a migrated, empty database for this test."""
     if postgres_url is not None:
         yield postgres_url
@@ -157,7 +154,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def runtime(
-    settings: Settings, service_config: ServiceConfig, clock: ManualClock, fast_hasher: PasswordHasher
+    settings: Settings,
+    service_config: ServiceConfig,
+    clock: ManualClock,
+    fast_hasher: PasswordHasher,
 ) -> AsyncIterator[Runtime]:
     """Return a started runtime with an admin user (``admin`` / ``ADMIN_PASSWORD``)."""
     runtime = Runtime(settings, service_config, clock=clock, hasher=fast_hasher)

@@ -55,7 +55,9 @@ async def test_bad_username_is_refused(
 async def test_patch_unknown_user_gets_404(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    response = await client.patch("/v1/admin/users/ghost", json={"role": "admin"}, headers=admin_headers)
+    response = await client.patch(
+        "/v1/admin/users/ghost", json={"role": "admin"}, headers=admin_headers
+    )
     assert response.status_code == 404
 
 
@@ -78,12 +80,14 @@ async def test_every_admin_action_is_audited_with_who_when_why(
         headers={**admin_headers, "X-Request-ID": "req-1"},
     )
     await client.patch(
-        "/v1/admin/users/vic", json={"disabled": True, "reason": "left the team"},
+        "/v1/admin/users/vic",
+        json={"disabled": True, "reason": "left the team"},
         headers=admin_headers,
     )
     key = (
-        await client.post("/v1/admin/api-keys", json={"name": "bot", "role": "operator"},
-                          headers=admin_headers)
+        await client.post(
+            "/v1/admin/api-keys", json={"name": "bot", "role": "operator"}, headers=admin_headers
+        )
     ).json()
     await client.delete(
         f"/v1/admin/api-keys/{key['id']}", params={"reason": "rotated"}, headers=admin_headers
@@ -131,8 +135,9 @@ async def test_audit_log_is_admin_only(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     key = (
-        await client.post("/v1/admin/api-keys", json={"name": "op", "role": "operator"},
-                          headers=admin_headers)
+        await client.post(
+            "/v1/admin/api-keys", json={"name": "op", "role": "operator"}, headers=admin_headers
+        )
     ).json()["key"]
     assert (await client.get("/v1/admin/audit", headers=bearer(key))).status_code == 403
 

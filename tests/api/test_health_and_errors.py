@@ -126,9 +126,17 @@ async def test_invalid_content_length_gets_400(runtime: Runtime) -> None:
         sent.append(message)
 
     scope = {
-        "type": "http", "method": "POST", "path": "/v1/auth/login", "raw_path": b"/v1/auth/login",
-        "query_string": b"", "headers": [(b"content-length", b"abc")], "http_version": "1.1",
-        "scheme": "http", "server": ("t", 80), "client": ("127.0.0.1", 1), "root_path": "",
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/auth/login",
+        "raw_path": b"/v1/auth/login",
+        "query_string": b"",
+        "headers": [(b"content-length", b"abc")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
     }
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 400

@@ -69,9 +69,7 @@ async def test_non_bearer_scheme_gets_401(client: httpx.AsyncClient) -> None:
     assert response.status_code == 401
 
 
-async def test_expired_access_token_gets_401(
-    client: httpx.AsyncClient, clock: ManualClock
-) -> None:
+async def test_expired_access_token_gets_401(client: httpx.AsyncClient, clock: ManualClock) -> None:
     body = await login(client, "admin", "admin-password-for-tests")
     clock.advance(15 * 60 + 1)
     response = await client.get("/v1/auth/me", headers=bearer(body["access_token"]))
@@ -106,8 +104,15 @@ async def test_tampered_token_gets_401(client: httpx.AsyncClient, runtime: Runti
 
 async def test_alg_none_token_gets_401(client: httpx.AsyncClient, clock: ManualClock) -> None:
     now = int(clock.now())
-    claims = {"iss": "tradewarden", "sub": "1", "name": "admin", "role": "admin",
-              "typ": "access", "iat": now, "exp": now + 600}
+    claims = {
+        "iss": "tradewarden",
+        "sub": "1",
+        "name": "admin",
+        "role": "admin",
+        "typ": "access",
+        "iat": now,
+        "exp": now + 600,
+    }
     unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     response = await client.get("/v1/auth/me", headers=bearer(unsigned))
     assert response.status_code == 401
@@ -117,8 +122,15 @@ async def test_token_signed_with_another_key_gets_401(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     now = int(clock.now())
-    claims = {"iss": "tradewarden", "sub": "1", "name": "admin", "role": "admin",
-              "typ": "access", "iat": now, "exp": now + 600}
+    claims = {
+        "iss": "tradewarden",
+        "sub": "1",
+        "name": "admin",
+        "role": "admin",
+        "typ": "access",
+        "iat": now,
+        "exp": now + 600,
+    }
     token = jwt.encode(claims, "another-key-that-is-long-enough-to-sign", algorithm="HS256")
     response = await client.get("/v1/auth/me", headers=bearer(token))
     assert response.status_code == 401
@@ -212,7 +224,9 @@ async def test_demotion_takes_effect_before_the_token_expires(
 ) -> None:
     await _user(runtime, "eve", Role.ADMIN)
     body = await login(client, "eve", PASSWORD)
-    assert (await client.get("/v1/admin/users", headers=bearer(body["access_token"]))).status_code == 200
+    assert (
+        await client.get("/v1/admin/users", headers=bearer(body["access_token"]))
+    ).status_code == 200
     await runtime.auth.update_user("eve", actor=SYSTEM, role=Role.VIEWER)
     response = await client.get("/v1/admin/users", headers=bearer(body["access_token"]))
     assert response.status_code == 403

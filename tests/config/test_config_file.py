@@ -59,7 +59,7 @@ def test_wrong_type_names_path_and_line() -> None:
 
 
 def test_out_of_range_value_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"tw.yaml:2: server.port: "):
+    with pytest.raises(ConfigError, match=r"tw\.yaml:2: server\.port: "):
         parse_config_text("server:\n  port: 0\n", source="tw.yaml")
 
 
@@ -69,7 +69,10 @@ def test_every_problem_is_reported_at_once() -> None:
         parse_config_text(text, source="tw.yaml")
     lines = caught.value.message.splitlines()
     assert lines == [
-        "tw.yaml:2: server.port: Input should be a valid integer, unable to parse string as an integer",
+        (
+            "tw.yaml:2: server.port: "
+            "Input should be a valid integer, unable to parse string as an integer"
+        ),
         "tw.yaml:3: server.hots: unknown field",
     ]
 
@@ -85,5 +88,5 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
 
 
 def test_unknown_section_is_refused() -> None:
-    with pytest.raises(ConfigError, match="tw.yaml:1: moniters: unknown field"):
+    with pytest.raises(ConfigError, match=r"tw\.yaml:1: moniters: unknown field"):
         parse_config_text("moniters: []\n", source="tw.yaml")

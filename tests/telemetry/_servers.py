@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+
 class _Handler(BaseHTTPRequestHandler):
     server: _RecordingServer
 
@@ -191,7 +192,7 @@ class SentryIngest(_LocalServer):
             if item.type == "event"
         ]
 
-    def receive(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
+    def receive(self, path: str, _headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
         if path != "/api/1/envelope/":
             return 404, "text/plain", b"not found"
         envelope = parse_envelope(body)

@@ -13,6 +13,10 @@ from tradewarden.telemetry import configure_logging, get_logger, resolve_log_for
 SECRETS = ("hunter2", "tok_abcdef123", "SECRET123", "pgsecret", "exc-secret-456")
 
 
+def _fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
 def _json_lines(stream: StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
@@ -30,7 +34,7 @@ def test_secrets_never_reach_the_json_log_stream() -> None:
         "database at %s unreachable", "postgresql://tw:pgsecret@db:5432/tw"
     )
     try:
-        raise RuntimeError("upstream rejected password=exc-secret-456")
+        _fail("upstream rejected password=exc-secret-456")
     except RuntimeError:
         log.exception("call failed")
         logging.getLogger("sqlalchemy.engine").exception("stdlib saw it too")
@@ -120,7 +124,7 @@ def test_console_format_is_readable_redacted_and_without_colors_off_a_tty() -> N
 
     get_logger("tradewarden.test").info("login", password="hunter2")
     try:
-        raise RuntimeError("password=exc-secret-456")
+        _fail("password=exc-secret-456")
     except RuntimeError:
         get_logger("tradewarden.test").exception("failed")
 

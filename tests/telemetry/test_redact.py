@@ -160,6 +160,20 @@ def test_processor_redacts_text_in_message_and_nested_containers() -> None:
     }
 
 
+def test_processor_masks_header_pairs_spelled_as_in_a_serialized_asgi_scope() -> None:
+    event = {"scope": {"headers": [["b'cookie'", "b'sid=abc'"], ["b'accept'", "b'*/*'"]]}}
+    assert redact_secrets(None, "error", event) == {
+        "scope": {"headers": [["b'cookie'", "***"], ["b'accept'", "b'*/*'"]]}
+    }
+
+
 def test_processor_renders_unknown_objects_redacted() -> None:
     event = {"event": "failed", "error": ValueError("token=abc")}
     assert redact_secrets(None, "error", event)["error"] == "ValueError('token=***')"
+
+
+def test_processor_keeps_tuples_and_renders_sets_redacted() -> None:
+    event = {"event": "x", "pair": ("a", "b", "token=abc"), "tags": {"token=abc"}}
+    redacted = redact_secrets(None, "info", event)
+    assert redacted["pair"] == ("a", "b", "token=***")
+    assert redacted["tags"] == "{'token=***'}"

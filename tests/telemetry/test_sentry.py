@@ -7,11 +7,10 @@ import sentry_sdk
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from support.eventually import eventually
 from tradewarden import __version__
 from tradewarden.config._settings import Settings
 from tradewarden.telemetry import setup_sentry, shutdown_sentry
-
-from support.eventually import eventually
 
 from ._servers import SentryIngest
 
@@ -22,6 +21,10 @@ def _settings(ingest: SentryIngest) -> Settings:
         sentry_dsn=SecretStr(ingest.dsn),
         sentry_environment="staging",
     )
+
+
+def _fail(message: str) -> None:
+    raise RuntimeError(message)
 
 
 def test_sentry_stays_off_without_a_dsn() -> None:
@@ -35,20 +38,18 @@ async def test_captured_exception_arrives_with_environment_and_without_secrets(
     assert setup_sentry(_settings(sentry_ingest)) is True
     message = "login refused: password=hunter2, header Authorization: Bearer tok_abc123def"
     try:
-        raise RuntimeError(message)
+        _fail(message)
     except RuntimeError as exc:
         sentry_sdk.capture_exception(exc)
     shutdown_sentry()
 
-    await eventually(sentry_ingest.events)
+    await eventually(lambda: bool(sentry_ingest.events()))
     (event,) = sentry_ingest.events()
     assert event["environment"] == "staging"
     assert event["release"] == f"tradewarden@{__version__}"
     (exception,) = event["exception"]["values"]
     assert exception["type"] == "RuntimeError"
-    assert exception["value"] == (
-        "login refused: password=***, header Authorization: Bearer ***"
-    )
+    assert exception["value"] == ("login refused: password=***, header Authorization: Bearer ***")
     # Nowhere in what was sent: not in frame locals, not in breadcrumbs.
     raw = b"".join(envelope.raw for envelope in sentry_ingest.envelopes())
     assert b"hunter2" not in raw
@@ -63,7 +64,7 @@ async def test_environment_defaults_to_the_deployment_environment(
     sentry_sdk.capture_message("hello")
     shutdown_sentry()
 
-    await eventually(sentry_ingest.events)
+    await eventually(lambda: bool(sentry_ingest.events()))
     (event,) = sentry_ingest.events()
     assert event["environment"] == "development"
 
@@ -91,7 +92,7 @@ async def test_request_secrets_are_scrubbed_from_an_unhandled_route_error(
     assert response.status_code == 500
     shutdown_sentry()
 
-    await eventually(sentry_ingest.events)
+    await eventually(lambda: bool(sentry_ingest.events()))
     (event,) = sentry_ingest.events()
     request = event["request"]
     assert request["query_string"] == "api-key=***&page=2"

@@ -80,7 +80,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginThrottledError)
     async def _throttled(request: Request, exc: LoginThrottledError) -> JSONResponse:
         return error_response(
-            request, 429, exc.message, headers={"Retry-After": str(max(1, round(exc.retry_after_s)))}
+            request,
+            429,
+            exc.message,
+            headers={"Retry-After": str(max(1, round(exc.retry_after_s)))},
         )
 
     @app.exception_handler(PermissionDeniedError)

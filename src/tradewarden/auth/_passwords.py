@@ -15,7 +15,9 @@ MIN_PASSWORD_LENGTH = 12
 class PasswordHasher:
     """Hash and verify passwords; verification of an unknown user costs the same."""
 
-    def __init__(self, *, time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 2) -> None:
+    def __init__(
+        self, *, time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 2
+    ) -> None:
         self._argon2 = _Argon2(
             time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
         )

@@ -20,9 +20,7 @@ class Role(IntEnum):
         try:
             return cls[name.strip().upper()]
         except KeyError:
-            raise ValueError(
-                f"unknown role {name!r}: use viewer, operator or admin"
-            ) from None
+            raise ValueError(f"unknown role {name!r}: use viewer, operator or admin") from None
 
     @property
     def label(self) -> str:

@@ -133,11 +133,12 @@ class AuthService:
             if self._hasher.needs_rehash(user.password_hash):
                 user.password_hash = self._hasher.hash(password)
             user.last_login_at = utc_datetime(now)
-            pair = await self._issue_pair(
-                session_user=user, tokens=RefreshTokenRepository(session), now=now,
+            return await self._issue_pair(
+                session_user=user,
+                tokens=RefreshTokenRepository(session),
+                now=now,
                 family_id=secrets.token_hex(16),
             )
-        return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token for a new pair; a reused token revokes its whole family."""
@@ -229,7 +230,9 @@ class AuthService:
             async with self._db.session() as session:
                 user = await UserRepository(session).get(claims.user_id)
         except (SQLAlchemyError, OSError):
-            _log.warning("store unreachable: trusting the access token's claims", user=claims.username)
+            _log.warning(
+                "store unreachable: trusting the access token's claims", user=claims.username
+            )
             return Principal(kind="user", id=claims.user_id, name=claims.username, role=claims.role)
         # The role and the disabled flag are read from the store on every request, so
         # demoting or disabling a user takes effect before their token expires.
@@ -334,7 +337,7 @@ class AuthService:
                 changes["disabled"] = disabled
                 user.disabled = disabled
             if password is not None:
-                changes["password"] = "changed"
+                changes["password"] = "changed"  # noqa: S105 - an audit note, not a secret
                 user.password_hash = self._hasher.hash(password)
                 user.must_change_password = False
             if user.disabled or password is not None:
@@ -368,7 +371,9 @@ class AuthService:
                 now=now,
             )
             await AuditRepository(session).append(
-                _audited(audit, actor, "apikey.create", f"{stored.id}:{name}", {"role": role.label}),
+                _audited(
+                    audit, actor, "apikey.create", f"{stored.id}:{name}", {"role": role.label}
+                ),
                 now=now,
             )
         return IssuedApiKey(

@@ -12,7 +12,14 @@ import typer
 from rich.table import Table
 
 from tradewarden._version import __version__
-from tradewarden.cli._context import ConfigOption, console, err_console, fail, load, run_with_runtime
+from tradewarden.cli._context import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    load,
+    run_with_runtime,
+)
 from tradewarden.cli._serve import serve
 from tradewarden.cli._users import apikey_app, user_app
 from tradewarden.config import EXAMPLE_CONFIG
@@ -34,7 +41,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
-
 
 
 @app.command()
@@ -97,7 +103,9 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @app.command()
 def status(
     config: ConfigOption = None,
-    url: Annotated[str | None, typer.Option(help="Warden base URL (default: from the config).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Warden base URL (default: from the config).")
+    ] = None,
     api_key: Annotated[
         str | None, typer.Option(envvar="TRADEWARDEN_API_KEY", help="API key (viewer role).")
     ] = None,

@@ -19,7 +19,14 @@ from tradewarden.runtime import Runtime
 
 __all__ = [
     "ConfigOption",
-    "Loaded", "cli_principal", "console", "err_console", "fail", "load", "run_with_runtime"]
+    "Loaded",
+    "cli_principal",
+    "console",
+    "err_console",
+    "fail",
+    "load",
+    "run_with_runtime",
+]
 
 T = TypeVar("T")
 ConfigOption = Annotated[

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
@@ -46,10 +47,10 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
         instrument_app(app, provider)
         instrument_engine(runtime.database.engine, provider)
         instrument_redis(provider)
-        instrument_httpx(provider)
+        instrument_httpx(None, provider)
     listen_host = host or settings.host or loaded.config.server.host
     listen_port = port or settings.port or loaded.config.server.port
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             host=listen_host,
@@ -88,6 +89,22 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             raise fail(f"could not listen on {listen_host}:{listen_port}")
 
     _run(_main)
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn's server, exiting 0 after a graceful SIGTERM/SIGINT shutdown.
+
+    Uvicorn re-raises the captured signal after shutting down, so the process dies "by
+    signal" (exit -15); service managers and scripts read that as a crash.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured.clear()
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -10,7 +10,14 @@ import typer
 from rich.table import Table
 
 from tradewarden.auth import IssuedApiKey, Role, generate_password
-from tradewarden.cli._context import ConfigOption, cli_principal, console, fail, load, run_with_runtime
+from tradewarden.cli._context import (
+    ConfigOption,
+    cli_principal,
+    console,
+    fail,
+    load,
+    run_with_runtime,
+)
 from tradewarden.runtime import Runtime
 from tradewarden.store import ApiKey, AuditRecord, User
 
@@ -53,7 +60,9 @@ def _audit(reason: str | None) -> AuditRecord:
 def user_create(
     username: str,
     role: RoleOption = "viewer",
-    password_file: Annotated[Path | None, typer.Option(help="Read the password from a file.")] = None,
+    password_file: Annotated[
+        Path | None, typer.Option(help="Read the password from a file.")
+    ] = None,
     generate: Annotated[bool, typer.Option(help="Generate a password and print it once.")] = False,
     reason: ReasonOption = None,
     config: ConfigOption = None,
@@ -65,7 +74,11 @@ def user_create(
 
     async def _create(runtime: Runtime) -> User:
         return await runtime.auth.create_user(
-            username, password, chosen, actor=cli_principal(), audit=_audit(reason),
+            username,
+            password,
+            chosen,
+            actor=cli_principal(),
+            audit=_audit(reason),
             must_change_password=generated,
         )
 
@@ -95,14 +108,15 @@ def user_list(config: ConfigOption = None) -> None:
     console.print(table)
 
 
-def _update(
-    config: Path | None, username: str, reason: str | None, **changes: object
-) -> User:
+def _update(config: Path | None, username: str, reason: str | None, **changes: object) -> User:
     loaded = load(config)
 
     async def _apply(runtime: Runtime) -> User:
         return await runtime.auth.update_user(
-            username, actor=cli_principal(), audit=_audit(reason), **changes  # type: ignore[arg-type]
+            username,
+            actor=cli_principal(),
+            audit=_audit(reason),
+            **changes,  # type: ignore[arg-type]
         )
 
     return run_with_runtime(loaded, _apply)
@@ -137,7 +151,9 @@ def user_set_role(
 @user_app.command("set-password")
 def user_set_password(
     username: str,
-    password_file: Annotated[Path | None, typer.Option(help="Read the password from a file.")] = None,
+    password_file: Annotated[
+        Path | None, typer.Option(help="Read the password from a file.")
+    ] = None,
     reason: ReasonOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -198,7 +214,9 @@ def apikey_revoke(key_id: int, reason: ReasonOption = None, config: ConfigOption
     loaded = load(config)
 
     async def _revoke(runtime: Runtime) -> ApiKey:
-        return await runtime.auth.revoke_api_key(key_id, actor=cli_principal(), audit=_audit(reason))
+        return await runtime.auth.revoke_api_key(
+            key_id, actor=cli_principal(), audit=_audit(reason)
+        )
 
     key = run_with_runtime(loaded, _revoke)
     console.print(f"revoked API key {key.id} {key.name!r}")

@@ -1,5 +1,6 @@
 """Settings (environment) and the config file (``tradewarden.yaml``)."""
 
+from tradewarden.config._example import EXAMPLE_CONFIG
 from tradewarden.config._file import (
     AuthConfig,
     LoginRateLimitConfig,
@@ -9,7 +10,6 @@ from tradewarden.config._file import (
     load_config_file,
     parse_config_text,
 )
-from tradewarden.config._example import EXAMPLE_CONFIG
 from tradewarden.config._settings import SECRET_FIELDS, Settings, load_settings
 
 __all__ = [

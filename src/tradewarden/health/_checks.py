@@ -11,7 +11,14 @@ from tradewarden.errors import TradewardenError
 if TYPE_CHECKING:
     from tradewarden.runtime import Runtime
 
-__all__ = ["CheckStatus", "DependencyCheck", "ReadinessReport", "Verdict", "check_dependencies", "verdict"]
+__all__ = [
+    "CheckStatus",
+    "DependencyCheck",
+    "ReadinessReport",
+    "Verdict",
+    "check_dependencies",
+    "verdict",
+]
 
 CheckStatus = Literal["up", "down", "degraded", "not_configured"]
 Verdict = Literal["ok", "degraded", "down"]
@@ -85,7 +92,9 @@ async def _check_redis(runtime: Runtime) -> DependencyCheck:
         stats = runtime.redis.stats().as_dict()
         return DependencyCheck("redis", "down", critical, error=str(exc), details={"pool": stats})
     stats = runtime.redis.stats().as_dict()
-    return DependencyCheck("redis", _timed_status(latency), critical, latency, details={"pool": stats})
+    return DependencyCheck(
+        "redis", _timed_status(latency), critical, latency, details={"pool": stats}
+    )
 
 
 async def check_dependencies(runtime: Runtime) -> ReadinessReport:

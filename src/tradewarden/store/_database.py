@@ -13,7 +13,12 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from tradewarden.errors import ConfigError, StoreError
 
@@ -23,7 +28,7 @@ Backend = Literal["sqlite", "postgresql"]
 
 
 def normalise_database_url(raw: str) -> URL:
-    """Return the async-driver URL for ``raw`` (``postgresql://`` -> asyncpg, sqlite -> aiosqlite)."""
+    """Return the async-driver URL: ``postgresql://`` -> asyncpg, ``sqlite://`` -> aiosqlite."""
     try:
         url = make_url(raw)
     except ArgumentError as exc:
@@ -42,8 +47,11 @@ class Database:
     """An async engine and its session factory, with a health check."""
 
     def __init__(self, url: str | URL, *, ping_timeout_s: float = 2.0, echo: bool = False) -> None:
-        self.url = normalise_database_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
-        self.backend: Backend = "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
+        raw = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+        self.url = normalise_database_url(raw)
+        self.backend: Backend = (
+            "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
+        )
         self._ping_timeout_s = ping_timeout_s
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if self.backend == "sqlite":

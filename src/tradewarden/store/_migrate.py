@@ -40,7 +40,9 @@ async def upgrade(database: Database, revision: str = "head") -> str | None:
 
     def _upgrade(connection: Connection) -> str | None:
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         return MigrationContext.configure(connection).get_current_revision()

@@ -64,10 +64,8 @@ _PAIR_RE = re.compile(
     r"(?:(?P<quote>[\"'])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^\s\"'&,;)}\]]+))",
     re.IGNORECASE,
 )
-
-
-_REPR_RE = re.compile(r"b?(?P<quote>[\"'])(?P<inner>.*)(?P=quote)")
 _AUTHORIZATION_NAME_RE = re.compile(r"(?:proxy-)?authorization\b", re.IGNORECASE)
+_REPR_RE = re.compile(r"b?(?P<quote>[\"'])(?P<inner>.*)(?P=quote)")
 
 
 def is_secret_name(name: str) -> bool:
@@ -136,10 +134,12 @@ def _redact_value(value: Any) -> Any:
         # A (name, value) pair, as headers often come: mask by name like a mapping.
         name, item = value
         secret = is_secret_name(_unrepr(name)) and not _is_blank(item)
-        return type(value)((redact_text(name), MASK if secret else _redact_value(item)))
-    if isinstance(value, list | tuple | set | frozenset):
-        return type(value)(_redact_value(item) for item in value)
-    # Renderers would call repr() on it anyway; do it here so the result is redacted.
+        pair = (redact_text(name), MASK if secret else _redact_value(item))
+        return list(pair) if isinstance(value, list) else pair
+    if isinstance(value, list | tuple):
+        items = [_redact_value(item) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    # Renderers would call repr() on it (sets included); do it here, then redact.
     return redact_text(repr(value))
 
 

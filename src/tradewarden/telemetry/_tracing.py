@@ -5,7 +5,8 @@ instrumentation, so that two apps, or two tests, never share one by accident. Ev
 ``instrument_*`` call records how to undo itself; ``shutdown_tracing`` undoes them all.
 
 The SQLAlchemy, Redis and global httpx instrumentors patch their library process-wide
-and exist once per process: only one provider at a time can hold each of them.
+and exist once per process: each serves one provider (and SQLAlchemy's one engine) at a
+time; asking for a second raises RuntimeError instead of tracing into the first.
 """
 
 from __future__ import annotations

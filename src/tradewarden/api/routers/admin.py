@@ -105,7 +105,9 @@ def _key(key: ApiKey) -> ApiKeyOut:
 
 
 def _invalid(field: str, exc: ValueError) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("body", field), "msg": str(exc), "type": "value_error"}])
+    return RequestValidationError(
+        [{"loc": ("body", field), "msg": str(exc), "type": "value_error"}]
+    )
 
 
 @router.get("/users", response_model=list[UserOut], summary="List users")
@@ -161,7 +163,9 @@ async def list_api_keys(
     return [_key(key) for key in keys]
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key")
+@router.post(
+    "/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key"
+)
 async def create_api_key(
     body: ApiKeyCreate, request: Request, admin: Admin, runtime: RuntimeDep
 ) -> ApiKeyCreated:
@@ -185,7 +189,9 @@ async def revoke_api_key(
     reason: str | None = Query(default=None, max_length=500),
 ) -> ApiKeyOut:
     """Revoke a key (audited); it stops working at once."""
-    key = await runtime.auth.revoke_api_key(key_id, actor=admin, audit=audit_context(request, reason))
+    key = await runtime.auth.revoke_api_key(
+        key_id, actor=admin, audit=audit_context(request, reason)
+    )
     return _key(key)
 
 

@@ -1,0 +1,228 @@
+"""`tradewarden up` as a real process: migrate, first admin, serve, log in, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.eventually import eventually
+from support.redis_server import free_port
+
+
+class Warden:
+    """A `tradewarden up` subprocess whose stderr is collected line by line."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.port = free_port()
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tradewarden",
+                "up",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *args,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    async def wait_healthy(self) -> None:
+        async def _healthy() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"warden exited early:\n{self.output()}")
+            try:
+                async with httpx.AsyncClient() as http:
+                    return (await http.get(f"{self.url}/health")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(_healthy, timeout_s=60, interval_s=0.1)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code
+
+
+@pytest.fixture
+def warden_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TRADEWARDEN_", "OTEL_", "SENTRY_"))
+        and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(
+        TRADEWARDEN_DATA_DIR=str(tmp_path / "data"),
+        DATABASE_URL=database_url,
+        TRADEWARDEN_LOG_FORMAT="json",
+    )
+    return env
+
+
+def _one_time_password(output: str) -> str:
+    for line in output.splitlines():
+        if "one-time password:" in line:
+            return line.split("one-time password:", 1)[1].strip()
+    raise AssertionError(f"no one-time password printed:\n{output}")
+
+
+@pytest.mark.slow
+async def test_first_start_serves_health_and_the_first_admin_can_log_in(
+    warden_env: dict[str, str],
+) -> None:
+    warden = Warden(warden_env)
+    try:
+        await warden.wait_healthy()
+        password = _one_time_password(warden.output())
+        async with httpx.AsyncClient(base_url=warden.url) as http:
+            login = await http.post(
+                "/v1/auth/login", json={"username": "admin", "password": password}
+            )
+            assert login.status_code == 200
+            assert login.json()["must_change_password"] is True
+            token = login.json()["access_token"]
+            status = await http.get("/status", headers={"Authorization": f"Bearer {token}"})
+            assert status.status_code == 200
+            assert status.json()["status"] == "ok"
+    finally:
+        code = warden.stop()
+    assert code == 0, warden.output()
+    # The password goes to the terminal once; never into a structured log line.
+    assert all(password not in line for line in warden.lines if line.startswith("{"))
+
+    again = Warden(warden_env)
+    try:
+        await again.wait_healthy()
+    finally:
+        again.stop()
+    assert "one-time password" not in again.output()
+
+
+@pytest.mark.slow
+async def test_admin_password_from_a_file_is_used(
+    warden_env: dict[str, str], tmp_path: Path
+) -> None:
+    secret = tmp_path / "admin-password"
+    secret.write_text("chosen-admin-password\n", encoding="utf-8")
+    warden = Warden({**warden_env, "TRADEWARDEN_ADMIN_PASSWORD_FILE": str(secret)})
+    try:
+        await warden.wait_healthy()
+        async with httpx.AsyncClient(base_url=warden.url) as http:
+            login = await http.post(
+                "/v1/auth/login",
+                json={"username": "admin", "password": "chosen-admin-password"},
+            )
+            assert login.status_code == 200
+            assert login.json()["must_change_password"] is False
+    finally:
+        warden.stop()
+    assert "one-time password" not in warden.output()
+
+
+def test_up_refuses_a_bad_config_with_exit_2(warden_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "tw.yaml"
+    config.write_text("server:\n  port: 8080\n  portt: 1\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "tradewarden", "up", "--config", str(config)],
+        env=warden_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"{config}:3: server.portt: unknown field" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_up_reports_an_unreachable_database_in_one_line(
+    warden_env: dict[str, str],
+) -> None:
+    env = {**warden_env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tradewarden", "up", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "error: cannot start:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+async def test_status_command_prints_a_table(warden_env: dict[str, str]) -> None:
+    warden = Warden(warden_env)
+    try:
+        await warden.wait_healthy()
+        created = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tradewarden", "apikey", "create", "cli", "--role", "viewer"],
+            env=warden_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        key = created.stdout.strip().splitlines()[-1]
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tradewarden", "status", "--url", warden.url],
+            env={**warden_env, "TRADEWARDEN_API_KEY": key},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "database" in result.stdout
+        assert "up" in result.stdout
+        denied = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tradewarden", "status", "--url", warden.url],
+            env=warden_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert denied.returncode == 1
+        assert "set --api-key" in denied.stderr
+    finally:
+        warden.stop()
