@@ -316,7 +316,7 @@ def _target(rows: list[Row], rate: float) -> dict[str, Any]:
 
 def _print_table(shown: list[Row], every_run: list[Row]) -> None:
     header = (
-        f"{'scenario':<20} {'load':<12} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'scenario':<20} {'load':<17} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
         f"{'p99 ms':>8} {'max ms':>8} {'errors':>7} {'missed':>7}  rounds"
     )
     print(header)
@@ -325,7 +325,7 @@ def _print_table(shown: list[Row], every_run: list[Row]) -> None:
         r = row.result
         load = f"{r.target_rps:g}/s" if r.target_rps is not None else f"max ({r.mode})"
         print(
-            f"{row.label:<20} {load:<12} {r.achieved_rps:>9.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} "
+            f"{row.label:<20} {load:<17} {r.achieved_rps:>9.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} "
             f"{r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.errors:>7d} {r.missed:>7d}  "
             f"{_spread(row, every_run)}{'  saturated' if _saturated(r) else ''}"
         )

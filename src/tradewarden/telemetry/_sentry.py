@@ -31,8 +31,8 @@ def setup_sentry(settings: Settings) -> bool:
         # 0 would still start (unsampled) transactions on every request: None turns
         # Sentry's performance tracing off; OpenTelemetry does the tracing.
         traces_sample_rate=settings.sentry_traces_sample_rate or None,
-        # No personal data: left unset, as `send_default_pii=False` is deprecated (and
-        # warns) since sentry-sdk 2.75 while unset has always meant exactly that.
+        # send_default_pii is left unset, which means False (no personal data): passing
+        # False explicitly raises a DeprecationWarning since sentry-sdk 2.75.
         before_send=_scrub_event,
         before_send_transaction=_scrub_event,
     )

@@ -103,9 +103,7 @@ def instrument_engine(engine: AsyncEngine | Engine, provider: TracerProvider | N
     """Trace the statements the SQLAlchemy engine runs."""
     if provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import (
-        SQLAlchemyInstrumentor,
-    )
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     instrumentor = SQLAlchemyInstrumentor()
