@@ -64,7 +64,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds discarded first")
     parser.add_argument("--rate", type=float, default=TARGET_RATE_RPS, help="fixed rate, req/s")
     parser.add_argument(
-        "--status-low-rate", type=float, default=200.0, help="second fixed rate for /status"
+        "--status-rates",
+        type=_rates,
+        default=(200.0, 100.0),
+        help="lower fixed rates also tried for /status, comma-separated (default 200,100)",
     )
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
@@ -77,6 +80,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.duration, args.warmup, args.repeat = 2.0, 0.5, 1
     return args
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    rates = tuple(float(part) for part in text.split(",") if part.strip())
+    if any(rate <= 0 for rate in rates):
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return rates
 
 
 # -- servers --------------------------------------------------------------------------------
@@ -172,8 +182,9 @@ def _cases(args: argparse.Namespace, warden_port: int, peer_port: int, key: str)
     status_warden = Target(HOST, warden_port, "/status", (("Authorization", f"Bearer {key}"),))
     endpoints = [("peer", health_peer), ("warden", health_warden), ("warden", status_warden)]
     cases = [Case(server, target, args.rate) for server, target in endpoints]
-    if 0 < args.status_low_rate < args.rate:
-        cases.append(Case("warden", status_warden, args.status_low_rate))
+    cases += [
+        Case("warden", status_warden, rate) for rate in args.status_rates if rate != args.rate
+    ]
     return cases + [Case(server, target, None) for server, target in endpoints]
 
 
@@ -410,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     every_run = _measure_servers(args)
     shown = _median_runs(every_run)
     _print_summary(args, shown, every_run)
+    # Other work on the machine skews every number: the load average brackets the run.
+    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    print(f"load average (1 min): {machine['loadavg_1m_at_start']} at start, ", end="")
+    print(f"{machine['loadavg_1m_at_end']} at end")
     if args.json:
         report = {
             "benchmark": "bench/api.py",

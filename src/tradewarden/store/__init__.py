@@ -9,7 +9,7 @@ from tradewarden.store._audit import AuditRecord, AuditRepository, Outcome
 from tradewarden.store._database import Backend, Database, normalise_database_url
 from tradewarden.store._meta import MetaRepository
 from tradewarden.store._migrate import current_revision, head_revision, upgrade
-from tradewarden.store._models import ApiKey, AuditEntry, Base, RefreshToken, User
+from tradewarden.store._models import ApiKey, AuditEntry, Base, RefreshToken, User, UtcDateTime
 from tradewarden.store._tokens import RefreshTokenRepository
 from tradewarden.store._users import UserRepository
 
@@ -28,6 +28,7 @@ __all__ = [
     "RefreshTokenRepository",
     "User",
     "UserRepository",
+    "UtcDateTime",
     "current_revision",
     "head_revision",
     "normalise_database_url",
