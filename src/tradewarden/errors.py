@@ -5,8 +5,10 @@
     ├── StoreError                   the database refused or is unreachable
     │   └── ConflictError            a unique value is taken (a user name, ...)
     ├── NotFoundError                a named thing does not exist
-    └── AuthError                    authentication failed (HTTP 401)
-        └── PermissionDeniedError    authenticated, but the role is too low (HTTP 403)
+    ├── AuthError                    authentication failed (HTTP 401)
+    │   ├── PermissionDeniedError    authenticated, but the role is too low (HTTP 403)
+    │   └── LoginThrottledError      too many failed logins (HTTP 429; auth)
+    └── RedisUnavailableError        Redis is down or its pool exhausted (redisconn)
 
 Each error says whether retrying can help (``permanent``).
 """

@@ -226,3 +226,40 @@ async def test_status_command_prints_a_table(warden_env: dict[str, str]) -> None
         assert "set --api-key" in denied.stderr
     finally:
         warden.stop()
+
+
+@pytest.mark.slow
+async def test_running_warden_exports_traces_over_otlp(warden_env: dict[str, str]) -> None:
+    from telemetry._servers import OtlpCollector
+
+    with OtlpCollector() as collector:
+        env = {
+            **warden_env,
+            "OTEL_ENABLED": "true",
+            "OTEL_SERVICE_NAME": "warden-under-test",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20collector-token",
+            "TRADEWARDEN_ADMIN_PASSWORD": "chosen-admin-password",
+        }
+        warden = Warden(env)
+        try:
+            await warden.wait_healthy()
+            async with httpx.AsyncClient(base_url=warden.url) as http:
+                login = await http.post(
+                    "/v1/auth/login",
+                    json={"username": "admin", "password": "chosen-admin-password"},
+                )
+                token = login.json()["access_token"]
+                await http.get("/status", headers={"Authorization": f"Bearer {token}"})
+        finally:
+            assert warden.stop() == 0, warden.output()
+
+        spans = collector.spans()
+        names = {span.name for span in spans}
+        assert "GET /status" in names, names
+        assert "POST /v1/auth/login" in names, names
+        assert any(span.attributes.get("db.system") for span in spans), names
+        assert {span.resource.get("service.name") for span in spans} == {"warden-under-test"}
+        assert spans[0].headers.get("authorization") == "Bearer collector-token"
+        # The secret header must not leak into the warden's own logs.
+        assert "collector-token" not in warden.output()
