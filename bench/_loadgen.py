@@ -18,8 +18,9 @@ import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
@@ -69,8 +70,12 @@ class LoadResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    # By status code, or "no response" (refused, reset, timed out).
+    error_kinds: dict[str, int] = field(default_factory=dict)
     # Fixed rate only: requests never sent because the schedule fell too far behind.
     missed: int = 0
+    # Every response received, warm-up and errors included: what the server's CPU time served.
+    answered: int = 0
     send_lag_p99_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -86,7 +91,11 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def _summary(
-    mode: str, target_rps: float | None, achieved_rps: float, latencies_s: list[float], errors: int
+    mode: str,
+    target_rps: float | None,
+    achieved_rps: float,
+    latencies_s: list[float],
+    errors: Counter[str],
 ) -> dict[str, Any]:
     ordered = sorted(latencies_s)
     return {
@@ -94,7 +103,8 @@ def _summary(
         "target_rps": target_rps,
         "achieved_rps": achieved_rps,
         "ok": len(ordered),
-        "errors": errors,
+        "errors": errors.total(),
+        "error_kinds": dict(errors),
         "p50_ms": percentile(ordered, 0.50) * 1000,
         "p90_ms": percentile(ordered, 0.90) * 1000,
         "p99_ms": percentile(ordered, 0.99) * 1000,
@@ -183,11 +193,12 @@ async def fixed_rate(
     give_up_at = start + total * interval_s + _GRACE_S
     latencies: list[float] = []
     lags: list[float] = []
-    next_index = errors = 0
+    errors: Counter[str] = Counter()
+    next_index = answered = 0
     last_done = measure_from
 
     async def worker(conn: _Connection) -> None:
-        nonlocal next_index, errors, last_done
+        nonlocal next_index, answered, last_done
         while next_index < total:
             index = next_index
             next_index += 1
@@ -204,10 +215,11 @@ async def fixed_rate(
                 status = 0
                 await _reopen_quietly(conn)
             done = time.perf_counter()
+            answered += status > 0
             if index < warmup_count:
                 continue
             if not 200 <= status < 300:
-                errors += 1
+                errors[_kind(status)] += 1
                 continue
             # Waiting for a free connection is the server's latency; timer jitter is not.
             latencies.append(done - (scheduled if picked >= scheduled else sent))
@@ -218,11 +230,11 @@ async def fixed_rate(
         await asyncio.gather(*(worker(conn) for conn in pool))
     finally:
         await asyncio.gather(*(conn.close() for conn in pool))
-    missed = (total - warmup_count) - len(latencies) - errors
+    missed = (total - warmup_count) - len(latencies) - errors.total()
     elapsed = max(last_done - measure_from, duration_s)
     summary = _summary("fixed-rate", rate_rps, len(latencies) / elapsed, latencies, errors)
     lag_p99_ms = percentile(sorted(lags), 0.99) * 1000
-    return LoadResult(**summary, missed=missed, send_lag_p99_ms=lag_p99_ms)
+    return LoadResult(**summary, missed=missed, answered=answered, send_lag_p99_ms=lag_p99_ms)
 
 
 async def closed_loop(
@@ -238,30 +250,35 @@ async def closed_loop(
     measure_from = time.perf_counter() + warmup_s
     stop_at = measure_from + duration_s
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
+    answered = 0
 
     async def worker(conn: _Connection) -> None:
-        nonlocal errors
+        nonlocal answered
         while (sent := time.perf_counter()) < stop_at:
             try:
                 status = await conn.request()
             except _REQUEST_FAILURES:
                 status = 0
                 await _reopen_quietly(conn)
+            answered += status > 0
             if sent < measure_from:
                 continue
             if 200 <= status < 300:
                 latencies.append(time.perf_counter() - sent)
             else:
-                errors += 1
+                errors[_kind(status)] += 1
 
     try:
         await asyncio.gather(*(worker(conn) for conn in pool))
     finally:
         await asyncio.gather(*(conn.close() for conn in pool))
-    return LoadResult(
-        **_summary("closed-loop", None, len(latencies) / duration_s, latencies, errors)
-    )
+    summary = _summary("closed-loop", None, len(latencies) / duration_s, latencies, errors)
+    return LoadResult(**summary, answered=answered)
+
+
+def _kind(status: int) -> str:
+    return str(status) if status else "no response"
 
 
 async def _reopen_quietly(conn: _Connection) -> None:
@@ -322,13 +339,16 @@ def parse_wrk(report: str) -> LoadResult:
     non_2xx = _WRK_NON_2XX.search(report)
     socket = _WRK_SOCKET.search(report)
     bad_status = int(non_2xx.group(1)) if non_2xx else 0
-    errors = bad_status + (sum(int(n) for n in socket.groups()) if socket else 0)
+    socket_errors = sum(int(n) for n in socket.groups()) if socket else 0
+    kinds = {"non-2xx": bad_status, "socket": socket_errors}
     return LoadResult(
         mode="wrk",
         target_rps=None,
         achieved_rps=float(rps.group(1)),
         ok=(int(total.group(1)) if total else 0) - bad_status,
-        errors=errors,
+        answered=int(total.group(1)) if total else 0,
+        errors=bad_status + socket_errors,
+        error_kinds={kind: n for kind, n in kinds.items() if n},
         p50_ms=quantiles.get(50, float("nan")),
         p90_ms=quantiles.get(90, float("nan")),
         p99_ms=quantiles.get(99, float("nan")),

@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,15 @@ _SCRUBBED_NAMES = frozenset({"DATABASE_URL", "REDIS_URL"})
 
 
 @dataclass(frozen=True)
+class Server:
+    """A running server under test."""
+
+    name: str
+    port: int
+    pid: int
+
+
+@dataclass(frozen=True)
 class Row:
     """One measured scenario."""
 
@@ -52,6 +62,8 @@ class Row:
     path: str
     round_number: int
     result: LoadResult
+    # The server's CPU time (user + system) over the run, per response it sent.
+    cpu_us_per_request: float | None
 
     @property
     def label(self) -> str:
@@ -60,8 +72,8 @@ class Row:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds discarded first")
+    parser.add_argument("--duration", type=float, help="seconds measured per run (10)")
+    parser.add_argument("--warmup", type=float, help="seconds discarded first (2)")
     parser.add_argument("--rate", type=float, default=TARGET_RATE_RPS, help="fixed rate, req/s")
     parser.add_argument(
         "--status-rates",
@@ -70,15 +82,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="lower fixed rates also tried for /status, comma-separated (default 200,100)",
     )
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
-    parser.add_argument("--quick", action="store_true", help="one round of 2 s runs: a smoke test")
+    parser.add_argument("--repeat", type=int, help="rounds; the median is shown (3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: defaults to one round of 2 s runs"
+    )
     parser.add_argument("--no-wrk", action="store_true", help="max throughput without wrk")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
+    defaults = (2.0, 0.5, 1) if args.quick else (10.0, 2.0, 3)
+    for name, default in zip(("duration", "warmup", "repeat"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     if min(args.duration, args.rate, args.connections, args.repeat) <= 0 or args.warmup < 0:
         parser.error("--duration, --rate, --connections and --repeat must be positive")
-    if args.quick:
-        args.duration, args.warmup, args.repeat = 2.0, 0.5, 1
     return args
 
 
@@ -119,7 +135,7 @@ def _get_status(port: int, path: str) -> int:
 @contextlib.contextmanager
 def _serve(
     name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path
-) -> Iterator[None]:
+) -> Iterator[Server]:
     """Start ``command``, wait until its /health answers 200, terminate it on exit."""
     log = log_dir / f"{name}.log"
     with log.open("wb") as sink:
@@ -135,7 +151,7 @@ def _serve(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not answer /health in 60 s:\n{log.read_text()}")
             time.sleep(0.2)
-        yield
+        yield Server(name, port, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -151,6 +167,16 @@ def _peer_command(port: int) -> list[str]:
     app = ["--app-dir", "bench", "--factory", "_peer_app:create_app"]
     listen = ["--host", HOST, "--port", str(port), "--log-level", "warning"]
     return [sys.executable, "-m", "uvicorn", *app, *listen, *flags.split()]
+
+
+def _cpu_s(pid: int) -> float | None:
+    """Return the CPU seconds ``pid`` has used (Linux ``/proc``), or None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the command name may contain spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _create_api_key(env: dict[str, str]) -> str:
@@ -171,20 +197,18 @@ def _create_api_key(env: dict[str, str]) -> str:
 class Case:
     """One scenario: a server, a URL, and a fixed rate (None: maximum throughput)."""
 
-    server: str
+    server: Server
     target: Target
     rate_rps: float | None
 
 
-def _cases(args: argparse.Namespace, warden_port: int, peer_port: int, key: str) -> list[Case]:
-    health_peer = Target(HOST, peer_port, "/health")
-    health_warden = Target(HOST, warden_port, "/health")
-    status_warden = Target(HOST, warden_port, "/status", (("Authorization", f"Bearer {key}"),))
-    endpoints = [("peer", health_peer), ("warden", health_warden), ("warden", status_warden)]
+def _cases(args: argparse.Namespace, warden: Server, peer: Server, key: str) -> list[Case]:
+    health_peer = Target(HOST, peer.port, "/health")
+    health_warden = Target(HOST, warden.port, "/health")
+    status_warden = Target(HOST, warden.port, "/status", (("Authorization", f"Bearer {key}"),))
+    endpoints = [(peer, health_peer), (warden, health_warden), (warden, status_warden)]
     cases = [Case(server, target, args.rate) for server, target in endpoints]
-    cases += [
-        Case("warden", status_warden, rate) for rate in args.status_rates if rate != args.rate
-    ]
+    cases += [Case(warden, status_warden, rate) for rate in args.status_rates if rate != args.rate]
     return cases + [Case(server, target, None) for server, target in endpoints]
 
 
@@ -218,12 +242,17 @@ def _measure(args: argparse.Namespace, cases: list[Case]) -> list[Row]:
         for case in cases:
             load = f"{case.rate_rps:g} req/s" if case.rate_rps else ("wrk" if use_wrk else "max")
             print(
-                f"  round {round_number}/{args.repeat}: {case.server} GET {case.target.path}"
+                f"  round {round_number}/{args.repeat}: {case.server.name} GET {case.target.path}"
                 f" at {load} ...",
                 flush=True,
             )
+            cpu_before = _cpu_s(case.server.pid)
             result = _run_case(case, args, use_wrk)
-            rows.append(Row(case.server, case.target.path, round_number, result))
+            cpu_after = _cpu_s(case.server.pid)
+            cpu_us = None
+            if cpu_before is not None and cpu_after is not None and result.answered:
+                cpu_us = (cpu_after - cpu_before) / result.answered * 1e6
+            rows.append(Row(case.server.name, case.target.path, round_number, result, cpu_us))
             time.sleep(1.0)  # let a backlog drain before the next run
     return rows
 
@@ -271,28 +300,59 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _find(rows: list[Row], server: str, path: str, rate: float | None) -> LoadResult | None:
+def _find_row(rows: list[Row], server: str, path: str, rate: float | None) -> Row | None:
     """Return the run at fixed ``rate``, or the max-throughput run when ``rate`` is None."""
     for row in rows:
         if (row.server, row.path, row.result.target_rps) == (server, path, rate):
-            return row.result
+            return row
     return None
 
 
-def _ratios(rows: list[Row], rate: float) -> list[dict[str, Any]]:
-    peer_fixed = _find(rows, "peer", "/health", rate)
-    peer_max = _find(rows, "peer", "/health", None)
-    return [
-        {
-            "warden": f"GET {path}",
-            "peer": "GET /health",
-            "throughput": _ratio(_find(rows, "warden", path, None), peer_max, "achieved_rps"),
-            "p99_at_rate": _ratio(_find(rows, "warden", path, rate), peer_fixed, "p99_ms"),
-            "rate_rps": rate,
-            "warden_saturated_at_rate": _saturated(_find(rows, "warden", path, rate)),
-        }
-        for path in ("/health", "/status")
-    ]
+def _find(rows: list[Row], server: str, path: str, rate: float | None) -> LoadResult | None:
+    row = _find_row(rows, server, path, rate)
+    return row.result if row else None
+
+
+def _cpu_ratio(rows: list[Row], path: str, rate: float) -> float:
+    warden = _find_row(rows, "warden", path, rate)
+    peer = _find_row(rows, "peer", "/health", rate)
+    if warden is None or peer is None or not warden.cpu_us_per_request:
+        return float("nan")
+    if not peer.cpu_us_per_request:
+        return float("nan")
+    return warden.cpu_us_per_request / peer.cpu_us_per_request
+
+
+def _ratios(every_run: list[Row], rate: float) -> list[dict[str, Any]]:
+    """Return warden / peer per round (runs of one round sit side by side), and their median."""
+    rounds = sorted({row.round_number for row in every_run})
+    by_round = {n: [row for row in every_run if row.round_number == n] for n in rounds}
+    ratios = []
+    for path in ("/health", "/status"):
+        throughput, p99, cpu = [], [], []
+        for rows in by_round.values():
+            cpu.append(_cpu_ratio(rows, path, rate))
+            peer_max = _find(rows, "peer", "/health", None)
+            peer_fixed = _find(rows, "peer", "/health", rate)
+            warden_max = _find(rows, "warden", path, None)
+            throughput.append(_ratio(warden_max, peer_max, "achieved_rps"))
+            p99.append(_ratio(_find(rows, "warden", path, rate), peer_fixed, "p99_ms"))
+        saturated = any(_saturated(_find(rows, "warden", path, rate)) for rows in by_round.values())
+        ratios.append(
+            {
+                "warden": f"GET {path}",
+                "peer": "GET /health",
+                "throughput": statistics.median(throughput),
+                "throughput_per_round": throughput,
+                "p99_at_rate": statistics.median(p99),
+                "p99_at_rate_per_round": p99,
+                "cpu_per_request_at_rate": statistics.median(cpu),
+                "cpu_per_request_at_rate_per_round": cpu,
+                "rate_rps": rate,
+                "warden_saturated_at_rate": saturated,
+            }
+        )
+    return ratios
 
 
 def _ratio(warden: LoadResult | None, peer: LoadResult | None, field: str) -> float:
@@ -327,19 +387,31 @@ def _target(rows: list[Row], rate: float) -> dict[str, Any]:
 
 def _print_table(shown: list[Row], every_run: list[Row]) -> None:
     header = (
-        f"{'scenario':<20} {'load':<17} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
-        f"{'p99 ms':>8} {'max ms':>8} {'errors':>7} {'missed':>7}  rounds"
+        f"{'scenario':<20} {'load':<17} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8} {'errors':>6} {'missed':>6} {'lag ms':>7} {'cpu us':>7}  rounds"
     )
     print(header)
     print("-" * len(header))
     for row in shown:
         r = row.result
-        load = f"{r.target_rps:g}/s" if r.target_rps is not None else f"max ({r.mode})"
+        load = _load(r)
+        lag = "-" if r.send_lag_p99_ms is None else _number(r.send_lag_p99_ms)
+        cpu = "-" if row.cpu_us_per_request is None else f"{row.cpu_us_per_request:.0f}"
         print(
             f"{row.label:<20} {load:<17} {r.achieved_rps:>9.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} "
-            f"{r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.errors:>7d} {r.missed:>7d}  "
+            f"{r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.errors:>6d} {r.missed:>6d} {lag:>7} {cpu:>7}  "
             f"{_spread(row, every_run)}{'  saturated' if _saturated(r) else ''}"
         )
+    print("lag ms: p99 of actual minus scheduled send, the generator's own timing error")
+    print("cpu us: the server's CPU time over the run (warm-up included) per response")
+    for row in every_run:
+        if row.result.error_kinds:
+            kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(row.result.error_kinds.items()))
+            print(f"errors in round {row.round_number}, {row.label} ({_load(row.result)}): {kinds}")
+
+
+def _load(result: LoadResult) -> str:
+    return f"{result.target_rps:g}/s" if result.target_rps is not None else f"max ({result.mode})"
 
 
 def _spread(shown: Row, every_run: list[Row]) -> str:
@@ -353,7 +425,15 @@ def _spread(shown: Row, every_run: list[Row]) -> str:
     unit = "req/s" if shown.result.target_rps is None else "ms p99"
     if len(same) < 2:
         return f"{len(same)}"
-    return f"{len(same)}: {min(same):.4g}-{max(same):.4g} {unit}"
+    return f"{len(same)}: {_number(min(same))}-{_number(max(same))} {unit}"
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def _range(values: list[float]) -> str:
+    return f" [{min(values):.2f}-{max(values):.2f}]" if len(values) > 1 else ""
 
 
 def _finite(value: Any) -> Any:
@@ -371,6 +451,7 @@ def _row_dict(row: Row) -> dict[str, Any]:
         "server": row.server,
         "path": row.path,
         "round": row.round_number,
+        "server_cpu_us_per_request": row.cpu_us_per_request,
         **row.result.as_dict(),
     }
 
@@ -383,22 +464,30 @@ def _measure_servers(args: argparse.Namespace) -> list[Row]:
         env = _server_env(TRADEWARDEN_DATA_DIR=str(data_dir), TRADEWARDEN_LOG_LEVEL="WARNING")
         warden = [sys.executable, "-m", "tradewarden", "up", "--host", HOST]
         warden += ["--port", str(warden_port)]
-        stack.enter_context(_serve("warden", warden, env, warden_port, data_dir))
+        warden_server = stack.enter_context(_serve("warden", warden, env, warden_port, data_dir))
         peer = _peer_command(peer_port)
-        stack.enter_context(_serve("peer", peer, _server_env(), peer_port, data_dir))
+        peer_server = stack.enter_context(_serve("peer", peer, _server_env(), peer_port, data_dir))
         api_key = _create_api_key(env)
-        return _measure(args, _cases(args, warden_port, peer_port, api_key))
+        return _measure(args, _cases(args, warden_server, peer_server, api_key))
 
 
 def _print_summary(args: argparse.Namespace, shown: list[Row], every_run: list[Row]) -> None:
     print(f"\nmedian of {args.repeat} round(s) per scenario:")
     _print_table(shown, every_run)
-    print("\nratios, warden / peer (peer = bare FastAPI GET /health, same stack, same run):")
-    for ratio in _ratios(shown, args.rate):
-        note = "  (warden saturated at this rate)" if ratio["warden_saturated_at_rate"] else ""
+    print(
+        "\nratios, warden / peer (peer = bare FastAPI GET /health, same stack, same run;"
+        " median of per-round ratios, range in brackets):"
+    )
+    for ratio in _ratios(every_run, args.rate):
+        p99 = f"{ratio['p99_at_rate']:.2f}x{_range(ratio['p99_at_rate_per_round'])}"
+        if ratio["warden_saturated_at_rate"]:
+            p99 = "n/a (warden saturated at this rate)"
+        throughput = f"{ratio['throughput']:.2f}x{_range(ratio['throughput_per_round'])}"
+        cpu = f"{ratio['cpu_per_request_at_rate']:.2f}x"
+        cpu += _range(ratio["cpu_per_request_at_rate_per_round"])
         print(
-            f"  {ratio['warden']:<12} throughput {ratio['throughput']:.2f}x   "
-            f"p99 at {args.rate:g}/s {ratio['p99_at_rate']:.2f}x{note}"
+            f"  {ratio['warden']:<12} throughput {throughput:<18} "
+            f"server CPU per request {cpu:<18} p99 at {args.rate:g}/s {p99}"
         )
     target = _target(shown, args.rate)
     verdict = "MET" if target["met"] else "MISSED"
@@ -432,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "median_runs": [_row_dict(row) for row in shown],
             "runs": [_row_dict(row) for row in every_run],
-            "ratios": _ratios(shown, args.rate),
+            "ratios": _ratios(every_run, args.rate),
             "target": _target(shown, args.rate),
         }
         args.json.write_text(json.dumps(_finite(report), indent=2) + "\n")

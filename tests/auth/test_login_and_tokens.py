@@ -102,9 +102,9 @@ async def test_tampered_token_gets_401(client: httpx.AsyncClient, runtime: Runti
     assert response.status_code == 401
 
 
-async def test_alg_none_token_gets_401(client: httpx.AsyncClient, clock: ManualClock) -> None:
+def _admin_claims(clock: ManualClock) -> dict[str, object]:
     now = int(clock.now())
-    claims = {
+    return {
         "iss": "tradewarden",
         "sub": "1",
         "name": "admin",
@@ -113,7 +113,10 @@ async def test_alg_none_token_gets_401(client: httpx.AsyncClient, clock: ManualC
         "iat": now,
         "exp": now + 600,
     }
-    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+
+
+async def test_alg_none_token_gets_401(client: httpx.AsyncClient, clock: ManualClock) -> None:
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_admin_claims(clock))}."
     response = await client.get("/v1/auth/me", headers=bearer(unsigned))
     assert response.status_code == 401
 
@@ -121,17 +124,8 @@ async def test_alg_none_token_gets_401(client: httpx.AsyncClient, clock: ManualC
 async def test_token_signed_with_another_key_gets_401(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    now = int(clock.now())
-    claims = {
-        "iss": "tradewarden",
-        "sub": "1",
-        "name": "admin",
-        "role": "admin",
-        "typ": "access",
-        "iat": now,
-        "exp": now + 600,
-    }
-    token = jwt.encode(claims, "another-key-that-is-long-enough-to-sign", algorithm="HS256")
+    key = "another-key-that-is-long-enough-to-sign"
+    token = jwt.encode(_admin_claims(clock), key, algorithm="HS256")
     response = await client.get("/v1/auth/me", headers=bearer(token))
     assert response.status_code == 401
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from support.eventually import eventually
-from support.redis_server import free_port
+from support.net import free_port
 
 
 class Warden:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from support.redis_server import free_port
+from support.net import free_port
 from tradewarden.clock import utc_datetime
 from tradewarden.errors import ConfigError, StoreError
 from tradewarden.store import (

@@ -28,7 +28,6 @@ import pwd
 import re
 import shlex
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -37,6 +36,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
+
+from support.net import free_port
 
 __all__ = ["PostgresServer", "PostgresServerError", "find_bindir", "free_port", "make_base_dir"]
 
@@ -80,14 +81,6 @@ def find_bindir() -> Path:
             "/usr/lib/postgresql/*/bin is empty"
         )
     return max(candidates, key=lambda bindir: float(bindir.parent.name))
-
-
-def free_port(host: str = _HOST) -> int:
-    """Return a TCP port on ``host`` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make_base_dir(prefix: str = "tw-pg-") -> Path:

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from support.net import free_port
+
 __all__ = ["REDIS_SERVER_BINARY", "RedisServer", "RedisServerError", "free_port"]
 
 REDIS_SERVER_BINARY = Path("/usr/bin/redis-server")
@@ -34,14 +36,6 @@ _LOG_TAIL_LINES = 40
 
 class RedisServerError(RuntimeError):
     """The private server could not be started or stopped."""
-
-
-def free_port(host: str = _HOST) -> int:
-    """Return a TCP port on ``host`` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RedisServer:

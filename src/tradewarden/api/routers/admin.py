@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api._deps import Admin, RuntimeDep, audit_context
 from tradewarden.auth import Role
-from tradewarden.store import ApiKey, AuditEntry, AuditRepository, User
+from tradewarden.store import AuditRepository
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -36,7 +36,11 @@ class UserUpdate(_Body):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class UserOut(BaseModel):
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserOut(_Out):
     username: str
     role: str
     disabled: bool
@@ -51,7 +55,7 @@ class ApiKeyCreate(_Body):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(_Out):
     id: int
     name: str
     prefix: str
@@ -66,7 +70,7 @@ class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The key itself: shown only in this response.")
 
 
-class AuditOut(BaseModel):
+class AuditOut(_Out):
     id: int
     at: datetime
     actor: str
@@ -80,30 +84,6 @@ class AuditOut(BaseModel):
     source_ip: str | None
 
 
-def _user(user: User) -> UserOut:
-    return UserOut(
-        username=user.username,
-        role=user.role,
-        disabled=user.disabled,
-        must_change_password=user.must_change_password,
-        created_at=user.created_at,
-        last_login_at=user.last_login_at,
-    )
-
-
-def _key(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        role=key.role,
-        created_by=key.created_by,
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
-
-
 def _invalid(field: str, exc: ValueError) -> RequestValidationError:
     return RequestValidationError(
         [{"loc": ("body", field), "msg": str(exc), "type": "value_error"}]
@@ -113,7 +93,7 @@ def _invalid(field: str, exc: ValueError) -> RequestValidationError:
 @router.get("/users", response_model=list[UserOut], summary="List users")
 async def list_users(_admin: Admin, runtime: RuntimeDep) -> list[UserOut]:
     """Return every user."""
-    return [_user(user) for user in await runtime.auth.list_users()]
+    return [UserOut.model_validate(user) for user in await runtime.auth.list_users()]
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a user")
@@ -132,7 +112,7 @@ async def create_user(
     except ValueError as exc:
         field = "password" if "password" in str(exc) else "username"
         raise _invalid(field, exc) from exc
-    return _user(user)
+    return UserOut.model_validate(user)
 
 
 @router.patch("/users/{username}", response_model=UserOut, summary="Change a user")
@@ -151,7 +131,7 @@ async def update_user(
         )
     except ValueError as exc:
         raise _invalid("password", exc) from exc
-    return _user(user)
+    return UserOut.model_validate(user)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], summary="List API keys")
@@ -160,7 +140,7 @@ async def list_api_keys(
 ) -> list[ApiKeyOut]:
     """Return API keys, never their secrets."""
     keys = await runtime.auth.list_api_keys(include_revoked=include_revoked)
-    return [_key(key) for key in keys]
+    return [ApiKeyOut.model_validate(key) for key in keys]
 
 
 @router.post(
@@ -177,7 +157,7 @@ async def create_api_key(
     except ValueError as exc:
         raise _invalid("name", exc) from exc
     stored = next(k for k in await runtime.auth.list_api_keys() if k.id == issued.id)
-    return ApiKeyCreated(**_key(stored).model_dump(), key=issued.key)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(stored).model_dump(), key=issued.key)
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key")
@@ -192,7 +172,7 @@ async def revoke_api_key(
     key = await runtime.auth.revoke_api_key(
         key_id, actor=admin, audit=audit_context(request, reason)
     )
-    return _key(key)
+    return ApiKeyOut.model_validate(key)
 
 
 @router.get("/audit", response_model=list[AuditOut], summary="Read the audit log")
@@ -209,20 +189,4 @@ async def audit_log(
         entries = await AuditRepository(session).list(
             limit=limit, before_id=before_id, action=action, actor=actor
         )
-    return [_audit(entry) for entry in entries]
-
-
-def _audit(entry: AuditEntry) -> AuditOut:
-    return AuditOut(
-        id=entry.id,
-        at=entry.at,
-        actor=entry.actor,
-        actor_type=entry.actor_type,
-        action=entry.action,
-        target=entry.target,
-        reason=entry.reason,
-        outcome=entry.outcome,
-        details=entry.details,
-        request_id=entry.request_id,
-        source_ip=entry.source_ip,
-    )
+    return [AuditOut.model_validate(entry) for entry in entries]
