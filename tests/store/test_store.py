@@ -129,3 +129,18 @@ def test_naive_datetimes_are_refused() -> None:
 
     with pytest.raises(ValueError, match="naive"):
         UtcDateTime().process_bind_param(datetime(2026, 1, 1), None)  # type: ignore[arg-type]  # noqa: DTZ001
+
+
+async def test_a_read_session_does_not_block_writers(database_url: str, backend: str) -> None:
+    database = Database(database_url)
+    try:
+        async with database.read_session() as reader:
+            assert await MetaRepository(reader).get("k") is None
+            # On SQLite an IMMEDIATE reader would hold the write lock and this would fail
+            # with "database is locked" after the busy timeout.
+            async with database.session() as writer:
+                await MetaRepository(writer).get_or_create("k", "v", now=utc_datetime(0))
+        async with database.read_session() as reader:
+            assert await MetaRepository(reader).get("k") == "v"
+    finally:
+        await database.dispose()

@@ -24,8 +24,8 @@ __all__ = [
 ]
 
 
-def get_runtime(request: Request) -> Runtime:
-    """Return the runtime the lifespan built."""
+async def get_runtime(request: Request) -> Runtime:
+    """Return the runtime the app was built with (async: FastAPI runs sync ones in threads)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

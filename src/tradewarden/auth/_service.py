@@ -227,7 +227,7 @@ class AuthService:
         now = self._clock.now()
         claims = self._issuer.verify(credential, now=now)
         try:
-            async with self._db.session() as session:
+            async with self._db.read_session() as session:
                 user = await UserRepository(session).get(claims.user_id)
         except (SQLAlchemyError, OSError):
             _log.warning(
@@ -245,20 +245,20 @@ class AuthService:
         key_digest = digest(key)
         now = self._clock.now()
         try:
-            async with self._db.session() as session:
-                keys = ApiKeyRepository(session)
-                stored = await keys.by_prefix(prefix or "")
-                if stored is None or not secrets.compare_digest(stored.key_hash, key_digest):
-                    raise AuthError("invalid API key")
-                if stored.revoked_at is not None:
-                    self._known_keys.pop(key_digest, None)
-                    raise AuthError("API key revoked")
-                if now - self._touched.get(stored.id, float("-inf")) >= _TOUCH_INTERVAL_S:
-                    self._touched[stored.id] = now
-                    await keys.touch(stored.id, now=utc_datetime(now))
-                principal = Principal(
-                    kind="api_key", id=stored.id, name=stored.name, role=Role.parse(stored.role)
-                )
+            async with self._db.read_session() as session:
+                stored = await ApiKeyRepository(session).by_prefix(prefix or "")
+            if stored is None or not secrets.compare_digest(stored.key_hash, key_digest):
+                raise AuthError("invalid API key")
+            if stored.revoked_at is not None:
+                self._known_keys.pop(key_digest, None)
+                raise AuthError("API key revoked")
+            principal = Principal(
+                kind="api_key", id=stored.id, name=stored.name, role=Role.parse(stored.role)
+            )
+            if now - self._touched.get(stored.id, float("-inf")) >= _TOUCH_INTERVAL_S:
+                self._touched[stored.id] = now
+                async with self._db.session() as session:
+                    await ApiKeyRepository(session).touch(stored.id, now=utc_datetime(now))
         except (SQLAlchemyError, OSError):
             known = self._known_keys.get(key_digest)
             if known is None:
@@ -300,12 +300,12 @@ class AuthService:
 
     async def list_users(self) -> list[User]:
         """Return every user."""
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             return await UserRepository(session).list()
 
     async def count_users(self) -> int:
         """Return how many users exist."""
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             return await UserRepository(session).count()
 
     async def update_user(
@@ -382,7 +382,7 @@ class AuthService:
 
     async def list_api_keys(self, *, include_revoked: bool = False) -> list[ApiKey]:
         """Return API keys (never their secrets)."""
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             return await ApiKeyRepository(session).list(include_revoked=include_revoked)
 
     async def revoke_api_key(

@@ -53,7 +53,9 @@ class Database:
             "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
         )
         self._ping_timeout_s = ping_timeout_s
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # A server connection can die between uses (a restart, a failover): check it on
+        # checkout. A SQLite file cannot, and the check would double every round trip.
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.backend == "postgresql"}
         if self.backend == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
@@ -68,6 +70,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads begin deferred on SQLite, so they do not queue behind the write lock.
+        self._read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def display_url(self) -> str:
@@ -85,12 +90,19 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """Open a session for reads only: it never holds SQLite's write lock."""
+        # Closing (not rolling back) ends the transaction and keeps loaded objects usable.
+        async with self.read_sessions() as session:
+            yield session
+
     async def ping(self) -> float:
         """Run ``SELECT 1``; return the latency in milliseconds or raise StoreError."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._ping_timeout_s):
-                async with self.engine.connect() as connection:
+                async with self._read_engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except TimeoutError as exc:
             raise StoreError(f"database did not answer within {self._ping_timeout_s:g} s") from exc
@@ -124,6 +136,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front: two deferred transactions that both read and
-    # then write fail at once with "database is locked" instead of waiting for each other.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers begin IMMEDIATE, taking the write lock up front: two deferred transactions
+    # that both read and then write fail at once with "database is locked" instead of
+    # waiting for each other. Read-only sessions ask for DEFERRED (read_session, ping).
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")

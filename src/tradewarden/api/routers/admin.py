@@ -185,7 +185,7 @@ async def audit_log(
     actor: str | None = Query(default=None, max_length=80),
 ) -> list[AuditOut]:
     """Return audit entries, newest first; page with ``before_id``."""
-    async with runtime.database.session() as session:
+    async with runtime.database.read_session() as session:
         entries = await AuditRepository(session).list(
             limit=limit, before_id=before_id, action=action, actor=actor
         )
