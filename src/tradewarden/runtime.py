@@ -28,6 +28,7 @@ from tradewarden.auth import (
 from tradewarden.clock import Clock, SystemClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.errors import ConflictError
+from tradewarden.health import Readiness
 from tradewarden.store import Database, MetaRepository, upgrade
 
 if TYPE_CHECKING:
@@ -77,9 +78,11 @@ class Runtime:
     started_at: float = field(init=False, default=0.0)
     first_admin: FirstAdmin | None = field(init=False, default=None)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    readiness: Readiness = field(init=False)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
+        self.readiness = Readiness(self, max_age_s=self.config.server.status_cache_s)
 
     async def start(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -18,7 +19,7 @@ from support.redis_server import RedisServer
 from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import ManualClock
-from tradewarden.config import RedisConfig, ServiceConfig, Settings
+from tradewarden.config import RedisConfig, ServerConfig, ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
 
 
@@ -74,10 +75,12 @@ async def start_warden(
     started: list[Warden] = []
 
     async def start(config: ServiceConfig | None = None, **settings: str) -> Warden:
+        # Outage tests want every request to check again: no cached readiness.
+        config = config or ServiceConfig(server=ServerConfig(status_cache_s=0))
         settings.setdefault("database_url", database_url)
         runtime = Runtime(
             Settings(data_dir=tmp_path, **settings),  # type: ignore[arg-type]
-            config or ServiceConfig(),
+            config,
             clock=ManualClock(),
             hasher=fast_hasher,
         )
@@ -134,7 +137,10 @@ async def test_optional_redis_down_degrades_but_stays_200(
 async def test_required_redis_down_gives_503_and_recovers(
     start_warden: StartWarden, private_redis: RedisServer
 ) -> None:
-    config = ServiceConfig(redis=RedisConfig(required=True, health_check_interval_s=0.05))
+    config = ServiceConfig(
+        server=ServerConfig(status_cache_s=0),
+        redis=RedisConfig(required=True, health_check_interval_s=0.05),
+    )
     warden = await start_warden(config, redis_url=private_redis.url())
     private_redis.stop()
     assert await warden.status_code_is(503)
@@ -181,3 +187,37 @@ async def test_status_turns_503_while_postgres_is_stopped_and_recovers(
     assert (await warden.http.get("/health")).status_code == 200
     private_postgres.start()
     await eventually(lambda: warden.status_code_is(200), timeout_s=20)
+
+
+async def test_readiness_is_cached_for_its_max_age(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], clock: ManualClock
+) -> None:
+    first = (await client.get("/status", headers=admin_headers)).json()
+    clock.advance(0.5)
+    second = (await client.get("/status", headers=admin_headers)).json()
+    assert second["checked_at"] == first["checked_at"]
+    clock.advance(0.6)
+    third = (await client.get("/status", headers=admin_headers)).json()
+    assert third["checked_at"] != first["checked_at"]
+
+
+async def test_concurrent_requests_share_one_check(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings = 0
+    release = asyncio.Event()
+    original = runtime.database.ping
+
+    async def counted_ping() -> float:
+        nonlocal pings
+        pings += 1
+        await release.wait()
+        return await original()
+
+    monkeypatch.setattr(runtime.database, "ping", counted_ping)
+    waiting = [asyncio.ensure_future(runtime.readiness.report()) for _ in range(10)]
+    await eventually(lambda: pings == 1)
+    release.set()
+    reports = await asyncio.gather(*waiting)
+    assert pings == 1
+    assert {report.verdict for report in reports} == {"ok"}

@@ -23,6 +23,9 @@ server:
   metrics_require_auth: false
   # Serve /docs, /api-docs and /openapi.json.
   docs_enabled: true
+  # /status checks its dependencies at most this often (seconds); concurrent requests
+  # share one check, so a fast poller cannot load the database. 0 checks every time.
+  status_cache_s: 1.0
 
 auth:
   # Lifetime of access tokens (JWT) and refresh tokens, in seconds.

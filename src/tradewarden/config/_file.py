@@ -39,6 +39,8 @@ class ServerConfig(_Section):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     metrics_require_auth: bool = False
     docs_enabled: bool = True
+    # /status checks dependencies at most this often; concurrent requests share one check.
+    status_cache_s: float = Field(default=1.0, ge=0, le=60)
 
 
 class LoginRateLimitConfig(_Section):

@@ -3,6 +3,7 @@
 from tradewarden.health._checks import (
     CheckStatus,
     DependencyCheck,
+    Readiness,
     ReadinessReport,
     Verdict,
     check_dependencies,
@@ -12,6 +13,7 @@ from tradewarden.health._checks import (
 __all__ = [
     "CheckStatus",
     "DependencyCheck",
+    "Readiness",
     "ReadinessReport",
     "Verdict",
     "check_dependencies",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckStatus",
     "DependencyCheck",
+    "Readiness",
     "ReadinessReport",
     "Verdict",
     "check_dependencies",
@@ -56,6 +57,7 @@ class ReadinessReport:
 
     verdict: Verdict
     checks: tuple[DependencyCheck, ...]
+    checked_at: float
 
 
 def verdict(checks: tuple[DependencyCheck, ...]) -> Verdict:
@@ -100,4 +102,37 @@ async def _check_redis(runtime: Runtime) -> DependencyCheck:
 async def check_dependencies(runtime: Runtime) -> ReadinessReport:
     """Check every dependency concurrently and return the report."""
     checks = tuple(await asyncio.gather(_check_database(runtime), _check_redis(runtime)))
-    return ReadinessReport(verdict(checks), checks)
+    return ReadinessReport(verdict(checks), checks, checked_at=runtime.clock.now())
+
+
+class Readiness:
+    """Serve readiness reports, checking dependencies at most once per ``max_age_s``.
+
+    Concurrent callers share one check in flight, so a burst of /status requests (or a
+    monitor polling too fast) costs the database one ``SELECT 1``, not one per request.
+    """
+
+    def __init__(self, runtime: Runtime, *, max_age_s: float) -> None:
+        self._runtime = runtime
+        self._max_age_s = max_age_s
+        self._last: ReadinessReport | None = None
+        self._last_at = float("-inf")
+        self._in_flight: asyncio.Task[ReadinessReport] | None = None
+
+    async def report(self) -> ReadinessReport:
+        """Return a report no older than ``max_age_s``."""
+        now = self._runtime.clock.monotonic()
+        if self._last is not None and now - self._last_at < self._max_age_s:
+            return self._last
+        if self._in_flight is None:
+            self._in_flight = asyncio.ensure_future(self._check(now))
+        # shield: one caller giving up must not cancel the check the others wait for.
+        return await asyncio.shield(self._in_flight)
+
+    async def _check(self, started: float) -> ReadinessReport:
+        try:
+            report = await check_dependencies(self._runtime)
+            self._last, self._last_at = report, started
+            return report
+        finally:
+            self._in_flight = None

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from tradewarden._version import __version__
 from tradewarden.api._deps import RuntimeDep, Viewer
-from tradewarden.health import check_dependencies
+from tradewarden.clock import utc_datetime
 
 router = APIRouter(tags=["health"])
 
@@ -27,11 +27,12 @@ async def health() -> dict[str, str]:
 @router.get("/v1/status", summary="Readiness (versioned path)")
 async def status(runtime: RuntimeDep, _caller: Viewer) -> JSONResponse:
     """Check every dependency; answer 503 when a critical one is down."""
-    report = await check_dependencies(runtime)
+    report = await runtime.readiness.report()
     body: dict[str, Any] = {
         "status": report.verdict,
         "version": __version__,
         "uptime_s": round(runtime.clock.now() - runtime.started_at, 3),
+        "checked_at": utc_datetime(report.checked_at).isoformat(timespec="milliseconds"),
         "dependencies": {check.name: check.as_dict() for check in report.checks},
     }
     return JSONResponse(body, status_code=503 if report.verdict == "down" else 200)
