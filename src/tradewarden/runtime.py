@@ -30,6 +30,7 @@ from tradewarden.config import ServiceConfig, Settings
 from tradewarden.errors import ConflictError
 from tradewarden.health import Readiness
 from tradewarden.store import Database, MetaRepository, upgrade
+from tradewarden.telemetry import HttpMetrics
 
 if TYPE_CHECKING:
     from tradewarden.redisconn import ManagedRedis
@@ -79,10 +80,12 @@ class Runtime:
     first_admin: FirstAdmin | None = field(init=False, default=None)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     readiness: Readiness = field(init=False)
+    http_metrics: HttpMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
         self.readiness = Readiness(self, max_age_s=self.config.server.status_cache_s)
+        self.http_metrics = HttpMetrics(self.registry)
 
     async def start(
         self,

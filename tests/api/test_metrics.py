@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
-from tradewarden.config import ServerConfig, ServiceConfig
+from tradewarden.api import create_app
+from tradewarden.config import ServerConfig, ServiceConfig, Settings
+from tradewarden.runtime import Runtime
 
 
 async def test_metrics_expose_http_process_and_build_info(client: httpx.AsyncClient) -> None:
@@ -23,12 +26,22 @@ async def test_metrics_expose_http_process_and_build_info(client: httpx.AsyncCli
     assert "tradewarden_build_info{" in text
 
 
-async def test_two_apps_have_separate_registries(client: httpx.AsyncClient) -> None:
-    # No global registry: building a second runtime in the same process must not clash.
-    from tradewarden.runtime import build_registry
+async def test_two_apps_of_one_runtime_share_its_metrics(runtime: Runtime) -> None:
+    apps = [create_app(runtime, manage_runtime=False) for _ in range(2)]
+    for app in apps:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://w") as http:
+            assert (await http.get("/health")).status_code == 200
+    text = generate_latest(runtime.registry).decode()
+    assert 'http_requests_total{method="GET",route="/health",status="200"} 2.0' in text
 
-    first, second = build_registry(), build_registry()
-    assert first is not second
+
+async def test_two_runtimes_in_one_process_do_not_clash(
+    runtime: Runtime, settings: Settings
+) -> None:
+    other = Runtime(settings, ServiceConfig())
+    assert other.registry is not runtime.registry
+    await other.database.dispose()
 
 
 class TestMetricsBehindAuth:

@@ -6,6 +6,7 @@ import sys
 import tradewarden.telemetry
 
 EXPECTED = {
+    "HttpMetrics",
     "LogFormat",
     "configure_logging",
     "get_logger",

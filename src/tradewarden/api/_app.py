@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -11,13 +13,21 @@ from fastapi.responses import HTMLResponse
 
 from tradewarden._version import __version__
 from tradewarden.api._errors import install_error_handlers
-from tradewarden.api._middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from tradewarden.api._middleware import BodyLimitMiddleware, RequestContextMiddleware
 from tradewarden.api.routers import admin, auth, health, metrics
 from tradewarden.runtime import FirstAdmin, Runtime
 
 __all__ = ["create_app"]
 
 _QUIET_PATHS = frozenset({"/health", "/v1/health", "/metrics"})
+# Tracing goes through opentelemetry-instrumentation-fastapi with an explicit provider
+# (telemetry/_tracing.py). Recent FastAPI releases also trace natively through the global
+# provider: off, or every request would pay for a second, unused set of spans.
+_NATIVE_TELEMETRY_OFF: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 def create_app(
@@ -45,6 +55,7 @@ def create_app(
 
     docs = runtime.config.server.docs_enabled
     app = FastAPI(
+        **_NATIVE_TELEMETRY_OFF,
         title="tradewarden",
         version=__version__,
         summary="Watch trading bots, alert, and stop trading when told or when a limit is hit.",
@@ -66,6 +77,6 @@ def create_app(
     # Outermost first: the request id must exist before the body limit can answer 413.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.config.server.max_body_bytes)
     app.add_middleware(
-        RequestContextMiddleware, metrics=HttpMetrics(runtime.registry), quiet_paths=_QUIET_PATHS
+        RequestContextMiddleware, metrics=runtime.http_metrics, quiet_paths=_QUIET_PATHS
     )
     return app

@@ -13,32 +13,14 @@ import time
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware", "HttpMetrics", "RequestContextMiddleware"]
+from tradewarden.telemetry import HttpMetrics
+
+__all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _log = structlog.stdlib.get_logger("tradewarden.http")
-
-
-class HttpMetrics:
-    """``http_requests_total`` and ``http_request_duration_seconds`` on an injected registry."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "http_requests_total",
-            "HTTP requests served, by method, route template and status code.",
-            ["method", "route", "status"],
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "http_request_duration_seconds",
-            "Time to serve an HTTP request, by method and route template.",
-            ["method", "route"],
-            registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
 
 
 def _route_template(scope: Scope) -> str:

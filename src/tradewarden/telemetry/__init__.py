@@ -6,6 +6,7 @@ from tradewarden.telemetry._logging import (
     get_logger,
     resolve_log_format,
 )
+from tradewarden.telemetry._metrics import HttpMetrics
 from tradewarden.telemetry._redact import redact_secrets, redact_text, redact_url
 from tradewarden.telemetry._sentry import setup_sentry, shutdown_sentry
 from tradewarden.telemetry._tracing import (
@@ -18,6 +19,7 @@ from tradewarden.telemetry._tracing import (
 )
 
 __all__ = [
+    "HttpMetrics",
     "LogFormat",
     "configure_logging",
     "get_logger",
