@@ -148,3 +148,26 @@ async def test_audit_limit_is_validated(
     response = await client.get("/v1/admin/audit", params={"limit": 0}, headers=admin_headers)
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "query.limit"
+
+
+async def test_a_refused_change_is_audited_as_denied(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    key = (
+        await client.post("/v1/admin/api-keys", json={"name": "viewer-bot"}, headers=admin_headers)
+    ).json()["key"]
+    refused = await client.post(
+        "/v1/admin/users",
+        json={"username": "mallory", "password": "escalate-please"},
+        headers=bearer(key),
+    )
+    assert refused.status_code == 403
+    assert (await client.get("/v1/admin/users", headers=bearer(key))).status_code == 403
+    denied = (
+        await client.get(
+            "/v1/admin/audit", params={"actor": "api_key:viewer-bot"}, headers=admin_headers
+        )
+    ).json()
+    assert [(e["action"], e["outcome"], e["target"]) for e in denied] == [
+        ("POST /v1/admin/users", "denied", "/v1/admin/users")
+    ]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradewarden.auth import LoginThrottledError
+from tradewarden.clock import utc_datetime
 from tradewarden.errors import (
     AuthError,
     ConflictError,
@@ -19,6 +20,7 @@ from tradewarden.errors import (
     PermissionDeniedError,
     StoreError,
 )
+from tradewarden.store import AuditRecord, AuditRepository
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -58,6 +60,32 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _audit_denied(request: Request, exc: PermissionDeniedError) -> None:
+    """Record a refused change: an attempt beyond one's role is worth an audit row."""
+    runtime = request.app.state.runtime
+    principal = getattr(request.state, "principal", None)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    record = AuditRecord(
+        actor=principal.actor if principal else "anonymous",
+        actor_type=principal.kind if principal else "anonymous",
+        action=f"{request.method} {route}",
+        outcome="denied",
+        target=request.url.path,
+        details={"error": exc.message},
+        request_id=getattr(request.state, "request_id", None),
+        source_ip=request.client.host if request.client else None,
+    )
+    try:
+        async with runtime.database.session() as session:
+            await AuditRepository(session).append(record, now=utc_datetime(runtime.clock.now()))
+    except (SQLAlchemyError, OSError) as error:
+        # The refusal stands either way; losing its audit row is logged, not raised.
+        _log.warning("could not audit a denied request", error=str(error))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers so that no error leaves the API as HTML or a bare string."""
 
@@ -88,6 +116,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PermissionDeniedError)
     async def _forbidden(request: Request, exc: PermissionDeniedError) -> JSONResponse:
+        if request.method not in _READ_METHODS:
+            await _audit_denied(request, exc)
         return error_response(request, 403, exc.message)
 
     @app.exception_handler(AuthError)
