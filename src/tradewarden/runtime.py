@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import httpx
 from prometheus_client import CollectorRegistry, Gauge, PlatformCollector, ProcessCollector
 
 from tradewarden._version import __version__
@@ -29,6 +30,7 @@ from tradewarden.clock import Clock, SystemClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.errors import ConflictError
 from tradewarden.health import Readiness
+from tradewarden.probes import ProbeMetrics, Scheduler, StoreFlipRecorder
 from tradewarden.store import Database, MetaRepository, upgrade
 from tradewarden.telemetry import HttpMetrics
 
@@ -81,11 +83,15 @@ class Runtime:
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     readiness: Readiness = field(init=False)
     http_metrics: HttpMetrics = field(init=False)
+    probe_metrics: ProbeMetrics = field(init=False)
+    scheduler: Scheduler | None = field(init=False, default=None)
+    _http: httpx.AsyncClient | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
         self.readiness = Readiness(self, max_age_s=self.config.server.status_cache_s)
         self.http_metrics = HttpMetrics(self.registry)
+        self.probe_metrics = ProbeMetrics(self.registry)
 
     async def start(
         self,
@@ -94,8 +100,10 @@ class Runtime:
         announce: Callable[[FirstAdmin], None] | None = None,
         bootstrap_admin: bool = True,
         connect_redis: bool = True,
+        run_probes: bool = False,
     ) -> None:
-        """Migrate, load the signing key, create the first admin, connect to Redis."""
+        """Migrate, load the signing key, create the first admin, connect to Redis, and
+        (for the service) start the monitors."""
         self.started_at = time.time()
         if migrate:
             await upgrade(self.database)
@@ -127,9 +135,33 @@ class Runtime:
                 health_check_interval_s=self.config.redis.health_check_interval_s,
             )
             await self.redis.start()
+        if run_probes:
+            await self._start_probes()
+
+    async def _start_probes(self) -> None:
+        probes = self.config.probes
+        # One client for every HTTP monitor: pooled connections, no cookies carried over.
+        self._http = httpx.AsyncClient(
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=probes.max_concurrency),
+            headers={"User-Agent": f"tradewarden/{__version__}"},
+        )
+        self.scheduler = Scheduler(
+            clock=self.clock,
+            flips=StoreFlipRecorder(self.database),
+            sink=self.probe_metrics,
+            http=self._http,
+            max_concurrency=probes.max_concurrency,
+            history_size=probes.history_size,
+        )
+        await self.scheduler.start(self.config.monitors)
 
     async def close(self) -> None:
         """Release connections."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self._http is not None:
+            await self._http.aclose()
         if self.redis is not None:
             await self.redis.close()
         await self.database.dispose()

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from tradewarden._version import __version__
 from tradewarden.cli import app
 from tradewarden.config import EXAMPLE_CONFIG
+from tradewarden.store import head_revision
 
 runner = CliRunner()
 
@@ -86,7 +87,7 @@ def test_invalid_environment_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_db_upgrade_reports_the_head(db_env: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.stdout
+    assert f"revision {head_revision()} (head {head_revision()})" in result.stdout
 
 
 def test_user_lifecycle(db_env: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -65,7 +65,7 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
 
     async def _main() -> None:
         try:
-            await runtime.start(announce=print_first_admin)
+            await runtime.start(announce=print_first_admin, run_probes=True)
         except TradewardenError as exc:
             await runtime.close()
             raise fail(f"cannot start: {exc.message}") from None

@@ -4,6 +4,7 @@ from tradewarden.config._example import EXAMPLE_CONFIG
 from tradewarden.config._file import (
     AuthConfig,
     LoginRateLimitConfig,
+    ProbesConfig,
     RedisConfig,
     ServerConfig,
     ServiceConfig,
@@ -17,6 +18,7 @@ __all__ = [
     "SECRET_FIELDS",
     "AuthConfig",
     "LoginRateLimitConfig",
+    "ProbesConfig",
     "RedisConfig",
     "ServerConfig",
     "ServiceConfig",

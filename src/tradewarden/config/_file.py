@@ -9,16 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tradewarden.errors import ConfigError
+from tradewarden.probes import MonitorSpec
+from tradewarden.probes.kinds import MonitorConfig
 
 __all__ = [
     "AuthConfig",
     "LoginRateLimitConfig",
+    "ProbesConfig",
     "RedisConfig",
     "ServerConfig",
     "ServiceConfig",
@@ -67,6 +70,13 @@ class RedisConfig(_Section):
     health_check_interval_s: float = Field(default=5.0, gt=0)
 
 
+class ProbesConfig(_Section):
+    """How the scheduler runs monitors."""
+
+    max_concurrency: int = Field(default=256, ge=1, le=10_000)
+    history_size: int = Field(default=100, ge=1, le=10_000)
+
+
 class ServiceConfig(_Section):
     """The whole config file."""
 
@@ -74,6 +84,18 @@ class ServiceConfig(_Section):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
     redis: RedisConfig = RedisConfig()
+    probes: ProbesConfig = ProbesConfig()
+    monitors: tuple[MonitorConfig, ...] = ()
+
+    @field_validator("monitors")
+    @classmethod
+    def _unique_names(cls, monitors: tuple[MonitorSpec, ...]) -> tuple[MonitorSpec, ...]:
+        seen: set[str] = set()
+        for monitor in monitors:
+            if monitor.name in seen:
+                raise ValueError(f"monitor name {monitor.name!r} is used twice")
+            seen.add(monitor.name)
+        return monitors
 
 
 def load_config_file(path: Path | None) -> ServiceConfig:
@@ -121,16 +143,37 @@ def _plain(node: Any) -> Any:
 
 def _describe(exc: ValidationError, document: Any, source: str) -> str:
     lines = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
+    for error in exc.errors(include_input=False):
+        loc = _without_union_tags(document, tuple(error["loc"]))
         path = ".".join(str(part) for part in loc) or "(top level)"
         line = _line_of(document, loc)
         where = f"{source}:{line}" if line is not None else source
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field"
         lines.append(f"{where}: {path}: {message}")
     return "\n".join(lines)
+
+
+def _without_union_tags(document: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the ``kind`` tags pydantic puts in the error path of a tagged union.
+
+    ``monitors.0.http.url`` becomes ``monitors.0.url``: the user wrote ``kind: http``, not
+    an ``http:`` section.
+    """
+    node = document
+    kept: list[Any] = []
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
+        kept.append(part)
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            node = node[part]
+        else:
+            node = None
+    return tuple(kept)
 
 
 def _line_of(document: Any, loc: tuple[Any, ...]) -> int | None:

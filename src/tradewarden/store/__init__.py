@@ -7,9 +7,18 @@ says so. Every query lives in a repository here; routers and commands call them.
 from tradewarden.store._apikeys import ApiKeyRepository
 from tradewarden.store._audit import AuditRecord, AuditRepository, Outcome
 from tradewarden.store._database import Backend, Database, normalise_database_url
+from tradewarden.store._flips import FlipRepository
 from tradewarden.store._meta import MetaRepository
 from tradewarden.store._migrate import current_revision, head_revision, upgrade
-from tradewarden.store._models import ApiKey, AuditEntry, Base, RefreshToken, User, UtcDateTime
+from tradewarden.store._models import (
+    ApiKey,
+    AuditEntry,
+    Base,
+    MonitorFlip,
+    RefreshToken,
+    User,
+    UtcDateTime,
+)
 from tradewarden.store._tokens import RefreshTokenRepository
 from tradewarden.store._users import UserRepository
 
@@ -22,7 +31,9 @@ __all__ = [
     "Backend",
     "Base",
     "Database",
+    "FlipRepository",
     "MetaRepository",
+    "MonitorFlip",
     "Outcome",
     "RefreshToken",
     "RefreshTokenRepository",

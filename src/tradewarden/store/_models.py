@@ -20,7 +20,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiKey", "AuditEntry", "Base", "MetaValue", "RefreshToken", "User", "UtcDateTime"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "MetaValue",
+    "MonitorFlip",
+    "RefreshToken",
+    "User",
+    "UtcDateTime",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -126,3 +135,17 @@ class MetaValue(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MonitorFlip(Base):
+    """A monitor's state change, written before it is announced."""
+
+    __tablename__ = "monitor_flips"
+    __table_args__ = (Index("ix_monitor_flips_monitor_id", "monitor", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor: Mapped[str] = mapped_column(String(100))
+    old_state: Mapped[str] = mapped_column(String(16))
+    new_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

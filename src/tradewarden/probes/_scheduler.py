@@ -1,0 +1,363 @@
+"""The scheduler: runs every monitor on its interval, decides states, records flips.
+
+One dispatcher task keeps a heap of due times. A monitor's next run is its previous *due*
+time plus its interval, never "finished + interval", so no drift accumulates; runs missed
+while the process was busy are skipped, not bunched. First runs are spread over one
+interval by a hash of the name, so 10,000 monitors added at once do not fire together.
+Each run is its own task under a global concurrency limit, with the monitor's timeout
+enforced by cancellation: one slow or hung target never delays another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import heapq
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import httpx
+
+from tradewarden.clock import Clock
+from tradewarden.probes._model import MonitorState, Probe, ProbeContext, ProbeResult
+from tradewarden.probes._policy import decide
+from tradewarden.probes._ports import Flip, FlipRecorder, ResultSink
+from tradewarden.probes._spec import MonitorSpec
+from tradewarden.telemetry import redact_text
+
+__all__ = [
+    "CheckRecord",
+    "MonitorStatus",
+    "ReloadSummary",
+    "Scheduler",
+    "first_offset",
+    "next_due",
+]
+
+logger = logging.getLogger("tradewarden.probes")
+FlipListener = Callable[[Flip], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One finished check, as kept in a monitor's recent-results ring."""
+
+    at: float
+    success: bool
+    degraded: bool
+    duration_s: float
+    error: str | None
+    schedule_delay_s: float
+    state: MonitorState
+
+
+@dataclass(eq=False)
+class MonitorStatus:
+    """The live state of one monitor."""
+
+    spec: MonitorSpec
+    probe: Probe
+    state: MonitorState = "PENDING"
+    history: deque[CheckRecord] = field(default_factory=lambda: deque(maxlen=100))
+    last_result: ProbeResult | None = None
+    running: bool = False
+    generation: int = 0
+    overlaps_skipped: int = 0
+    # Serialises decisions: a run-now and a scheduled run finishing together must not
+    # both record the same flip.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def outcomes(self) -> list[bool]:
+        """Return the successes of the recent checks, oldest first."""
+        return [record.success for record in self.history]
+
+
+@dataclass(frozen=True)
+class ReloadSummary:
+    """What a new set of monitors changed."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+class Scheduler:
+    """Run monitors; see the module docstring for the timing rules."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        flips: FlipRecorder,
+        sink: ResultSink,
+        http: httpx.AsyncClient,
+        max_concurrency: int = 256,
+        history_size: int = 100,
+    ) -> None:
+        self._clock = clock
+        self._flips = flips
+        self._sink = sink
+        self._http = http
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._history_size = history_size
+        self._monitors: dict[str, MonitorStatus] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._sequence = 0
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._runs: set[asyncio.Task[None]] = set()
+        self._listeners: list[FlipListener] = []
+        self._restored: dict[str, MonitorState] = {}
+        self.schedule_delays: deque[float] = deque(maxlen=10_000)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, specs: Iterable[MonitorSpec]) -> None:
+        """Restore the last known states, load ``specs`` and start dispatching."""
+        self._restored = await self._flips.latest_states()
+        self.apply(specs)
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="probe-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop dispatching and cancel the checks in flight."""
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for task in list(self._runs):
+            task.cancel()
+        await asyncio.gather(*self._runs, return_exceptions=True)
+        for status in self._monitors.values():
+            await _close(status.probe)
+
+    def on_flip(self, listener: FlipListener) -> None:
+        """Call ``listener`` after every stored flip."""
+        self._listeners.append(listener)
+
+    # -- the set of monitors --------------------------------------------------------------
+
+    def apply(self, specs: Iterable[MonitorSpec]) -> ReloadSummary:
+        """Replace the monitors with ``specs``; unchanged monitors keep their state."""
+        wanted = {spec.name: spec for spec in specs}
+        removed = tuple(sorted(set(self._monitors) - set(wanted)))
+        for name in removed:
+            self._retire(self._monitors.pop(name).probe)
+            self._sink.forget(name)
+        added: list[str] = []
+        changed: list[str] = []
+        now = self._clock.monotonic()
+        for name, spec in wanted.items():
+            current = self._monitors.get(name)
+            if current is not None and current.spec == spec:
+                continue
+            status = MonitorStatus(
+                spec=spec,
+                probe=spec.build(),
+                history=deque(maxlen=self._history_size),
+            )
+            if current is None:
+                added.append(name)
+                status.state = self._restored.get(name, "PENDING")
+            else:
+                changed.append(name)
+                self._retire(current.probe)
+                status.state = current.state
+                status.history = current.history
+                status.generation = current.generation + 1
+            self._monitors[name] = status
+            if not spec.paused:
+                self._push(now + first_offset(name, spec.interval_s), status)
+        self._wake.set()
+        return ReloadSummary(tuple(added), removed, tuple(changed))
+
+    def _retire(self, probe: Probe) -> None:
+        """Close a replaced probe's resources once its run in flight (if any) is over."""
+        task = asyncio.get_running_loop().create_task(_close(probe))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+
+    def get(self, name: str) -> MonitorStatus | None:
+        """Return the live status of ``name``."""
+        return self._monitors.get(name)
+
+    def all(self) -> list[MonitorStatus]:
+        """Return every monitor, by name."""
+        return [self._monitors[name] for name in sorted(self._monitors)]
+
+    # -- operator actions ----------------------------------------------------------------
+
+    async def run_now(self, name: str) -> CheckRecord:
+        """Check ``name`` at once (outside its schedule) and return the record."""
+        status = self._require(name)
+        now = self._clock.monotonic()
+        await self._execute(status, now)
+        return status.history[-1]
+
+    async def pause(self, name: str, reason: str) -> MonitorStatus:
+        """Stop checking ``name``; its state becomes PAUSED (recorded)."""
+        status = self._require(name)
+        status.spec = status.spec.model_copy(update={"paused": True})
+        status.generation += 1
+        async with status.lock:
+            await self._transition(status, "PAUSED", reason or "paused")
+        return status
+
+    async def resume(self, name: str, reason: str) -> MonitorStatus:
+        """Check ``name`` again from now; its state is PENDING until the first result."""
+        status = self._require(name)
+        status.spec = status.spec.model_copy(update={"paused": False})
+        status.generation += 1
+        async with status.lock:
+            await self._transition(status, "PENDING", reason or "resumed")
+        self._push(self._clock.monotonic(), status)
+        self._wake.set()
+        return status
+
+    def _require(self, name: str) -> MonitorStatus:
+        status = self._monitors.get(name)
+        if status is None:
+            raise KeyError(name)
+        return status
+
+    # -- dispatching ---------------------------------------------------------------------
+
+    def _push(self, due: float, status: MonitorStatus) -> None:
+        self._sequence += 1
+        heapq.heappush(self._heap, (due, self._sequence, status.spec.name, status.generation))
+
+    async def _dispatch(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self._clock.monotonic()
+            while self._heap and self._heap[0][0] <= now:
+                due, _, name, generation = heapq.heappop(self._heap)
+                status = self._monitors.get(name)
+                if status is None or status.generation != generation or status.spec.paused:
+                    continue  # removed, replaced or paused since it was scheduled
+                self._push(next_due(due, status.spec.interval_s, now), status)
+                if status.running:
+                    status.overlaps_skipped += 1
+                    continue
+                status.running = True
+                task = asyncio.create_task(self._execute(status, due))
+                self._runs.add(task)
+                task.add_done_callback(self._runs.discard)
+            timeout = self._heap[0][0] - now if self._heap else None
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation that stop() sends when the event is set at the same moment.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+
+    async def _execute(self, status: MonitorStatus, due: float) -> None:
+        spec = status.spec
+        try:
+            async with self._limit:
+                delay = max(0.0, self._clock.monotonic() - due)
+                self.schedule_delays.append(delay)
+                result = await self._check(status.probe, spec)
+                await self._record(status, result, delay)
+        finally:
+            status.running = False
+
+    async def _check(self, probe: Probe, spec: MonitorSpec) -> ProbeResult:
+        context = ProbeContext(clock=self._clock, timeout_s=spec.timeout_s, http=self._http)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(spec.timeout_s):
+                return await probe.run(context)
+        except TimeoutError:
+            return ProbeResult.failure(
+                f"timed out after {spec.timeout_s:g} s", time.perf_counter() - started
+            )
+        except Exception as exc:  # noqa: BLE001 - a broken probe is a DOWN result, not a crash
+            message = redact_text(f"probe error: {type(exc).__name__}: {exc}")
+            return ProbeResult.failure(message, time.perf_counter() - started)
+
+    async def _record(self, status: MonitorStatus, result: ProbeResult, delay: float) -> None:
+        async with status.lock:
+            await self._record_locked(status, result, delay)
+
+    async def _record_locked(
+        self, status: MonitorStatus, result: ProbeResult, delay: float
+    ) -> None:
+        spec = status.spec
+        outcomes = [*status.outcomes(), result.success]
+        decision = decide(status.state, outcomes, result, spec.failure)
+        if spec.paused:
+            return  # paused while the check ran: its result no longer counts
+        if decision.state != status.state:
+            stored = await self._transition(status, decision.state, decision.reason)
+            if not stored:
+                return  # not durable, so not announced: the next result decides again
+        now = self._clock.now()
+        status.last_result = result
+        status.history.append(
+            CheckRecord(
+                at=now,
+                success=result.success,
+                degraded=result.degraded,
+                duration_s=result.duration_s,
+                error=result.error,
+                schedule_delay_s=delay,
+                state=status.state,
+            )
+        )
+        self._sink.publish(spec, result, status.state, now)
+
+    async def _transition(self, status: MonitorStatus, new: MonitorState, reason: str) -> bool:
+        """Store the flip, then apply and announce it; return False when it was not stored."""
+        if new == status.state:
+            return True
+        flip = Flip(status.spec.name, status.state, new, reason, self._clock.now())
+        try:
+            await self._flips.record(flip)
+        except Exception:  # the store is down: keep the old state, retry on the next result
+            logger.exception("could not store the flip of %s to %s", flip.monitor, flip.new)
+            return False
+        status.state = new
+        logger.info("monitor %s: %s -> %s (%s)", flip.monitor, flip.old, flip.new, reason)
+        for listener in self._listeners:
+            try:
+                outcome = listener(flip)
+                if outcome is not None:
+                    await outcome
+            except Exception:
+                logger.exception("a flip listener failed")
+        return True
+
+
+async def _close(probe: Probe) -> None:
+    """Close what a probe holds (its own HTTP client, ...), if it holds anything."""
+    aclose = getattr(probe, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        logger.exception("closing a probe failed")
+
+
+def next_due(due: float, interval_s: float, now: float) -> float:
+    """Return the next due time after ``due``: on the same phase, never in the past.
+
+    Runs missed while the process was busy are skipped, not bunched up.
+    """
+    following = due + interval_s
+    if following <= now:
+        following += math.ceil((now - following) / interval_s) * interval_s
+        if following <= now:  # rounding: land strictly after now
+            following += interval_s
+    return following
+
+
+def first_offset(name: str, interval_s: float) -> float:
+    """Spread first runs over one interval, the same offset for a name on every start."""
+    fraction = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest()) / 2**32
+    return fraction * interval_s

@@ -1,0 +1,290 @@
+"""Redis: does it answer, in the expected role, with memory, clients and persistence in order?
+
+One check is what an operator types by hand, on one fresh connection::
+
+    redis-cli -u $REDIS_URL ping
+    redis-cli -u $REDIS_URL INFO   # memory, clients, replication, persistence
+
+A replica where a master is expected is DOWN: every write the application sends fails with
+``READONLY You can't write against a read only replica``. The connection is closed whatever
+happens, cancellation by the scheduler's timeout included.
+
+The URL is a secret. It comes inline (``url``), from an environment variable (``url_env``)
+or from a file (``url_file``), and its password never appears in an error, a label or a
+sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tradewarden.probes._model import Probe, ProbeContext, ProbeResult, Sample
+from tradewarden.probes._spec import MonitorSpec
+from tradewarden.telemetry._redact import MASK, redact_text
+
+__all__ = ["RedisSpec"]
+
+_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_CLIENT_NAME = "tradewarden-probe"
+
+_EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
+
+
+class RedisSpec(MonitorSpec):
+    """Check a Redis server: reachable, in the expected role, not near its limits."""
+
+    # A URL may carry a password: never echo it back in a validation error.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    kind: Literal["redis"] = "redis"
+    url: SecretStr | None = None
+    url_env: _EnvName | None = None
+    url_file: Path | None = None
+    expect_role: Literal["master", "replica", "any"] = "any"
+    max_memory_used_pct: float = Field(default=90.0, gt=0, le=100)
+    max_clients: int | None = Field(default=None, ge=1)
+    require_persistence_ok: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_a_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = _url_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(f"url {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_url_source(self) -> Self:
+        given = [name for name in ("url", "url_env", "url_file") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(
+                f"set exactly one of url, url_env, url_file (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    def resolve_url(self) -> str:
+        """Return the URL from where it is configured; raise ValueError saying what is wrong.
+
+        Read on every check, so a rotated secret is picked up without a restart.
+        """
+        if self.url is not None:
+            return self.url.get_secret_value()
+        if self.url_env is not None:
+            where = f"environment variable {self.url_env} (url_env)"
+            url = os.environ.get(self.url_env, "").strip()
+            if not url:
+                raise ValueError(f"{where} is not set")
+        elif self.url_file is not None:
+            where = f"url_file {self.url_file}"
+            try:
+                url = self.url_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"{where}: cannot read: {exc.strerror or exc}") from None
+            if not url:
+                raise ValueError(f"{where} is empty")
+        else:  # unreachable: the model validator demands one source
+            raise ValueError("no url, url_env or url_file configured")
+        problem = _url_problem(url)
+        if problem:
+            raise ValueError(f"{where} {problem}")
+        return url
+
+    def build(self) -> Probe:
+        return _RedisProbe(self)
+
+
+def _url_problem(url: str) -> str | None:
+    """Return what is wrong with ``url``, without quoting it, or None."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in _SCHEMES:
+        return "must be a redis://, rediss:// or unix:// URL"
+    return None
+
+
+def _secrets_of(url: str) -> tuple[str, ...]:
+    """Return the passwords in ``url`` (userinfo or ``?password=``), as written and decoded."""
+    parts = urlsplit(url)
+    found: set[str] = set()
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    _, colon, password = userinfo.partition(":")
+    if at and colon and password:
+        found.add(password)
+    for pair in parts.query.split("&"):
+        key, equals, value = pair.partition("=")
+        if equals and value and "password" in unquote(key).lower():
+            found.add(value)
+    found |= {unquote(secret) for secret in found}
+    # Longest first, so a password containing another one is masked whole.
+    return tuple(sorted((secret for secret in found if secret), key=len, reverse=True))
+
+
+class _Scrubber:
+    """Mask the secrets of one URL in any text, then every other credential pattern."""
+
+    def __init__(self, url: str) -> None:
+        self._secrets = _secrets_of(url)
+        self.target = self(url)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return redact_text(text)
+
+
+def _describe(exc: Exception, timeout_s: float) -> str:
+    """Return a short, operator-facing account of why the check failed."""
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout_s:g} s"
+    if isinstance(exc, RedisTimeoutError):
+        return f"timed out: {exc}"
+    if isinstance(exc, AuthenticationError):
+        return f"authentication failed: {exc}"
+    if isinstance(exc, RedisConnectionError):
+        return f"cannot connect: {exc}"
+    if isinstance(exc, ResponseError):
+        return f"error reply: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _read(url: str, timeout_s: float) -> tuple[float, dict[str, Any]]:
+    """Return the PING round trip and the INFO of the server at ``url``."""
+    client = aioredis.Redis.from_url(
+        url,
+        single_connection_client=True,
+        decode_responses=True,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        # One attempt per check: retrying is the scheduler's business, on its interval.
+        retry=Retry(NoBackoff(), 0),
+        client_name=_CLIENT_NAME,
+        # RESP2 works against every server version; a URL may still ask for ?protocol=3.
+        protocol=2,
+    )
+    try:
+        started = time.perf_counter()
+        await client.ping()
+        ping_s = time.perf_counter() - started
+        info = await client.info()
+    finally:
+        # Runs on cancellation too; redis-py drops the socket itself when a command is
+        # interrupted, so this returns at once.
+        await client.aclose()
+    return ping_s, info
+
+
+def _int(info: Mapping[str, Any], key: str) -> int:
+    try:
+        return int(info.get(key, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _sample(name: str, value: float, help_text: str) -> Sample:
+    return Sample(name, value, help=help_text)
+
+
+_UP_HELP = "Whether the server answered PING (1) or not (0)."
+_DOWN = _sample("redis_up", 0.0, _UP_HELP)
+
+
+class _RedisProbe:
+    def __init__(self, spec: RedisSpec) -> None:
+        self._spec = spec
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        started = time.perf_counter()
+        try:
+            url = await asyncio.to_thread(self._spec.resolve_url)
+        except ValueError as exc:
+            return ProbeResult.failure(str(exc), time.perf_counter() - started, _DOWN)
+        scrub = _Scrubber(url)
+        try:
+            async with asyncio.timeout(ctx.timeout_s):
+                ping_s, info = await _read(url, ctx.timeout_s)
+        except Exception as exc:  # noqa: BLE001 - every failure is a DOWN result with its reason
+            return ProbeResult.failure(
+                f"redis {scrub.target}: {scrub(_describe(exc, ctx.timeout_s))}",
+                time.perf_counter() - started,
+                _DOWN,
+            )
+        return self._judge(ping_s, info, scrub, time.perf_counter() - started)
+
+    def _judge(
+        self, ping_s: float, info: Mapping[str, Any], scrub: _Scrubber, duration_s: float
+    ) -> ProbeResult:
+        spec = self._spec
+        used = _int(info, "used_memory")
+        limit = _int(info, "maxmemory")
+        clients = _int(info, "connected_clients")
+        is_master = info.get("role") == "master"
+        persistence_ok = {
+            "rdb_last_bgsave_status": str(info.get("rdb_last_bgsave_status", "ok")),
+            "aof_last_write_status": str(info.get("aof_last_write_status", "ok")),
+        }
+        samples = (
+            _sample("redis_up", 1.0, _UP_HELP),
+            _sample("redis_ping_seconds", ping_s, "Round trip of PING."),
+            _sample("redis_used_memory_bytes", used, "Memory allocated by Redis (used_memory)."),
+            _sample("redis_maxmemory_bytes", limit, "The maxmemory setting; 0 is unlimited."),
+            _sample("redis_connected_clients", clients, "Client connections (connected_clients)."),
+            _sample("redis_role_master", float(is_master), "Whether the server is a master."),
+            _sample(
+                "redis_rdb_last_bgsave_ok",
+                float(persistence_ok["rdb_last_bgsave_status"] == "ok"),
+                "Whether the last RDB background save succeeded.",
+            ),
+        )
+
+        def fail(reason: str) -> ProbeResult:
+            return ProbeResult.failure(
+                f"redis {scrub.target}: {scrub(reason)}", duration_s, *samples
+            )
+
+        if spec.expect_role == "master" and not is_master:
+            master = f"{info.get('master_host', '?')}:{info.get('master_port', '?')}"
+            return fail(f"is a replica of {master}, expected master: writes fail with READONLY")
+        if spec.expect_role == "replica" and is_master:
+            return fail("is a master, expected replica")
+
+        warnings = []
+        bad = [f"{key}:{value}" for key, value in persistence_ok.items() if value != "ok"]
+        if bad:
+            if spec.require_persistence_ok:
+                return fail(f"persistence is failing ({', '.join(bad)})")
+            warnings.append(f"persistence is failing ({', '.join(bad)})")
+        if not is_master and info.get("master_link_status", "up") != "up":
+            warnings.append("replica's link to its master is down: data is going stale")
+        # maxmemory 0 is unlimited: no ratio to judge.
+        if limit > 0 and 100.0 * used / limit > spec.max_memory_used_pct:
+            warnings.append(
+                f"{100.0 * used / limit:.0f}% of maxmemory used "
+                f"(above {spec.max_memory_used_pct:g}%)"
+            )
+        if spec.max_clients is not None and clients > spec.max_clients:
+            warnings.append(f"{clients} clients connected (above {spec.max_clients})")
+        return ProbeResult(
+            success=True,
+            duration_s=duration_s,
+            error=f"redis {scrub.target}: {scrub('; '.join(warnings))}" if warnings else None,
+            degraded=bool(warnings),
+            samples=samples,
+        )

@@ -1,0 +1,235 @@
+"""The scheduler against fake targets, in real time (short intervals, polled waits)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+
+from probes._fakes import BEHAVIOUR, CALLS, FakeSpec, MemoryFlips, degraded, down, up
+from support.eventually import eventually
+from tradewarden.clock import SystemClock
+from tradewarden.probes import ConsecutivePolicy, Flip, ProbeMetrics, Scheduler
+from tradewarden.probes._scheduler import first_offset, next_due
+
+
+@pytest.fixture(autouse=True)
+def _reset_fakes() -> None:
+    BEHAVIOUR.clear()
+    CALLS.clear()
+
+
+@pytest.fixture
+def flips() -> MemoryFlips:
+    return MemoryFlips()
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+async def scheduler(flips: MemoryFlips, registry: CollectorRegistry) -> AsyncIterator[Scheduler]:
+    async with httpx.AsyncClient() as http:
+        scheduler = Scheduler(
+            clock=SystemClock(), flips=flips, sink=ProbeMetrics(registry), http=http
+        )
+        yield scheduler
+        await scheduler.stop()
+
+
+def spec(name: str, **fields: object) -> FakeSpec:
+    fields.setdefault("interval_s", 0.5)
+    fields.setdefault("timeout_s", 0.4)
+    return FakeSpec(name=name, **fields)  # type: ignore[arg-type]
+
+
+async def test_a_healthy_target_goes_up_and_the_flip_is_recorded(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    await scheduler.start([spec("api")])
+    await eventually(lambda: flips.of("api") == [("PENDING", "UP")])
+    status = scheduler.get("api")
+    assert status is not None
+    assert status.state == "UP"
+    await eventually(lambda: CALLS.get("api", 0) >= 3)
+    assert flips.of("api") == [("PENDING", "UP")]
+
+
+async def test_failures_go_down_after_the_policy_and_recover(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    BEHAVIOUR["api"] = down
+    await scheduler.start([spec("api", failure=ConsecutivePolicy(down_after=3))])
+    await eventually(lambda: flips.of("api") == [("PENDING", "DOWN")], timeout_s=10)
+    assert CALLS["api"] >= 3
+    assert "3 consecutive failures: target said no" in flips.flips[-1].reason
+    BEHAVIOUR["api"] = up
+    await eventually(lambda: flips.of("api")[-1] == ("DOWN", "UP"))
+
+
+async def test_degraded_target(scheduler: Scheduler, flips: MemoryFlips) -> None:
+    BEHAVIOUR["api"] = degraded
+    await scheduler.start([spec("api")])
+    await eventually(lambda: flips.of("api") == [("PENDING", "DEGRADED")])
+
+
+async def test_a_hung_target_times_out_and_does_not_delay_others(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    BEHAVIOUR["stuck"] = "hang"
+    await scheduler.start([spec("stuck", failure=ConsecutivePolicy(down_after=1)), spec("fine")])
+    await eventually(lambda: flips.of("stuck") == [("PENDING", "DOWN")])
+    stuck = scheduler.get("stuck")
+    assert stuck is not None
+    assert stuck.last_result is not None
+    assert stuck.last_result.error == "timed out after 0.4 s"
+    calls_before = CALLS.get("fine", 0)
+    await eventually(lambda: CALLS.get("fine", 0) >= calls_before + 3)
+
+
+async def test_a_probe_that_raises_is_a_down_result_with_a_redacted_error(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    BEHAVIOUR["bad"] = "raise"
+    await scheduler.start([spec("bad", failure=ConsecutivePolicy(down_after=1)), spec("ok")])
+    await eventually(lambda: flips.of("bad") == [("PENDING", "DOWN")])
+    bad = scheduler.get("bad")
+    assert bad is not None
+    assert bad.last_result is not None
+    error = bad.last_result.error or ""
+    assert "probe error: ValueError: garbage from target" in error
+    assert "hunter2" not in error
+    await eventually(lambda: flips.of("ok") == [("PENDING", "UP")])
+
+
+async def test_a_flip_is_stored_before_listeners_hear_of_it(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    heard: list[tuple[Flip, bool]] = []
+    scheduler.on_flip(lambda flip: heard.append((flip, flip in flips.flips)))
+    await scheduler.start([spec("api")])
+    await eventually(lambda: len(heard) == 1)
+    assert heard[0][1] is True
+
+
+async def test_an_unstored_flip_is_not_applied_and_retried(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    flips.failing = True
+    heard: list[Flip] = []
+    scheduler.on_flip(heard.append)
+    await scheduler.start([spec("api")])
+    await eventually(lambda: CALLS.get("api", 0) >= 2)
+    status = scheduler.get("api")
+    assert status is not None
+    assert status.state == "PENDING"
+    assert heard == []
+    flips.failing = False
+    await eventually(lambda: flips.of("api") == [("PENDING", "UP")])
+    assert [flip.new for flip in heard] == ["UP"]
+
+
+async def test_states_are_restored_after_a_restart(registry: CollectorRegistry) -> None:
+    flips = MemoryFlips(restored={"api": "DOWN"})
+    BEHAVIOUR["api"] = down
+    async with httpx.AsyncClient() as http:
+        scheduler = Scheduler(
+            clock=SystemClock(), flips=flips, sink=ProbeMetrics(registry), http=http
+        )
+        await scheduler.start([spec("api")])
+        try:
+            status = scheduler.get("api")
+            assert status is not None
+            assert status.state == "DOWN"
+            await eventually(lambda: CALLS.get("api", 0) >= 2)
+            assert flips.flips == []  # still DOWN: no flip to write
+        finally:
+            await scheduler.stop()
+
+
+async def test_pause_and_resume_are_flips_and_stop_the_checks(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    await scheduler.start([spec("api")])
+    await eventually(lambda: flips.of("api") == [("PENDING", "UP")])
+    await scheduler.pause("api", "maintenance window")
+    calls = CALLS["api"]
+    await eventually(lambda: flips.of("api")[-1] == ("UP", "PAUSED"))
+    assert flips.flips[-1].reason == "maintenance window"
+    # A paused monitor is not scheduled: no run can start after the pause.
+    status = scheduler.get("api")
+    assert status is not None
+    assert status.spec.paused
+    assert CALLS["api"] <= calls + 1  # at most the run already in flight
+    await scheduler.resume("api", "")
+    await eventually(lambda: flips.of("api")[-2:] == [("PAUSED", "PENDING"), ("PENDING", "UP")])
+
+
+async def test_run_now_checks_at_once(scheduler: Scheduler) -> None:
+    await scheduler.start([spec("api", interval_s=3600, timeout_s=1)])
+    record = await scheduler.run_now("api")
+    assert record.success
+    assert record.state == "UP"
+    with pytest.raises(KeyError):
+        await scheduler.run_now("nope")
+
+
+async def test_apply_adds_removes_and_changes(
+    scheduler: Scheduler, registry: CollectorRegistry
+) -> None:
+    await scheduler.start([spec("a"), spec("b")])
+    await eventually(lambda: 'probe_success{kind="fake",monitor="b"}' in _text(registry))
+    summary = scheduler.apply([spec("a", interval_s=1.0), spec("c")])
+    assert (summary.added, summary.removed, summary.changed) == (("c",), ("b",), ("a",))
+    assert [status.spec.name for status in scheduler.all()] == ["a", "c"]
+    assert 'monitor="b"' not in _text(registry)
+    unchanged = scheduler.apply([spec("a", interval_s=1.0), spec("c")])
+    assert unchanged == type(unchanged)((), (), ())
+
+
+async def test_results_are_published_as_series(
+    scheduler: Scheduler, registry: CollectorRegistry
+) -> None:
+    await scheduler.start([spec("api", labels={"team": "core"})])
+    await eventually(lambda: 'probe_success{kind="fake",monitor="api"} 1.0' in _text(registry))
+    text = _text(registry)
+    assert 'monitor_state{monitor="api",state="UP"} 1.0' in text
+    assert 'monitor_state{monitor="api",state="DOWN"} 0.0' in text
+    assert 'fake_value{monitor="api",side="a"} 1.0' in text
+    assert 'probe_duration_seconds{kind="fake",monitor="api"}' in text
+
+
+def _text(registry: CollectorRegistry) -> str:
+    return generate_latest(registry).decode()
+
+
+@given(
+    due=st.floats(min_value=0, max_value=1e6),
+    interval=st.floats(min_value=0.5, max_value=86_400),
+    late=st.floats(min_value=0, max_value=1e6),
+)
+def test_next_due_keeps_the_phase_and_is_in_the_future(
+    due: float, interval: float, late: float
+) -> None:
+    now = due + late
+    following = next_due(due, interval, now)
+    assert following > now
+    assert following - now <= interval + 1e-6 * max(1.0, now)
+    periods = (following - due) / interval
+    assert abs(periods - round(periods)) < 1e-6 * max(1.0, periods)
+
+
+def test_first_runs_are_spread_and_stable() -> None:
+    offsets = [first_offset(f"monitor-{index}", 30.0) for index in range(1000)]
+    assert all(0 <= offset < 30.0 for offset in offsets)
+    assert offsets == [first_offset(f"monitor-{index}", 30.0) for index in range(1000)]
+    buckets = [0] * 10
+    for offset in offsets:
+        buckets[int(offset // 3)] += 1
+    assert min(buckets) > 50  # no tenth of the interval is left empty or crowded
