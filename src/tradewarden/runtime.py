@@ -30,7 +30,13 @@ from tradewarden.clock import Clock, SystemClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.errors import ConflictError
 from tradewarden.health import Readiness
-from tradewarden.probes import ProbeMetrics, Scheduler, StoreFlipRecorder
+from tradewarden.probes import (
+    HeartbeatBoard,
+    ProbeMetrics,
+    Scheduler,
+    StoreFlipRecorder,
+    StoreHeartbeats,
+)
 from tradewarden.store import Database, MetaRepository, upgrade
 from tradewarden.telemetry import HttpMetrics
 
@@ -85,6 +91,7 @@ class Runtime:
     http_metrics: HttpMetrics = field(init=False)
     probe_metrics: ProbeMetrics = field(init=False)
     scheduler: Scheduler | None = field(init=False, default=None)
+    heartbeats: HeartbeatBoard | None = field(init=False, default=None)
     _http: httpx.AsyncClient | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -146,6 +153,8 @@ class Runtime:
             limits=httpx.Limits(max_connections=probes.max_concurrency),
             headers={"User-Agent": f"tradewarden/{__version__}"},
         )
+        self.heartbeats = HeartbeatBoard(StoreHeartbeats(self.database), self.clock)
+        await self.heartbeats.load()
         self.scheduler = Scheduler(
             clock=self.clock,
             flips=StoreFlipRecorder(self.database),
@@ -153,6 +162,7 @@ class Runtime:
             http=self._http,
             max_concurrency=probes.max_concurrency,
             history_size=probes.history_size,
+            heartbeats=self.heartbeats,
         )
         await self.scheduler.start(self.config.monitors)
 

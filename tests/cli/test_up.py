@@ -263,3 +263,68 @@ async def test_running_warden_exports_traces_over_otlp(warden_env: dict[str, str
         assert spans[0].headers.get("authorization") == "Bearer collector-token"
         # The secret header must not leak into the warden's own logs.
         assert "collector-token" not in warden.output()
+
+
+@pytest.mark.slow
+async def test_kill_9_loses_no_flip_and_monitors_resume(
+    warden_env: dict[str, str], tmp_path: Path
+) -> None:
+    closed_port = free_port()
+    config = tmp_path / "tw.yaml"
+    config.write_text(
+        "monitors:\n"
+        "  - name: gone\n"
+        "    kind: tcp\n"
+        "    host: 127.0.0.1\n"
+        f"    port: {closed_port}\n"
+        "    interval_s: 0.5\n"
+        "    timeout_s: 0.4\n"
+        "    failure: {down_after: 1}\n",
+        encoding="utf-8",
+    )
+    env = {**warden_env, "TRADEWARDEN_ADMIN_PASSWORD": "chosen-admin-password"}
+    first = Warden(env, "--config", str(config))
+    try:
+        await first.wait_healthy()
+        async with httpx.AsyncClient(base_url=first.url) as http:
+            token = (
+                await http.post(
+                    "/v1/auth/login",
+                    json={"username": "admin", "password": "chosen-admin-password"},
+                )
+            ).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+
+            async def _down() -> bool:
+                response = await http.get("/v1/monitors/gone", headers=headers)
+                return response.json().get("state") == "DOWN"
+
+            await eventually(_down, timeout_s=20)
+    finally:
+        first.process.kill()  # SIGKILL: no shutdown, no flush
+        first.stop()
+
+    second = Warden(env, "--config", str(config))
+    try:
+        await second.wait_healthy()
+        async with httpx.AsyncClient(base_url=second.url) as http:
+            token = (
+                await http.post(
+                    "/v1/auth/login",
+                    json={"username": "admin", "password": "chosen-admin-password"},
+                )
+            ).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            monitor = (await http.get("/v1/monitors/gone", headers=headers)).json()
+            # The state survived the kill: the monitor resumes DOWN, not PENDING.
+            assert monitor["state"] == "DOWN"
+            flips = (await http.get("/v1/monitors/gone/flips", headers=headers)).json()
+            assert [(f["old_state"], f["new_state"]) for f in flips] == [("PENDING", "DOWN")]
+
+            async def _checked_again() -> bool:
+                response = await http.get("/v1/monitors/gone/history", headers=headers)
+                return len(response.json()) >= 2
+
+            await eventually(_checked_again, timeout_s=20)
+    finally:
+        assert second.stop() == 0, second.output()

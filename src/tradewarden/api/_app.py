@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from tradewarden._version import __version__
 from tradewarden.api._errors import install_error_handlers
 from tradewarden.api._middleware import BodyLimitMiddleware, RequestContextMiddleware
-from tradewarden.api.routers import admin, auth, health, metrics, monitors
+from tradewarden.api.routers import admin, auth, health, heartbeats, metrics, monitors
 from tradewarden.runtime import FirstAdmin, Runtime
 
 __all__ = ["create_app"]
@@ -66,7 +66,14 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (health.router, metrics.router, auth.router, admin.router, monitors.router):
+    for router in (
+        health.router,
+        metrics.router,
+        auth.router,
+        admin.router,
+        monitors.router,
+        heartbeats.router,
+    ):
         app.include_router(router)
     if docs:
 

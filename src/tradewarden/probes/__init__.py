@@ -6,24 +6,29 @@ every flip through a ``FlipRecorder`` before announcing it, and hands every resu
 ``ResultSink``.
 """
 
+from tradewarden.probes._heartbeats import Beat, HeartbeatBoard, HeartbeatStore, PingKind
 from tradewarden.probes._metrics import ProbeMetrics
 from tradewarden.probes._model import MonitorState, Probe, ProbeContext, ProbeResult, Sample
 from tradewarden.probes._policy import Decision, decide
 from tradewarden.probes._ports import Flip, FlipRecorder, ResultSink
-from tradewarden.probes._recorder import StoreFlipRecorder
+from tradewarden.probes._recorder import StoreFlipRecorder, StoreHeartbeats
 from tradewarden.probes._scheduler import CheckRecord, MonitorStatus, ReloadSummary, Scheduler
 from tradewarden.probes._spec import ConsecutivePolicy, FailurePolicy, MonitorSpec, RatePolicy
 
 __all__ = [
+    "Beat",
     "CheckRecord",
     "ConsecutivePolicy",
     "Decision",
     "FailurePolicy",
     "Flip",
     "FlipRecorder",
+    "HeartbeatBoard",
+    "HeartbeatStore",
     "MonitorSpec",
     "MonitorState",
     "MonitorStatus",
+    "PingKind",
     "Probe",
     "ProbeContext",
     "ProbeMetrics",
@@ -34,5 +39,6 @@ __all__ = [
     "Sample",
     "Scheduler",
     "StoreFlipRecorder",
+    "StoreHeartbeats",
     "decide",
 ]

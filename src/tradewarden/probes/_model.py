@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import httpx
 
 from tradewarden.clock import Clock
+
+if TYPE_CHECKING:
+    from tradewarden.probes._heartbeats import HeartbeatBoard
 
 __all__ = [
     "MonitorState",
@@ -62,11 +65,13 @@ class ProbeResult:
 
 @dataclass(frozen=True, slots=True)
 class ProbeContext:
-    """What a probe may use: the clock, its time budget, a shared HTTP client."""
+    """What a probe may use: the clock, its time budget, a shared HTTP client, and the
+    board of heartbeat pings (for push monitors)."""
 
     clock: Clock
     timeout_s: float
     http: httpx.AsyncClient
+    heartbeats: HeartbeatBoard | None = None
 
 
 class Probe(Protocol):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tradewarden.clock import Clock
+from tradewarden.probes._heartbeats import HeartbeatBoard
 from tradewarden.probes._model import MonitorState, Probe, ProbeContext, ProbeResult
 from tradewarden.probes._policy import decide
 from tradewarden.probes._ports import Flip, FlipRecorder, ResultSink
@@ -98,8 +99,10 @@ class Scheduler:
         http: httpx.AsyncClient,
         max_concurrency: int = 256,
         history_size: int = 100,
+        heartbeats: HeartbeatBoard | None = None,
     ) -> None:
         self._clock = clock
+        self._heartbeats = heartbeats
         self._flips = flips
         self._sink = sink
         self._http = http
@@ -267,7 +270,12 @@ class Scheduler:
             status.running = False
 
     async def _check(self, probe: Probe, spec: MonitorSpec) -> ProbeResult:
-        context = ProbeContext(clock=self._clock, timeout_s=spec.timeout_s, http=self._http)
+        context = ProbeContext(
+            clock=self._clock,
+            timeout_s=spec.timeout_s,
+            http=self._http,
+            heartbeats=self._heartbeats,
+        )
         started = time.perf_counter()
         try:
             async with asyncio.timeout(spec.timeout_s):

@@ -8,12 +8,14 @@ from tradewarden.store._apikeys import ApiKeyRepository
 from tradewarden.store._audit import AuditRecord, AuditRepository, Outcome
 from tradewarden.store._database import Backend, Database, normalise_database_url
 from tradewarden.store._flips import FlipRepository
+from tradewarden.store._heartbeats import HeartbeatRepository
 from tradewarden.store._meta import MetaRepository
 from tradewarden.store._migrate import current_revision, head_revision, upgrade
 from tradewarden.store._models import (
     ApiKey,
     AuditEntry,
     Base,
+    HeartbeatState,
     MonitorFlip,
     RefreshToken,
     User,
@@ -32,6 +34,8 @@ __all__ = [
     "Base",
     "Database",
     "FlipRepository",
+    "HeartbeatRepository",
+    "HeartbeatState",
     "MetaRepository",
     "MonitorFlip",
     "Outcome",

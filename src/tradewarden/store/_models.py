@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "HeartbeatState",
     "MetaValue",
     "MonitorFlip",
     "RefreshToken",
@@ -149,3 +151,17 @@ class MonitorFlip(Base):
     new_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HeartbeatState(Base):
+    """The last ping of each heartbeat, so a restart does not forget a silent bot."""
+
+    __tablename__ = "heartbeat_state"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_ping_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_start_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pings_total: Mapped[int] = mapped_column(Integer, default=0)

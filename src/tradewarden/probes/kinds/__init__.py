@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter
 
+from tradewarden.probes.kinds.heartbeat import HeartbeatSpec
 from tradewarden.probes.kinds.http import HttpSpec
 from tradewarden.probes.kinds.postgres import PostgresSpec
 from tradewarden.probes.kinds.redis import RedisSpec
@@ -18,6 +19,7 @@ from tradewarden.probes.kinds.tcp import TcpSpec
 
 __all__ = [
     "KINDS",
+    "HeartbeatSpec",
     "HttpSpec",
     "MonitorConfig",
     "PostgresSpec",
@@ -28,10 +30,11 @@ __all__ = [
 ]
 
 # A new kind: add its spec here and to the union below.
-KINDS = (HttpSpec, TcpSpec, PostgresSpec, RedisSpec, SystemSpec)
+KINDS = (HttpSpec, TcpSpec, PostgresSpec, RedisSpec, SystemSpec, HeartbeatSpec)
 
 MonitorConfig = Annotated[
-    HttpSpec | TcpSpec | PostgresSpec | RedisSpec | SystemSpec, Field(discriminator="kind")
+    HttpSpec | TcpSpec | PostgresSpec | RedisSpec | SystemSpec | HeartbeatSpec,
+    Field(discriminator="kind"),
 ]
 
 
