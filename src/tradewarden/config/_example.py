@@ -42,4 +42,37 @@ redis:
   required: false
   connect_timeout_s: 2.0
   health_check_interval_s: 5.0
+
+probes:
+  # Checks running at once, across every monitor; recent results kept per monitor.
+  max_concurrency: 256
+  history_size: 100
+
+# Monitors: each has a name, a kind, interval_s (30), timeout_s (10, at most the interval),
+# a failure policy (DOWN after `down_after` failures in a row, or {rate, window,
+# min_results}), labels and `paused`. Kinds: http, tcp, postgres, redis, system, heartbeat.
+# Secrets (DSNs, URLs with keys, tokens) come from `*_env` or `*_file`, not inline.
+monitors: []
+#  - name: bot-api
+#    kind: http
+#    url: http://127.0.0.1:3000/health
+#    keyword: '"status":"ok"'
+#    slow_ms: 500
+#    failure: {down_after: 2}
+#  - name: bot-db
+#    kind: postgres
+#    dsn_env: BOT_DATABASE_URL
+#    expect_role: primary
+#  - name: bot-redis
+#    kind: redis
+#    url_env: BOT_REDIS_URL
+#    expect_role: master        # a replica here is the "READONLY" failure
+#  - name: trading-loop
+#    kind: heartbeat            # the bot calls POST /v1/heartbeats/trading-loop
+#    period_s: 60
+#    grace_s: 30
+#    token_env: TRADING_LOOP_TOKEN
+#  - name: warden-host
+#    kind: system
+#    disk_path: /
 """
