@@ -14,7 +14,15 @@ from fastapi.responses import HTMLResponse
 from tradewarden._version import __version__
 from tradewarden.api._errors import install_error_handlers
 from tradewarden.api._middleware import BodyLimitMiddleware, RequestContextMiddleware
-from tradewarden.api.routers import admin, auth, health, heartbeats, metrics, monitors
+from tradewarden.api.routers import (
+    admin,
+    admin_metrics,
+    auth,
+    health,
+    heartbeats,
+    metrics,
+    monitors,
+)
 from tradewarden.runtime import FirstAdmin, Runtime
 
 __all__ = ["create_app"]
@@ -71,6 +79,7 @@ def create_app(
         metrics.router,
         auth.router,
         admin.router,
+        admin_metrics.router,
         monitors.router,
         heartbeats.router,
     ):

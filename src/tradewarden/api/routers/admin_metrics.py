@@ -1,0 +1,90 @@
+"""``GET /v1/admin/metrics/system``: the warden's own vital signs in one call (seed 000's
+"System Metrics": uptime, memory, CPU, database and Redis health, monitors, scheduler)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+from fastapi import APIRouter
+
+from tradewarden._version import __version__
+from tradewarden.api._deps import Admin, RuntimeDep
+from tradewarden.runtime import Runtime
+
+router = APIRouter(prefix="/v1/admin/metrics", tags=["admin"])
+
+
+def _process() -> dict[str, Any]:
+    process = psutil.Process(os.getpid())
+    with process.oneshot():
+        memory = process.memory_info()
+        return {
+            "pid": process.pid,
+            "memory_rss_bytes": memory.rss,
+            "cpu_percent": process.cpu_percent(interval=0.1),
+            "threads": process.num_threads(),
+            "open_fds": process.num_fds(),
+        }
+
+
+async def _redis(runtime: Runtime) -> dict[str, Any]:
+    if runtime.redis is None:
+        return {"status": "not_configured"}
+    pool = runtime.redis.stats().as_dict()
+    try:
+        latency = await runtime.redis.ping()
+        info = await runtime.redis.client.info()
+    except Exception as exc:  # noqa: BLE001 - a down Redis is a reading, not an error here
+        return {"status": "down", "error": str(exc), "pool": pool}
+    return {
+        "status": "up",
+        "latency_ms": round(latency, 3),
+        "used_memory_bytes": info.get("used_memory"),
+        "maxmemory_bytes": info.get("maxmemory"),
+        "connected_clients": info.get("connected_clients"),
+        "role": info.get("role"),
+        "pool": pool,
+    }
+
+
+def _scheduler(runtime: Runtime) -> dict[str, Any]:
+    scheduler = runtime.scheduler
+    if scheduler is None:
+        return {"running": False}
+    statuses = scheduler.all()
+    by_state: dict[str, int] = {}
+    for status in statuses:
+        by_state[status.state] = by_state.get(status.state, 0) + 1
+    delays = sorted(scheduler.schedule_delays)
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else None
+    return {
+        "running": True,
+        "monitors": len(statuses),
+        "by_state": by_state,
+        "checks_in_flight": sum(1 for status in statuses if status.running),
+        "schedule_delay_median_s": statistics.median(delays) if delays else None,
+        "schedule_delay_p99_s": p99,
+    }
+
+
+@router.get("/system", summary="The warden's vital signs")
+async def system(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
+    """Return uptime, memory, CPU, database and Redis health, monitors and scheduler."""
+    report, process, redis = await asyncio.gather(
+        runtime.readiness.report(), asyncio.to_thread(_process), _redis(runtime)
+    )
+    database = next(check for check in report.checks if check.name == "database")
+    return {
+        "warden": {
+            "version": __version__,
+            "uptime_s": round(runtime.clock.now() - runtime.started_at, 3),
+            **process,
+        },
+        "database": database.as_dict(),
+        "redis": redis,
+        "monitors": _scheduler(runtime),
+    }

@@ -1,0 +1,79 @@
+"""GET /v1/admin/metrics/system."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.http import bearer
+from support.redis_server import RedisServer
+from tradewarden.api import create_app
+from tradewarden.auth import PasswordHasher, Role
+from tradewarden.clock import ManualClock
+from tradewarden.config import ServiceConfig, Settings
+from tradewarden.probes.kinds import HeartbeatSpec
+from tradewarden.runtime import SYSTEM, Runtime
+
+
+async def test_system_metrics_without_probes_or_redis(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], backend: str
+) -> None:
+    response = await client.get("/v1/admin/metrics/system", headers=admin_headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["warden"]["memory_rss_bytes"] > 0
+    assert body["warden"]["pid"] > 0
+    assert body["database"]["status"] == "up"
+    assert body["database"]["backend"] == backend
+    assert body["redis"] == {"status": "not_configured"}
+    assert body["monitors"] == {"running": False}
+
+
+async def test_system_metrics_are_admin_only(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    key = (
+        await client.post(
+            "/v1/admin/api-keys", json={"name": "op", "role": "operator"}, headers=admin_headers
+        )
+    ).json()["key"]
+    assert (await client.get("/v1/admin/metrics/system", headers=bearer(key))).status_code == 403
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.mark.redis
+async def test_system_metrics_with_redis_and_monitors(
+    settings: Settings, fast_hasher: PasswordHasher, private_redis: RedisServer
+) -> None:
+    config = ServiceConfig(monitors=(HeartbeatSpec(name="loop", period_s=60),))
+    runtime = Runtime(
+        Settings(
+            database_url=settings.database_url,
+            data_dir=settings.data_dir,
+            redis_url=private_redis.url(),
+        ),
+        config,
+        clock=ManualClock(),
+        hasher=fast_hasher,
+    )
+    await runtime.start(bootstrap_admin=False, run_probes=True)
+    try:
+        key = await runtime.auth.create_api_key("admin", Role.ADMIN, actor=SYSTEM)
+        transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://w") as http:
+            body = (await http.get("/v1/admin/metrics/system", headers=bearer(key.key))).json()
+        assert body["redis"]["status"] == "up"
+        assert body["redis"]["used_memory_bytes"] > 0
+        assert body["redis"]["connected_clients"] >= 1
+        assert body["monitors"]["monitors"] == 1
+        assert body["monitors"]["by_state"] == {"PENDING": 1}
+    finally:
+        await runtime.close()
