@@ -93,6 +93,18 @@ def warden_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+ADMIN_PASSWORD = "chosen-admin-password"
+
+
+async def admin_headers(http: httpx.AsyncClient) -> dict[str, str]:
+    """Log in as the first admin (password from TRADEWARDEN_ADMIN_PASSWORD)."""
+    login = await http.post(
+        "/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
 def _one_time_password(output: str) -> str:
     for line in output.splitlines():
         if "one-time password:" in line:
@@ -239,18 +251,13 @@ async def test_running_warden_exports_traces_over_otlp(warden_env: dict[str, str
             "OTEL_SERVICE_NAME": "warden-under-test",
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
             "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20collector-token",
-            "TRADEWARDEN_ADMIN_PASSWORD": "chosen-admin-password",
+            "TRADEWARDEN_ADMIN_PASSWORD": ADMIN_PASSWORD,
         }
         warden = Warden(env)
         try:
             await warden.wait_healthy()
             async with httpx.AsyncClient(base_url=warden.url) as http:
-                login = await http.post(
-                    "/v1/auth/login",
-                    json={"username": "admin", "password": "chosen-admin-password"},
-                )
-                token = login.json()["access_token"]
-                await http.get("/status", headers={"Authorization": f"Bearer {token}"})
+                await http.get("/status", headers=await admin_headers(http))
         finally:
             assert warden.stop() == 0, warden.output()
 
@@ -282,18 +289,12 @@ async def test_kill_9_loses_no_flip_and_monitors_resume(
         "    failure: {down_after: 1}\n",
         encoding="utf-8",
     )
-    env = {**warden_env, "TRADEWARDEN_ADMIN_PASSWORD": "chosen-admin-password"}
+    env = {**warden_env, "TRADEWARDEN_ADMIN_PASSWORD": ADMIN_PASSWORD}
     first = Warden(env, "--config", str(config))
     try:
         await first.wait_healthy()
         async with httpx.AsyncClient(base_url=first.url) as http:
-            token = (
-                await http.post(
-                    "/v1/auth/login",
-                    json={"username": "admin", "password": "chosen-admin-password"},
-                )
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = await admin_headers(http)
 
             async def _down() -> bool:
                 response = await http.get("/v1/monitors/gone", headers=headers)
@@ -308,13 +309,7 @@ async def test_kill_9_loses_no_flip_and_monitors_resume(
     try:
         await second.wait_healthy()
         async with httpx.AsyncClient(base_url=second.url) as http:
-            token = (
-                await http.post(
-                    "/v1/auth/login",
-                    json={"username": "admin", "password": "chosen-admin-password"},
-                )
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = await admin_headers(http)
             monitor = (await http.get("/v1/monitors/gone", headers=headers)).json()
             # The state survived the kill: the monitor resumes DOWN, not PENDING.
             assert monitor["state"] == "DOWN"
