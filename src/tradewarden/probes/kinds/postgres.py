@@ -19,26 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
-from urllib.parse import unquote, urlsplit
+from typing import Any, Literal, Self
 
 import asyncpg
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from tradewarden.probes._model import Probe, ProbeContext, ProbeResult, Sample
+from tradewarden.probes._secrets import EnvName, Scrubber, check_url, one_source, read_secret
 from tradewarden.probes._spec import MonitorSpec
-from tradewarden.telemetry._redact import MASK, redact_text
 
 __all__ = ["PostgresSpec"]
 
 _SCHEMES = frozenset({"postgresql", "postgres"})
 _APPLICATION_NAME = "tradewarden-probe"
 
-_EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
 
 # One round trip after SELECT 1. Only client backends count: background workers do not
 # take a max_connections slot, and a walsender is "active" for as long as its replica
@@ -65,7 +62,7 @@ class PostgresSpec(MonitorSpec):
 
     kind: Literal["postgres"] = "postgres"
     dsn: SecretStr | None = None
-    dsn_env: _EnvName | None = None
+    dsn_env: EnvName | None = None
     dsn_file: Path | None = None
     expect_role: Literal["primary", "replica", "any"] = "any"
     max_connections_used_pct: float = Field(default=90.0, gt=0, le=100)
@@ -83,11 +80,7 @@ class PostgresSpec(MonitorSpec):
 
     @model_validator(mode="after")
     def _exactly_one_dsn_source(self) -> Self:
-        given = [name for name in ("dsn", "dsn_env", "dsn_file") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError(
-                f"set exactly one of dsn, dsn_env, dsn_file (got {', '.join(given) or 'none'})"
-            )
+        one_source("dsn", self.dsn, self.dsn_env, self.dsn_file)
         return self
 
     def resolve_dsn(self) -> str:
@@ -95,27 +88,7 @@ class PostgresSpec(MonitorSpec):
 
         Read on every check, so a rotated secret is picked up without a restart.
         """
-        if self.dsn is not None:
-            return self.dsn.get_secret_value()
-        if self.dsn_env is not None:
-            where = f"environment variable {self.dsn_env} (dsn_env)"
-            dsn = os.environ.get(self.dsn_env, "").strip()
-            if not dsn:
-                raise ValueError(f"{where} is not set")
-        elif self.dsn_file is not None:
-            where = f"dsn_file {self.dsn_file}"
-            try:
-                dsn = self.dsn_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"{where}: cannot read: {exc.strerror or exc}") from None
-            if not dsn:
-                raise ValueError(f"{where} is empty")
-        else:  # unreachable: the model validator demands one source
-            raise ValueError("no dsn, dsn_env or dsn_file configured")
-        problem = _dsn_problem(dsn)
-        if problem:
-            raise ValueError(f"{where} {problem}")
-        return dsn
+        return read_secret("dsn", self.dsn, self.dsn_env, self.dsn_file, _dsn_problem)
 
     def build(self) -> Probe:
         return _PostgresProbe(self)
@@ -123,44 +96,7 @@ class PostgresSpec(MonitorSpec):
 
 def _dsn_problem(dsn: str) -> str | None:
     """Return what is wrong with ``dsn``, without quoting it, or None."""
-    try:
-        parts = urlsplit(dsn)
-        _ = parts.port  # raises on a port that is not a number
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in _SCHEMES:
-        return "must be a postgresql:// URL"
-    return None
-
-
-def _secrets_of(url: str) -> tuple[str, ...]:
-    """Return the passwords in ``url`` (userinfo or ``?password=``), as written and decoded."""
-    parts = urlsplit(url)
-    found: set[str] = set()
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    _, colon, password = userinfo.partition(":")
-    if at and colon and password:
-        found.add(password)
-    for pair in parts.query.split("&"):
-        key, equals, value = pair.partition("=")
-        if equals and value and "password" in unquote(key).lower():
-            found.add(value)
-    found |= {unquote(secret) for secret in found}
-    # Longest first, so a password containing another one is masked whole.
-    return tuple(sorted((secret for secret in found if secret), key=len, reverse=True))
-
-
-class _Scrubber:
-    """Mask the secrets of one DSN in any text, then every other credential pattern."""
-
-    def __init__(self, dsn: str) -> None:
-        self._secrets = _secrets_of(dsn)
-        self.target = self(dsn)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return redact_text(text)
+    return check_url(dsn, _SCHEMES, "postgresql://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +174,7 @@ class _PostgresProbe:
             dsn = await asyncio.to_thread(self._spec.resolve_dsn)
         except ValueError as exc:
             return ProbeResult.failure(str(exc), time.perf_counter() - started, _DOWN)
-        scrub = _Scrubber(dsn)
+        scrub = Scrubber(dsn)
         try:
             async with asyncio.timeout(ctx.timeout_s):
                 reading = await _read(dsn, ctx.timeout_s)

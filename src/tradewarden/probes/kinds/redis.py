@@ -17,12 +17,10 @@ sample.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
-from urllib.parse import unquote, urlsplit
+from typing import Any, Literal, Self
 
 import redis.asyncio as aioredis
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -33,15 +31,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tradewarden.probes._model import Probe, ProbeContext, ProbeResult, Sample
+from tradewarden.probes._secrets import EnvName, Scrubber, check_url, one_source, read_secret
 from tradewarden.probes._spec import MonitorSpec
-from tradewarden.telemetry._redact import MASK, redact_text
 
 __all__ = ["RedisSpec"]
 
 _SCHEMES = frozenset({"redis", "rediss", "unix"})
 _CLIENT_NAME = "tradewarden-probe"
-
-_EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
 
 
 class RedisSpec(MonitorSpec):
@@ -52,7 +48,7 @@ class RedisSpec(MonitorSpec):
 
     kind: Literal["redis"] = "redis"
     url: SecretStr | None = None
-    url_env: _EnvName | None = None
+    url_env: EnvName | None = None
     url_file: Path | None = None
     expect_role: Literal["master", "replica", "any"] = "any"
     max_memory_used_pct: float = Field(default=90.0, gt=0, le=100)
@@ -70,11 +66,7 @@ class RedisSpec(MonitorSpec):
 
     @model_validator(mode="after")
     def _exactly_one_url_source(self) -> Self:
-        given = [name for name in ("url", "url_env", "url_file") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError(
-                f"set exactly one of url, url_env, url_file (got {', '.join(given) or 'none'})"
-            )
+        one_source("url", self.url, self.url_env, self.url_file)
         return self
 
     def resolve_url(self) -> str:
@@ -82,27 +74,7 @@ class RedisSpec(MonitorSpec):
 
         Read on every check, so a rotated secret is picked up without a restart.
         """
-        if self.url is not None:
-            return self.url.get_secret_value()
-        if self.url_env is not None:
-            where = f"environment variable {self.url_env} (url_env)"
-            url = os.environ.get(self.url_env, "").strip()
-            if not url:
-                raise ValueError(f"{where} is not set")
-        elif self.url_file is not None:
-            where = f"url_file {self.url_file}"
-            try:
-                url = self.url_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"{where}: cannot read: {exc.strerror or exc}") from None
-            if not url:
-                raise ValueError(f"{where} is empty")
-        else:  # unreachable: the model validator demands one source
-            raise ValueError("no url, url_env or url_file configured")
-        problem = _url_problem(url)
-        if problem:
-            raise ValueError(f"{where} {problem}")
-        return url
+        return read_secret("url", self.url, self.url_env, self.url_file, _url_problem)
 
     def build(self) -> Probe:
         return _RedisProbe(self)
@@ -110,44 +82,7 @@ class RedisSpec(MonitorSpec):
 
 def _url_problem(url: str) -> str | None:
     """Return what is wrong with ``url``, without quoting it, or None."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a port that is not a number
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in _SCHEMES:
-        return "must be a redis://, rediss:// or unix:// URL"
-    return None
-
-
-def _secrets_of(url: str) -> tuple[str, ...]:
-    """Return the passwords in ``url`` (userinfo or ``?password=``), as written and decoded."""
-    parts = urlsplit(url)
-    found: set[str] = set()
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    _, colon, password = userinfo.partition(":")
-    if at and colon and password:
-        found.add(password)
-    for pair in parts.query.split("&"):
-        key, equals, value = pair.partition("=")
-        if equals and value and "password" in unquote(key).lower():
-            found.add(value)
-    found |= {unquote(secret) for secret in found}
-    # Longest first, so a password containing another one is masked whole.
-    return tuple(sorted((secret for secret in found if secret), key=len, reverse=True))
-
-
-class _Scrubber:
-    """Mask the secrets of one URL in any text, then every other credential pattern."""
-
-    def __init__(self, url: str) -> None:
-        self._secrets = _secrets_of(url)
-        self.target = self(url)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return redact_text(text)
+    return check_url(url, _SCHEMES, "redis://, rediss:// or unix://")
 
 
 def _describe(exc: Exception, timeout_s: float) -> str:
@@ -216,7 +151,7 @@ class _RedisProbe:
             url = await asyncio.to_thread(self._spec.resolve_url)
         except ValueError as exc:
             return ProbeResult.failure(str(exc), time.perf_counter() - started, _DOWN)
-        scrub = _Scrubber(url)
+        scrub = Scrubber(url)
         try:
             async with asyncio.timeout(ctx.timeout_s):
                 ping_s, info = await _read(url, ctx.timeout_s)
@@ -229,7 +164,7 @@ class _RedisProbe:
         return self._judge(ping_s, info, scrub, time.perf_counter() - started)
 
     def _judge(
-        self, ping_s: float, info: Mapping[str, Any], scrub: _Scrubber, duration_s: float
+        self, ping_s: float, info: Mapping[str, Any], scrub: Scrubber, duration_s: float
     ) -> ProbeResult:
         spec = self._spec
         used = _int(info, "used_memory")
