@@ -14,6 +14,7 @@ from tradewarden.probes.kinds.heartbeat import HeartbeatSpec
 from tradewarden.probes.kinds.http import HttpSpec
 from tradewarden.probes.kinds.postgres import PostgresSpec
 from tradewarden.probes.kinds.redis import RedisSpec
+from tradewarden.probes.kinds.solana_rpc import SolanaRpcSpec
 from tradewarden.probes.kinds.system import SystemSpec
 from tradewarden.probes.kinds.tcp import TcpSpec
 
@@ -24,16 +25,17 @@ __all__ = [
     "MonitorConfig",
     "PostgresSpec",
     "RedisSpec",
+    "SolanaRpcSpec",
     "SystemSpec",
     "TcpSpec",
     "monitor_adapter",
 ]
 
 # A new kind: add its spec here and to the union below.
-KINDS = (HttpSpec, TcpSpec, PostgresSpec, RedisSpec, SystemSpec, HeartbeatSpec)
+KINDS = (HttpSpec, TcpSpec, PostgresSpec, RedisSpec, SystemSpec, HeartbeatSpec, SolanaRpcSpec)
 
 MonitorConfig = Annotated[
-    HttpSpec | TcpSpec | PostgresSpec | RedisSpec | SystemSpec | HeartbeatSpec,
+    HttpSpec | TcpSpec | PostgresSpec | RedisSpec | SystemSpec | HeartbeatSpec | SolanaRpcSpec,
     Field(discriminator="kind"),
 ]
 
