@@ -8,13 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from probes._solana_server import SolanaNode
 from support.http import bearer
 from support.redis_server import RedisServer
 from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
-from tradewarden.probes.kinds import HeartbeatSpec
+from tradewarden.probes.kinds import HeartbeatSpec, SolanaRpcSpec
 from tradewarden.runtime import SYSTEM, Runtime
 
 
@@ -77,3 +78,40 @@ async def test_system_metrics_with_redis_and_monitors(
         assert body["monitors"]["by_state"] == {"PENDING": 1}
     finally:
         await runtime.close()
+
+
+async def test_rpc_metrics_per_provider(settings: Settings, fast_hasher: PasswordHasher) -> None:
+    async with SolanaNode() as paid, SolanaNode(lag=200) as public:
+        config = ServiceConfig(
+            monitors=(
+                SolanaRpcSpec(
+                    name="solana",
+                    providers=[
+                        {"name": "paid", "url": paid.url("?api-key=SECRETKEY"), "priority": 1},
+                        {"name": "public", "url": public.url(), "priority": 2},
+                    ],
+                    interval_s=3600,
+                ),
+            )
+        )
+        runtime = Runtime(settings, config, clock=ManualClock(), hasher=fast_hasher)
+        await runtime.start(bootstrap_admin=False, run_probes=True)
+        try:
+            assert runtime.scheduler is not None
+            await runtime.scheduler.run_now("solana")
+            key = await runtime.auth.create_api_key("admin", Role.ADMIN, actor=SYSTEM)
+            transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
+            async with httpx.AsyncClient(transport=transport, base_url="http://w") as http:
+                response = await http.get("/v1/admin/metrics/rpc", headers=bearer(key.key))
+        finally:
+            await runtime.close()
+    assert "SECRETKEY" not in response.text
+    (monitor,) = response.json()["monitors"]
+    assert monitor["monitor"] == "solana"
+    assert monitor["state"] == "DEGRADED"
+    providers = {item["provider"]: item for item in monitor["providers"]}
+    assert providers["paid"]["healthy"] is True
+    assert providers["paid"]["slot_lag"] == 0
+    assert providers["public"]["slot_lag"] == 200
+    assert providers["public"]["healthy"] is False
+    assert {"getHealth", "getSlot", "getLatestBlockhash"} <= set(providers["paid"]["latency_s"])

@@ -1,5 +1,5 @@
-"""``GET /v1/admin/metrics/system``: the warden's own vital signs in one call (seed 000's
-"System Metrics": uptime, memory, CPU, database and Redis health, monitors, scheduler)."""
+"""Admin metrics the seeds name: ``/v1/admin/metrics/system`` (the warden's vital signs)
+and ``/v1/admin/metrics/rpc`` (per RPC provider: health, latency, success rate, slot lag)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from tradewarden._version import __version__
 from tradewarden.api._deps import Admin, RuntimeDep
+from tradewarden.clock import utc_datetime
 from tradewarden.runtime import Runtime
 
 router = APIRouter(prefix="/v1/admin/metrics", tags=["admin"])
@@ -88,3 +89,49 @@ async def system(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
         "redis": redis,
         "monitors": _scheduler(runtime),
     }
+
+
+@router.get("/rpc", summary="RPC providers of every solana_rpc monitor")
+async def rpc(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
+    """Return, per provider, health, latency by method, success ratio, slot and slot lag,
+    and when it was last checked, from each ``solana_rpc`` monitor's latest check."""
+    scheduler = runtime.scheduler
+    monitors: list[dict[str, Any]] = []
+    for status in scheduler.all() if scheduler is not None else []:
+        if status.spec.kind != "solana_rpc":
+            continue
+        providers: dict[str, dict[str, Any]] = {}
+        result = status.last_result
+        for sample in result.samples if result is not None else ():
+            provider = sample.labels.get("provider")
+            if provider is None:
+                continue
+            entry = providers.setdefault(provider, {"provider": provider, "latency_s": {}})
+            field = _RPC_FIELDS.get(sample.name)
+            if sample.name == "solana_rpc_latency_seconds":
+                entry["latency_s"][sample.labels.get("method", "?")] = sample.value
+            elif field == "healthy":
+                entry["healthy"] = sample.value == 1.0
+            elif field is not None:
+                entry[field] = sample.value
+        last = status.history[-1] if status.history else None
+        monitors.append(
+            {
+                "monitor": status.spec.name,
+                "state": status.state,
+                "last_checked_at": (
+                    utc_datetime(last.at).isoformat(timespec="seconds") if last else None
+                ),
+                "error": result.error if result is not None else None,
+                "providers": sorted(providers.values(), key=lambda item: str(item["provider"])),
+            }
+        )
+    return {"monitors": monitors}
+
+
+_RPC_FIELDS = {
+    "solana_rpc_up": "healthy",
+    "solana_rpc_success_ratio": "success_ratio",
+    "solana_rpc_slot": "slot",
+    "solana_rpc_slot_lag": "slot_lag",
+}
