@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from probes._queue_workers import bull_queue, fill_bullmq
 from probes._solana_server import SolanaNode
 from support.http import bearer
 from support.redis_server import RedisServer
@@ -15,7 +16,7 @@ from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
-from tradewarden.probes.kinds import HeartbeatSpec, SolanaRpcSpec
+from tradewarden.probes.kinds import HeartbeatSpec, QueueSpec, SolanaRpcSpec
 from tradewarden.runtime import SYSTEM, Runtime
 
 
@@ -115,3 +116,51 @@ async def test_rpc_metrics_per_provider(settings: Settings, fast_hasher: Passwor
     assert providers["public"]["slot_lag"] == 200
     assert providers["public"]["healthy"] is False
     assert {"getHealth", "getSlot", "getLatestBlockhash"} <= set(providers["paid"]["latency_s"])
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+async def test_queue_metrics_over_a_time_range(
+    settings: Settings, fast_hasher: PasswordHasher, private_redis: RedisServer
+) -> None:
+    async with bull_queue(private_redis.url()) as queue:
+        oldest_s = await fill_bullmq(queue, private_redis.url())
+    clock = ManualClock(start=oldest_s + 60)
+    config = ServiceConfig(
+        monitors=(
+            QueueSpec(
+                name="jobs",
+                backend="bullmq",
+                url=private_redis.url(),
+                queues=["orders"],
+                interval_s=3600,
+            ),
+        )
+    )
+    runtime = Runtime(settings, config, clock=clock, hasher=fast_hasher)
+    await runtime.start(bootstrap_admin=False, run_probes=True)
+    try:
+        key = await runtime.auth.create_api_key("admin", Role.ADMIN, actor=SYSTEM)
+        transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://w") as http:
+            day = await http.get(
+                "/v1/admin/metrics/queues", params={"timeRange": "24h"}, headers=bearer(key.key)
+            )
+            default = await http.get("/v1/admin/metrics/queues", headers=bearer(key.key))
+            bad = await http.get(
+                "/v1/admin/metrics/queues", params={"timeRange": "2w"}, headers=bearer(key.key)
+            )
+    finally:
+        await runtime.close()
+    assert default.json()["timeRange"] == "24h"
+    (monitor,) = day.json()["monitors"]
+    (orders,) = monitor["queues"]
+    assert orders["queue"] == "orders"
+    assert (orders["completed"], orders["failed"]) == (3, 2)
+    assert orders["failure_rate"] == pytest.approx(0.4)
+    assert orders["avg_processing_s"] > 0
+    assert orders["oldest_waiting_s"] == pytest.approx(60, abs=1)
+    assert bad.status_code == 422
+    error = bad.json()["error"]
+    assert error["fields"][0]["field"] == "query.timeRange"
+    assert "'1h', '24h', '7d' or '30d'" in error["fields"][0]["message"]

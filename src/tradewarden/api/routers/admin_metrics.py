@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import psutil  # type: ignore[import-untyped]
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from tradewarden._version import __version__
 from tradewarden.api._deps import Admin, RuntimeDep
 from tradewarden.clock import utc_datetime
+from tradewarden.probes.kinds import QueueSpec
+from tradewarden.probes.kinds._queue_backends import QueueStats
+from tradewarden.probes.kinds.queue import QueueReadError, queue_stats
 from tradewarden.runtime import Runtime
 
 router = APIRouter(prefix="/v1/admin/metrics", tags=["admin"])
@@ -135,3 +138,51 @@ _RPC_FIELDS = {
     "solana_rpc_slot": "slot",
     "solana_rpc_slot_lag": "slot_lag",
 }
+
+
+@router.get("/queues", summary="Job queues of every queue monitor")
+async def queues(
+    runtime: RuntimeDep,
+    _admin: Admin,
+    time_range: Annotated[
+        Literal["1h", "24h", "7d", "30d"],
+        Query(alias="timeRange", description="1h, 24h, 7d or 30d"),
+    ] = "24h",
+) -> dict[str, Any]:
+    """Return, per queue: counts per state, paused, oldest waiting job, failure rate and
+    average processing time over ``timeRange``, read now from each ``queue`` monitor's broker."""
+    scheduler = runtime.scheduler
+    specs = [
+        status.spec
+        for status in (scheduler.all() if scheduler is not None else [])
+        if isinstance(status.spec, QueueSpec)
+    ]
+    now = runtime.clock.now()
+
+    async def _read(spec: QueueSpec) -> dict[str, Any]:
+        try:
+            stats = await queue_stats(spec, now_s=now, time_range=time_range)
+        except QueueReadError as exc:
+            return {"monitor": spec.name, "backend": spec.backend, "error": str(exc), "queues": []}
+        return {
+            "monitor": spec.name,
+            "backend": spec.backend,
+            "error": None,
+            "queues": [_queue(item) for item in stats],
+        }
+
+    return {"timeRange": time_range, "monitors": list(await asyncio.gather(*map(_read, specs)))}
+
+
+def _queue(stats: QueueStats) -> dict[str, Any]:
+    return {
+        "queue": stats.queue,
+        "counts": dict(stats.counts),
+        "waiting": stats.waiting,
+        "paused": stats.paused,
+        "oldest_waiting_s": stats.oldest_waiting_s,
+        "completed": stats.completed_in_range,
+        "failed": stats.failed_in_range,
+        "failure_rate": stats.failure_ratio,
+        "avg_processing_s": stats.processing_s_avg,
+    }

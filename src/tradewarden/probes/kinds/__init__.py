@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, TypeAdapter
 from tradewarden.probes.kinds.heartbeat import HeartbeatSpec
 from tradewarden.probes.kinds.http import HttpSpec
 from tradewarden.probes.kinds.postgres import PostgresSpec
+from tradewarden.probes.kinds.queue import QueueSpec
 from tradewarden.probes.kinds.redis import RedisSpec
 from tradewarden.probes.kinds.solana_rpc import SolanaRpcSpec
 from tradewarden.probes.kinds.system import SystemSpec
@@ -24,6 +25,7 @@ __all__ = [
     "HttpSpec",
     "MonitorConfig",
     "PostgresSpec",
+    "QueueSpec",
     "RedisSpec",
     "SolanaRpcSpec",
     "SystemSpec",
@@ -31,11 +33,27 @@ __all__ = [
     "monitor_adapter",
 ]
 
-# A new kind: add its spec here and to the union below.
-KINDS = (HttpSpec, TcpSpec, PostgresSpec, RedisSpec, SystemSpec, HeartbeatSpec, SolanaRpcSpec)
+# A new kind: add its spec here and to the union below (a test checks they agree).
+KINDS = (
+    HttpSpec,
+    TcpSpec,
+    PostgresSpec,
+    RedisSpec,
+    SystemSpec,
+    HeartbeatSpec,
+    SolanaRpcSpec,
+    QueueSpec,
+)
 
 MonitorConfig = Annotated[
-    HttpSpec | TcpSpec | PostgresSpec | RedisSpec | SystemSpec | HeartbeatSpec | SolanaRpcSpec,
+    HttpSpec
+    | TcpSpec
+    | PostgresSpec
+    | RedisSpec
+    | SystemSpec
+    | HeartbeatSpec
+    | SolanaRpcSpec
+    | QueueSpec,
     Field(discriminator="kind"),
 ]
 

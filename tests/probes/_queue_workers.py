@@ -1,0 +1,141 @@
+"""Jobs and workers for the queue kind's tests: RQ job functions and a Celery app.
+
+RQ workers import the job functions by name (``probes._queue_workers.succeed``). A Celery
+worker runs in a subprocess started with ``celery_worker_argv()``; the test process sends
+tasks by name with an app from ``make_celery_app()``. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import bullmq
+import redis
+from celery import Celery
+
+from support.eventually import eventually
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+WORKER_TIMEOUT_S = 60.0
+
+SUCCEED = "tw.succeed"
+FAIL = "tw.fail"
+HOLD = "tw.hold"
+
+
+def succeed(value: int = 0) -> int:
+    """Do a little work and return ``value``: RQ job and Celery task."""
+    time.sleep(0.02)
+    return value
+
+
+def fail() -> None:
+    """Raise: RQ job and Celery task."""
+    time.sleep(0.01)
+    raise RuntimeError("this job fails on purpose")
+
+
+def make_celery_app(broker_url: str, result_url: str | None = None) -> Celery:
+    """Return a Celery app on ``broker_url``; ``result_url`` adds a result backend."""
+    app = Celery("tw_queue_tests", broker=broker_url, backend=result_url, set_as_current=False)
+    app.conf.update(
+        # The queue kind attributes results to queues only with extended results.
+        result_extended=True,
+        # A task stays unacked while it runs: the probe counts it as reserved.
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    app.task(name=SUCCEED)(succeed)
+    app.task(name=FAIL)(fail)
+
+    @app.task(name=HOLD)
+    def hold(release_key: str, limit_s: float = 30.0) -> None:
+        """Run until ``release_key`` exists in the broker's Redis (at most ``limit_s``)."""
+        deadline = time.monotonic() + limit_s
+        with redis.Redis.from_url(broker_url) as client:
+            while not client.exists(release_key) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    return app
+
+
+def celery_worker_argv(broker_url: str, result_url: str | None, queues: list[str]) -> list[str]:
+    """Return the command line of a one-process Celery worker consuming ``queues``."""
+    return [
+        sys.executable,
+        "-m",
+        "probes._queue_workers",
+        broker_url,
+        result_url or "-",
+        ",".join(queues),
+    ]
+
+
+def _main(argv: list[str]) -> None:
+    broker_url, result_url, queues = argv
+    app = make_celery_app(broker_url, None if result_url == "-" else result_url)
+    app.worker_main(
+        [
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            f"--queues={queues}",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
+
+
+async def _process(job: bullmq.Job, token: str) -> str:
+    await asyncio.sleep(0.02)  # a measurable processing time
+    if job.name == "boom":
+        raise RuntimeError("this job fails on purpose")
+    return "done"
+
+
+@contextlib.asynccontextmanager
+async def bull_queue(url: str, name: str = "orders") -> AsyncIterator[bullmq.Queue]:
+    queue = bullmq.Queue(name, {"connection": url})
+    try:
+        yield queue
+    finally:
+        await queue.close()
+
+
+async def fill_bullmq(queue: bullmq.Queue, url: str) -> float:
+    """Finish 3 jobs and fail 2 with a real worker, then leave 4 unprocessed.
+
+    Return the epoch seconds at which the oldest waiting job was added.
+    """
+    for index in range(3):
+        await queue.add("ok", {"index": index})
+    for index in range(2):
+        await queue.add("boom", {"index": index})
+    worker = bullmq.Worker(queue.name, _process, {"connection": url})
+    try:
+
+        async def all_finished() -> bool:
+            counts = await queue.getJobCounts("completed", "failed")
+            return counts["completed"] == 3 and counts["failed"] == 2
+
+        await eventually(all_finished, timeout_s=WORKER_TIMEOUT_S)
+    finally:
+        await worker.close()
+    oldest = await queue.add("later", {"index": 0})
+    await queue.add("later", {"index": 1})
+    await queue.add("urgent", {}, {"priority": 1})
+    await queue.add("tomorrow", {}, {"delay": 86_400_000})
+    return float(oldest.timestamp) / 1000.0
