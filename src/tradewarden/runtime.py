@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -27,12 +28,13 @@ from tradewarden.auth import (
     generate_signing_key,
 )
 from tradewarden.clock import Clock, SystemClock, utc_datetime
-from tradewarden.config import ServiceConfig, Settings
-from tradewarden.errors import ConflictError
+from tradewarden.config import ServiceConfig, Settings, load_config_file
+from tradewarden.errors import ConfigError, ConflictError
 from tradewarden.health import Readiness
 from tradewarden.probes import (
     HeartbeatBoard,
     ProbeMetrics,
+    ReloadSummary,
     Scheduler,
     StoreFlipRecorder,
     StoreHeartbeats,
@@ -79,6 +81,7 @@ class Runtime:
 
     settings: Settings
     config: ServiceConfig
+    config_path: Path | None = None
     clock: Clock = field(default_factory=SystemClock)
     registry: CollectorRegistry = field(default_factory=build_registry)
     database: Database = field(init=False)
@@ -165,6 +168,19 @@ class Runtime:
             heartbeats=self.heartbeats,
         )
         await self.scheduler.start(self.config.monitors)
+
+    async def reload_monitors(self) -> ReloadSummary:
+        """Read the config file again and apply its monitors; raise ConfigError when invalid.
+
+        An invalid file changes nothing: the monitors running stay as they were. Other
+        sections (server, auth, redis) take effect at the next start.
+        """
+        if self.scheduler is None:
+            raise ConfigError("monitors do not run in this process")
+        config = load_config_file(self.config_path)
+        summary = self.scheduler.apply(config.monitors)
+        self.config = config
+        return summary
 
     async def close(self) -> None:
         """Release connections."""

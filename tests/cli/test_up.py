@@ -323,3 +323,66 @@ async def test_kill_9_loses_no_flip_and_monitors_resume(
             await eventually(_checked_again, timeout_s=20)
     finally:
         assert second.stop() == 0, second.output()
+
+
+@pytest.mark.slow
+async def test_sighup_and_the_reload_command_apply_a_changed_config(
+    warden_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "tw.yaml"
+
+    def write(*names: str) -> None:
+        body = "".join(f"  - {{name: {name}, kind: heartbeat, period_s: 60}}\n" for name in names)
+        config.write_text("monitors:\n" + body, encoding="utf-8")
+
+    write("first")
+    env = {**warden_env, "TRADEWARDEN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    warden = Warden(env, "--config", str(config))
+    try:
+        await warden.wait_healthy()
+        async with httpx.AsyncClient(base_url=warden.url) as http:
+            headers = await admin_headers(http)
+
+            async def names() -> list[str]:
+                listed = (await http.get("/v1/monitors", headers=headers)).json()
+                return [monitor["name"] for monitor in listed]
+
+            assert await names() == ["first"]
+            write("first", "second")
+            warden.process.send_signal(signal.SIGHUP)
+
+            async def _two() -> bool:
+                return await names() == ["first", "second"]
+
+            await eventually(_two, timeout_s=20)
+
+            key = (
+                await http.post(
+                    "/v1/admin/api-keys", json={"name": "ops", "role": "admin"}, headers=headers
+                )
+            ).json()["key"]
+            write("second", "third")
+            result = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    sys.executable,
+                    "-m",
+                    "tradewarden",
+                    "reload",
+                    "--url",
+                    warden.url,
+                    "--reason",
+                    "rotate monitors",
+                ],
+                env={**env, "TRADEWARDEN_API_KEY": key},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 0, result.stderr
+            assert "added: third" in result.stdout
+            assert "removed: first" in result.stdout
+            assert await names() == ["second", "third"]
+    finally:
+        assert warden.stop() == 0, warden.output()

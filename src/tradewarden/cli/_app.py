@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -14,6 +15,7 @@ from rich.table import Table
 from tradewarden._version import __version__
 from tradewarden.cli._context import (
     ConfigOption,
+    Loaded,
     console,
     err_console,
     fail,
@@ -112,12 +114,46 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Ask a running warden for its /status and print it as a table."""
-    loaded = load(config)
+    body = _call_warden("GET", "/status", load(config), url, api_key)
+    if as_json:
+        console.print_json(data=body)
+    else:
+        _print_status(body)
+    if body.get("status") == "down":
+        raise typer.Exit(1)
+
+
+@app.command()
+def reload(
+    config: ConfigOption = None,
+    url: Annotated[
+        str | None, typer.Option(help="Warden base URL (default: from the config).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="TRADEWARDEN_API_KEY", help="API key (admin role).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why: written to the audit log.")] = None,
+) -> None:
+    """Make a running warden read its config file again and apply the monitors.
+
+    The same happens on SIGHUP (`kill -HUP <pid>`). An invalid file changes nothing.
+    """
+    path = "/v1/admin/reload" + (f"?reason={quote(reason)}" if reason else "")
+    body = _call_warden("POST", path, load(config), url, api_key)
+    for change in ("added", "removed", "changed"):
+        names = body.get(change) or []
+        console.print(f"{change}: {', '.join(names) if names else '-'}")
+
+
+def _call_warden(
+    method: str, path: str, loaded: Loaded, url: str | None, api_key: str | None
+) -> dict[str, Any]:
+    """Call a running warden's API; exit with one line on any failure."""
     key = api_key or _key_from_file()
     base = url or f"http://{loaded.config.server.host}:{loaded.config.server.port}"
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.get(f"{base.rstrip('/')}/status", headers=headers, timeout=10.0)
+        response = httpx.request(method, f"{base.rstrip('/')}{path}", headers=headers, timeout=30.0)
     except httpx.HTTPError as exc:
         raise fail(f"cannot reach the warden at {base}: {exc}") from None
     if response.status_code in {401, 403}:
@@ -126,12 +162,10 @@ def status(
         body: dict[str, Any] = response.json()
     except ValueError:
         raise fail(f"the warden answered {response.status_code} without JSON") from None
-    if as_json:
-        console.print_json(data=body)
-    else:
-        _print_status(body)
-    if body.get("status") == "down":
-        raise typer.Exit(1)
+    if response.status_code >= 400 and response.status_code != 503:
+        message = body.get("error", {}).get("message", response.text)
+        raise fail(f"the warden answered {response.status_code}: {message}")
+    return body
 
 
 def _key_from_file() -> str | None:

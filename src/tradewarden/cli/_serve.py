@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import uvicorn
 
 from tradewarden.api import create_app
 from tradewarden.cli._context import Loaded, fail
-from tradewarden.errors import TradewardenError
+from tradewarden.errors import ConfigError, TradewardenError
 from tradewarden.runtime import Runtime, print_first_admin
 from tradewarden.telemetry import (
     configure_logging,
@@ -41,7 +42,7 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
     log = get_logger("tradewarden")
     setup_sentry(settings)
     provider = setup_tracing(settings)
-    runtime = Runtime(settings, loaded.config)
+    runtime = Runtime(settings, loaded.config, config_path=loaded.config_path)
     app = create_app(runtime, manage_runtime=False)
     if provider is not None:
         instrument_app(app, provider)
@@ -78,6 +79,7 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             database=runtime.database.display_url,
             config=str(loaded.config_path) if loaded.config_path else "defaults",
         )
+        _reload_on_sighup(runtime, log)
         try:
             await server.serve()
         finally:
@@ -89,6 +91,32 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             raise fail(f"could not listen on {listen_host}:{listen_port}")
 
     _run(_main)
+
+
+def _reload_on_sighup(runtime: Runtime, log: Any) -> None:
+    """Reload the monitors from the config file on SIGHUP (``kill -HUP``)."""
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def _reload() -> None:
+        try:
+            summary = await runtime.reload_monitors()
+        except ConfigError as exc:
+            log.warning("reload refused: the config file is invalid", error=exc.message)
+            return
+        log.info(
+            "monitors reloaded",
+            added=list(summary.added),
+            removed=list(summary.removed),
+            changed=list(summary.changed),
+        )
+
+    def _on_signal() -> None:
+        task = loop.create_task(_reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, _on_signal)
 
 
 class _Server(uvicorn.Server):

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api._deps import Admin, RuntimeDep, audit_context
 from tradewarden.auth import Role
-from tradewarden.store import AuditRepository
+from tradewarden.clock import utc_datetime
+from tradewarden.errors import ConfigError
+from tradewarden.store import AuditRecord, AuditRepository
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -190,3 +192,44 @@ async def audit_log(
             limit=limit, before_id=before_id, action=action, actor=actor
         )
     return [AuditOut.model_validate(entry) for entry in entries]
+
+
+class ReloadOut(BaseModel):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+@router.post("/reload", response_model=ReloadOut, summary="Reload monitors from the config file")
+async def reload(
+    request: Request,
+    admin: Admin,
+    runtime: RuntimeDep,
+    reason: str | None = Query(default=None, max_length=500),
+) -> ReloadOut:
+    """Read the config file again and apply its monitors (audited); an invalid file is a
+    422 naming file, line and field, and changes nothing."""
+    try:
+        summary = await runtime.reload_monitors()
+    except ConfigError as exc:
+        raise HTTPException(422, exc.message) from None
+    result = ReloadOut(
+        added=list(summary.added), removed=list(summary.removed), changed=list(summary.changed)
+    )
+    base = audit_context(request, reason)
+    async with runtime.database.session() as session:
+        await AuditRepository(session).append(
+            AuditRecord(
+                actor=admin.actor,
+                actor_type=admin.kind,
+                action="monitors.reload",
+                outcome="success",
+                target=str(runtime.config_path) if runtime.config_path else None,
+                reason=reason,
+                details=result.model_dump(),
+                request_id=base.request_id,
+                source_ip=base.source_ip,
+            ),
+            now=utc_datetime(runtime.clock.now()),
+        )
+    return result

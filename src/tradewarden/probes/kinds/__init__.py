@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter
 
+from tradewarden.probes.kinds.exchange import ExchangeSpec
 from tradewarden.probes.kinds.heartbeat import HeartbeatSpec
 from tradewarden.probes.kinds.http import HttpSpec
 from tradewarden.probes.kinds.postgres import PostgresSpec
@@ -21,6 +22,7 @@ from tradewarden.probes.kinds.tcp import TcpSpec
 
 __all__ = [
     "KINDS",
+    "ExchangeSpec",
     "HeartbeatSpec",
     "HttpSpec",
     "MonitorConfig",
@@ -43,6 +45,7 @@ KINDS = (
     HeartbeatSpec,
     SolanaRpcSpec,
     QueueSpec,
+    ExchangeSpec,
 )
 
 MonitorConfig = Annotated[
@@ -53,7 +56,8 @@ MonitorConfig = Annotated[
     | SystemSpec
     | HeartbeatSpec
     | SolanaRpcSpec
-    | QueueSpec,
+    | QueueSpec
+    | ExchangeSpec,
     Field(discriminator="kind"),
 ]
 
