@@ -31,6 +31,7 @@ import os
 import platform
 import pstats
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -899,6 +900,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     if args.trial:
         return _trial_main(args.trial)
+    # A SIGTERM unwinds like Ctrl-C: the targets and the trial in flight are stopped and the
+    # temporary directories removed on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     machine = _machine()
     # Chosen before this process pins itself to the targets' CPU (its children inherit that).
     warden_cpu, targets_cpu = _cpus()
