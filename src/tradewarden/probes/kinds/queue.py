@@ -38,12 +38,9 @@ from pydantic import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, ResponseError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tradewarden.probes._model import Probe, ProbeContext, ProbeResult, Sample
-from tradewarden.probes._secrets import EnvName, Scrubber, check_url, one_source, read_secret
+from tradewarden.probes._secrets import EnvName, Scrubber, one_source, read_secret
 from tradewarden.probes._spec import MonitorSpec
 from tradewarden.probes.kinds._queue_backends import (
     TIME_RANGES_S,
@@ -54,10 +51,10 @@ from tradewarden.probes.kinds._queue_backends import (
     read_celery,
     read_rq,
 )
+from tradewarden.probes.kinds._redis_common import describe_redis_error, redis_url_problem
 
 __all__ = ["TIME_RANGES_S", "QueueReadError", "QueueSpec", "QueueStats", "queue_stats"]
 
-_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _CLIENT_NAME = "tradewarden-probe"
 _DEFAULT_PREFIX: dict[Backend, str] = {"bullmq": "bull", "rq": "rq", "celery": ""}
 
@@ -102,7 +99,7 @@ class QueueSpec(MonitorSpec):
     @classmethod
     def _url_is_a_redis_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None:
-            problem = _url_problem(value.get_secret_value())
+            problem = redis_url_problem(value.get_secret_value())
             if problem:
                 raise ValueError(f"{info.field_name} {problem}")
         return value
@@ -156,7 +153,7 @@ class QueueSpec(MonitorSpec):
 
         Read on every check, so a rotated secret is picked up without a restart.
         """
-        broker = read_secret("url", self.url, self.url_env, self.url_file, _url_problem)
+        broker = read_secret("url", self.url, self.url_env, self.url_file, redis_url_problem)
         if not (self.result_url or self.result_url_env or self.result_url_file):
             return broker, None
         results = read_secret(
@@ -164,32 +161,12 @@ class QueueSpec(MonitorSpec):
             self.result_url,
             self.result_url_env,
             self.result_url_file,
-            _url_problem,
+            redis_url_problem,
         )
         return broker, results
 
     def build(self) -> Probe:
         return _QueueProbe(self)
-
-
-def _url_problem(url: str) -> str | None:
-    return check_url(url, _SCHEMES, "redis://, rediss:// or unix://")
-
-
-def _describe(exc: Exception, timeout_s: float) -> str:
-    """Return a short, operator-facing account of why the queues could not be read."""
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout_s:g} s"
-    if isinstance(exc, RedisTimeoutError):
-        return f"timed out: {exc}"
-    if isinstance(exc, AuthenticationError):
-        return f"authentication failed: {exc}"
-    if isinstance(exc, RedisConnectionError):
-        return f"cannot connect: {exc}"
-    if isinstance(exc, ResponseError):
-        # WRONGTYPE here usually means the monitor names the wrong backend or prefix.
-        return f"error reply: {exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 @contextlib.asynccontextmanager
@@ -276,7 +253,7 @@ async def queue_stats(
     except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason
         target = scrub(broker_url)
         raise QueueReadError(
-            f"{spec.backend} on {target}: {scrub(_describe(exc, timeout_s))}"
+            f"{spec.backend} on {target}: {scrub(describe_redis_error(exc, timeout_s))}"
         ) from None
     return tuple(stats)
 

@@ -26,17 +26,14 @@ import redis.asyncio as aioredis
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, ResponseError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tradewarden.probes._model import Probe, ProbeContext, ProbeResult, Sample
-from tradewarden.probes._secrets import EnvName, Scrubber, check_url, one_source, read_secret
+from tradewarden.probes._secrets import EnvName, Scrubber, one_source, read_secret
 from tradewarden.probes._spec import MonitorSpec
+from tradewarden.probes.kinds._redis_common import describe_redis_error, redis_url_problem
 
 __all__ = ["RedisSpec"]
 
-_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _CLIENT_NAME = "tradewarden-probe"
 
 
@@ -59,7 +56,7 @@ class RedisSpec(MonitorSpec):
     @classmethod
     def _url_is_a_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            problem = _url_problem(value.get_secret_value())
+            problem = redis_url_problem(value.get_secret_value())
             if problem:
                 raise ValueError(f"url {problem}")
         return value
@@ -74,30 +71,10 @@ class RedisSpec(MonitorSpec):
 
         Read on every check, so a rotated secret is picked up without a restart.
         """
-        return read_secret("url", self.url, self.url_env, self.url_file, _url_problem)
+        return read_secret("url", self.url, self.url_env, self.url_file, redis_url_problem)
 
     def build(self) -> Probe:
         return _RedisProbe(self)
-
-
-def _url_problem(url: str) -> str | None:
-    """Return what is wrong with ``url``, without quoting it, or None."""
-    return check_url(url, _SCHEMES, "redis://, rediss:// or unix://")
-
-
-def _describe(exc: Exception, timeout_s: float) -> str:
-    """Return a short, operator-facing account of why the check failed."""
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout_s:g} s"
-    if isinstance(exc, RedisTimeoutError):
-        return f"timed out: {exc}"
-    if isinstance(exc, AuthenticationError):
-        return f"authentication failed: {exc}"
-    if isinstance(exc, RedisConnectionError):
-        return f"cannot connect: {exc}"
-    if isinstance(exc, ResponseError):
-        return f"error reply: {exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 async def _read(url: str, timeout_s: float) -> tuple[float, dict[str, Any]]:
@@ -157,7 +134,7 @@ class _RedisProbe:
                 ping_s, info = await _read(url, ctx.timeout_s)
         except Exception as exc:  # noqa: BLE001 - every failure is a DOWN result with its reason
             return ProbeResult.failure(
-                f"redis {scrub.target}: {scrub(_describe(exc, ctx.timeout_s))}",
+                f"redis {scrub.target}: {scrub(describe_redis_error(exc, ctx.timeout_s))}",
                 time.perf_counter() - started,
                 _DOWN,
             )
