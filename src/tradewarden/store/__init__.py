@@ -16,11 +16,13 @@ from tradewarden.store._models import (
     AuditEntry,
     Base,
     HeartbeatState,
+    MonitorDefinition,
     MonitorFlip,
     RefreshToken,
     User,
     UtcDateTime,
 )
+from tradewarden.store._monitors import MonitorRepository
 from tradewarden.store._tokens import RefreshTokenRepository
 from tradewarden.store._users import UserRepository
 
@@ -37,7 +39,9 @@ __all__ = [
     "HeartbeatRepository",
     "HeartbeatState",
     "MetaRepository",
+    "MonitorDefinition",
     "MonitorFlip",
+    "MonitorRepository",
     "Outcome",
     "RefreshToken",
     "RefreshTokenRepository",

@@ -27,6 +27,7 @@ __all__ = [
     "Base",
     "HeartbeatState",
     "MetaValue",
+    "MonitorDefinition",
     "MonitorFlip",
     "RefreshToken",
     "User",
@@ -165,3 +166,20 @@ class HeartbeatState(Base):
     last_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     pings_total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MonitorDefinition(Base):
+    """A monitor created over the API: its spec as JSON, as it was posted.
+
+    Monitors of the config file are not stored: the file is their source of truth.
+    """
+
+    __tablename__ = "monitors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(80))
