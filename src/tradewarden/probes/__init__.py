@@ -14,6 +14,7 @@ from tradewarden.probes._ports import Flip, FlipRecorder, ResultSink
 from tradewarden.probes._recorder import StoreFlipRecorder, StoreHeartbeats
 from tradewarden.probes._scheduler import CheckRecord, MonitorStatus, ReloadSummary, Scheduler
 from tradewarden.probes._spec import ConsecutivePolicy, FailurePolicy, MonitorSpec, RatePolicy
+from tradewarden.probes._web import new_web_session
 
 __all__ = [
     "Beat",
@@ -41,4 +42,5 @@ __all__ = [
     "StoreFlipRecorder",
     "StoreHeartbeats",
     "decide",
+    "new_web_session",
 ]

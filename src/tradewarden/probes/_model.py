@@ -19,6 +19,8 @@ import httpx
 from tradewarden.clock import Clock
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from tradewarden.probes._heartbeats import HeartbeatBoard
 
 __all__ = [
@@ -65,13 +67,18 @@ class ProbeResult:
 
 @dataclass(frozen=True, slots=True)
 class ProbeContext:
-    """What a probe may use: the clock, its time budget, a shared HTTP client, and the
-    board of heartbeat pings (for push monitors)."""
+    """What a probe may use: the clock, its time budget, the shared HTTP clients, and the
+    board of heartbeat pings (for push monitors).
+
+    ``web`` is the aiohttp session of the ``http`` kind (see ``probes/_web.py``); a probe
+    given none makes its own.
+    """
 
     clock: Clock
     timeout_s: float
     http: httpx.AsyncClient
     heartbeats: HeartbeatBoard | None = None
+    web: aiohttp.ClientSession | None = None
 
 
 class Probe(Protocol):

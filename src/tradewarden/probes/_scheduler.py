@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 
 from tradewarden.clock import Clock
@@ -97,6 +98,7 @@ class Scheduler:
         flips: FlipRecorder,
         sink: ResultSink,
         http: httpx.AsyncClient,
+        web: aiohttp.ClientSession | None = None,
         max_concurrency: int = 256,
         history_size: int = 100,
         heartbeats: HeartbeatBoard | None = None,
@@ -106,6 +108,7 @@ class Scheduler:
         self._flips = flips
         self._sink = sink
         self._http = http
+        self._web = web
         self._limit = asyncio.Semaphore(max_concurrency)
         self._history_size = history_size
         self._monitors: dict[str, MonitorStatus] = {}
@@ -275,6 +278,7 @@ class Scheduler:
             timeout_s=spec.timeout_s,
             http=self._http,
             heartbeats=self._heartbeats,
+            web=self._web,
         )
         started = time.perf_counter()
         try:

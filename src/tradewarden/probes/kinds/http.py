@@ -7,6 +7,7 @@ the clock (``_judge``); the I/O around it only gathers the observation.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import operator
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import aiohttp
 import httpx
 from cryptography import x509
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
@@ -25,6 +27,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from tradewarden.clock import utc_datetime
 from tradewarden.probes._model import Probe, ProbeContext, ProbeResult, Sample
 from tradewarden.probes._spec import MonitorSpec
+from tradewarden.probes._web import new_web_session
 from tradewarden.telemetry import redact_text, redact_url
 
 __all__ = ["HttpSpec"]
@@ -418,41 +421,53 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+        if isinstance(current, aiohttp.ClientConnectorCertificateError):
+            pending.append(current.certificate_error)
+        elif isinstance(current, aiohttp.ClientConnectorError):
+            pending.append(current.os_error)
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
 
 
-def _describe(exc: Exception, timeout_s: float) -> str:  # noqa: PLR0911 - one case per kind
-    """Return what went wrong in words an operator acts on."""
-    causes = list(_causes(exc))
-    for cause in causes:
+def _tls_error(causes: list[BaseException]) -> str | None:
+    """Return what failed in TLS, or None when TLS is not to blame."""
+    # aiohttp's wrappers subclass the ssl errors they wrap: read the originals.
+    originals = [cause for cause in causes if not isinstance(cause, aiohttp.ClientError)]
+    for cause in originals:
         if isinstance(cause, ssl.SSLCertVerificationError):
             if cause.verify_code == _X509_V_ERR_CERT_HAS_EXPIRED:
                 return "TLS certificate expired (verification failed)"
             return f"TLS certificate verification failed: {cause.verify_message}"
-    for cause in causes:
+    for cause in originals:
         if isinstance(cause, ssl.SSLError):
             return f"TLS handshake failed: {cause.reason or cause}"
-    if isinstance(exc, httpx.TimeoutException):
-        phase = {
-            httpx.ConnectTimeout: "connect",
-            httpx.ReadTimeout: "read",
-            httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "waiting for a connection",
-        }.get(type(exc), "request")
+    return None
+
+
+def _describe(exc: BaseException, timeout_s: float) -> str:  # noqa: PLR0911 - one case per kind
+    """Return what went wrong in words an operator acts on."""
+    causes = list(_causes(exc))
+    if (tls := _tls_error(causes)) is not None:
+        return tls
+    if isinstance(exc, TimeoutError):  # aiohttp's phase timeouts subclass it
+        phase = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read"
         return f"timed out ({phase}) after {timeout_s:g} s"
-    if isinstance(exc, httpx.TooManyRedirects):
+    if isinstance(exc, aiohttp.TooManyRedirects):
         return "too many redirects"
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
         return "connection refused"
     for cause in causes:
         if isinstance(cause, socket.gaierror):
             return f"DNS lookup failed: {cause.strerror or cause}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"invalid URL: {type(exc).__name__}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"connect failed: {exc.os_error.strerror or exc.os_error}"
     detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
-        return f"connect failed: {detail}"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return f"protocol error: {detail}"
+    if isinstance(exc, aiohttp.ClientResponseError):  # a malformed response head
+        return f"protocol error: {exc.message or detail}"
     return f"{type(exc).__name__}: {detail}"
 
 
@@ -464,49 +479,66 @@ class _HttpProbe:
         self._spec = spec
         self._steps = parse_json_path(spec.json_path) if spec.json_path is not None else None
         self._content = spec.body.encode() if spec.body is not None else None
-        # The shared client verifies against the system trust store; anything else needs
-        # a client of its own, made once and kept for connection reuse.
-        self._needs_own_client = not spec.verify_tls or spec.ca_file is not None
-        self._own_client: httpx.AsyncClient | None = None
+        # aiohttp takes the TLS settings per request and keys its pool by them, so even a
+        # monitor with its own CA shares the session. The CA's context is made once.
+        self._ssl: ssl.SSLContext | bool | None = None if spec.verify_tls else False
+        self._timeout = aiohttp.ClientTimeout(sock_connect=spec.timeout_s, sock_read=spec.timeout_s)
+        self._own_session: aiohttp.ClientSession | None = None
 
     async def aclose(self) -> None:
-        """Close this probe's own client, if it made one."""
-        client, self._own_client = self._own_client, None
-        if client is not None:
-            await client.aclose()
+        """Close this probe's own session, if it had to make one."""
+        session, self._own_session = self._own_session, None
+        if session is not None:
+            await session.close()
 
-    def _client(self, ctx: ProbeContext) -> httpx.AsyncClient:
-        if not self._needs_own_client:
-            return ctx.http
-        if self._own_client is None:
-            verify: ssl.SSLContext | bool = False
-            if self._spec.verify_tls:
-                # Trusts ca_file only, not the system store: that is what a private CA wants.
-                verify = ssl.create_default_context(cafile=str(self._spec.ca_file))
-            self._own_client = httpx.AsyncClient(verify=verify)
-        return self._own_client
+    def _session(self, ctx: ProbeContext) -> aiohttp.ClientSession:
+        if ctx.web is not None:
+            return ctx.web
+        if self._own_session is None:
+            self._own_session = new_web_session(max_connections=4)
+        return self._own_session
+
+    def _tls(self) -> ssl.SSLContext | bool:
+        if self._ssl is None:
+            ca_file = self._spec.ca_file
+            # Trusts ca_file only, not the system store: that is what a private CA wants.
+            self._ssl = True if ca_file is None else ssl.create_default_context(cafile=ca_file)
+        return self._ssl
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         spec = self._spec
         started = time.perf_counter()
         try:
-            client = self._client(ctx)
+            tls = self._tls()
         except OSError as exc:  # ssl.SSLError included
             return ProbeResult.failure(f"cannot load ca_file {spec.ca_file}: {exc}")
+        timeout = self._timeout
+        if ctx.timeout_s != spec.timeout_s:
+            timeout = aiohttp.ClientTimeout(sock_connect=ctx.timeout_s, sock_read=ctx.timeout_s)
+        response: aiohttp.ClientResponse | None = None
         try:
-            async with client.stream(
-                spec.method,
-                spec.url,
-                headers=spec.headers,
-                content=self._content,
-                follow_redirects=spec.follow_redirects,
-                timeout=ctx.timeout_s,
-            ) as response:
-                der = _peer_certificate(response)
-                body, truncated = await _read_capped(response, spec.max_body_bytes)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # One deadline for the whole check, as the scheduler enforces it; the phase
+            # timeouts below it name what stalled when they fire first.
+            async with asyncio.timeout(ctx.timeout_s):
+                async with self._session(ctx).request(
+                    spec.method,
+                    spec.url,
+                    headers=spec.headers,
+                    data=self._content,
+                    allow_redirects=spec.follow_redirects,
+                    ssl=tls,
+                    timeout=timeout,
+                ) as response:
+                    der = _peer_certificate(response)
+                    body, truncated = await _read_capped(response, spec.max_body_bytes)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             duration_s = time.perf_counter() - started
-            error = f"{_describe(exc, ctx.timeout_s)} ({spec.method} {redact_url(spec.url)})"
+            if type(exc) is TimeoutError:  # the deadline, not a phase timeout
+                phase = "waiting for the response" if response is None else "reading the body"
+                description = f"timed out ({phase}) after {ctx.timeout_s:g} s"
+            else:
+                description = _describe(exc, ctx.timeout_s)
+            error = f"{description} ({spec.method} {redact_url(spec.url)})"
             status = Sample("probe_http_status_code", 0, help=_STATUS_HELP)
             return ProbeResult.failure(redact_text(error), duration_s, status)
         duration_s = time.perf_counter() - started
@@ -519,10 +551,10 @@ class _HttpProbe:
         except ValueError as exc:
             return ProbeResult.failure(f"unreadable TLS certificate: {exc}", duration_s)
         observed = _Observed(
-            status=response.status_code,
+            status=response.status,
             body=body,
             truncated=truncated,
-            charset=response.charset_encoding,
+            charset=response.charset,
             tls=response.url.scheme == "https",
             cert_not_after=cert_not_after,
             duration_s=duration_s,
@@ -530,27 +562,35 @@ class _HttpProbe:
         return _judge(spec, self._steps, observed, ctx.clock.now())
 
 
-def _peer_certificate(response: httpx.Response) -> bytes | None:
+def _peer_certificate(response: aiohttp.ClientResponse) -> bytes | None:
     """Return the server's certificate (DER), or None without TLS.
 
     Only the leaf certificate is visible here (``get_verified_chain`` is Python 3.13+), so
     ``probe_ssl_earliest_cert_expiry`` misses an intermediate that expires sooner.
     """
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    # aiohttp hands a connection back to its pool as soon as the body is complete (with a
+    # small body: before ``request()`` returns), so ``response.connection`` is often None by
+    # now; the protocol it read from keeps the transport. Private, hence the getattr: the
+    # TLS tests catch an aiohttp release that renames it.
+    protocol = getattr(response, "_protocol", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is None and response.connection is not None:
+        transport = response.connection.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None:
         return None
     der: bytes | None = ssl_object.getpeercert(binary_form=True)
     return der
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
     """Return up to ``limit`` bytes of the body, and whether there was more.
 
-    Leaving the body unread is safe: closing the stream drops the connection.
+    Leaving the body unread is safe: aiohttp closes a connection whose body was not read
+    to the end instead of returning it to the pool.
     """
     buffer = bytearray()
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.content.iter_any():
         room = limit - len(buffer)
         if len(chunk) > room:
             buffer += chunk[:room]
