@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from probes._fakes import BEHAVIOUR, CALLS, FakeSpec, MemoryFlips, degraded, down, up
 from support.eventually import eventually
 from tradewarden.clock import SystemClock
-from tradewarden.probes import ConsecutivePolicy, Flip, ProbeMetrics, Scheduler
+from tradewarden.probes import ConsecutivePolicy, Flip, Probe, ProbeMetrics, Scheduler
 from tradewarden.probes._scheduler import first_offset, next_due
 
 
@@ -191,6 +191,51 @@ async def test_apply_adds_removes_and_changes(
     assert 'monitor="b"' not in _text(registry)
     unchanged = scheduler.apply([spec("a", interval_s=1.0), spec("c")])
     assert unchanged == type(unchanged)((), (), ())
+
+
+class _Unbuildable(FakeSpec):
+    def build(self) -> Probe:
+        raise RuntimeError("cannot build")
+
+
+async def test_apply_changes_nothing_when_a_probe_cannot_be_built(scheduler: Scheduler) -> None:
+    await scheduler.start([spec("a"), spec("b")])
+    with pytest.raises(RuntimeError, match="cannot build"):
+        scheduler.apply([spec("a", interval_s=1.0), _Unbuildable(name="c", interval_s=0.5)])
+    assert [(s.spec.name, s.spec.interval_s) for s in scheduler.all()] == [("a", 0.5), ("b", 0.5)]
+
+
+async def test_put_adds_or_replaces_one_monitor_and_remove_forgets_it(
+    scheduler: Scheduler, flips: MemoryFlips, registry: CollectorRegistry
+) -> None:
+    await scheduler.start([spec("a")])
+    assert scheduler.put(spec("b"))
+    await eventually(lambda: flips.of("b") == [("PENDING", "UP")])
+    assert not scheduler.put(spec("b"))  # unchanged: keeps running as it was
+    assert scheduler.put(spec("b", interval_s=1.0))
+    status = scheduler.get("b")
+    assert status is not None
+    assert (status.state, status.spec.interval_s) == ("UP", 1.0)
+    await eventually(lambda: 'monitor="b"' in _text(registry))
+    assert scheduler.remove("b")
+    assert not scheduler.remove("b")
+    assert [s.spec.name for s in scheduler.all()] == ["a"]
+    assert 'monitor="b"' not in _text(registry)
+
+
+async def test_a_check_in_flight_when_its_monitor_is_removed_does_not_count(
+    scheduler: Scheduler, flips: MemoryFlips, registry: CollectorRegistry
+) -> None:
+    BEHAVIOUR["gone"] = "hang"
+    await scheduler.start([spec("gone", interval_s=1.0, timeout_s=1.0, failure={"down_after": 1})])
+    await eventually(lambda: CALLS.get("gone", 0) >= 1)
+    old = scheduler.get("gone")
+    assert old is not None
+    assert old.running
+    scheduler.remove("gone")
+    await eventually(lambda: not old.running)  # the check timed out after the removal
+    assert flips.of("gone") == []
+    assert 'monitor="gone"' not in _text(registry)
 
 
 async def test_results_are_published_as_series(

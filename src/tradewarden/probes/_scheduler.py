@@ -149,38 +149,79 @@ class Scheduler:
     # -- the set of monitors --------------------------------------------------------------
 
     def apply(self, specs: Iterable[MonitorSpec]) -> ReloadSummary:
-        """Replace the monitors with ``specs``; unchanged monitors keep their state."""
+        """Replace the monitors with ``specs``; unchanged monitors keep their state.
+
+        Every new probe is built before anything changes: when one cannot be built, this
+        raises and the running monitors stay as they were.
+        """
         wanted = {spec.name: spec for spec in specs}
+        built = self._build([spec for spec in wanted.values() if self._differs(spec)])
         removed = tuple(sorted(set(self._monitors) - set(wanted)))
         for name in removed:
-            self._retire(self._monitors.pop(name).probe)
-            self._sink.forget(name)
+            self.remove(name)
         added: list[str] = []
         changed: list[str] = []
-        now = self._clock.monotonic()
-        for name, spec in wanted.items():
-            current = self._monitors.get(name)
-            if current is not None and current.spec == spec:
-                continue
-            status = MonitorStatus(
-                spec=spec,
-                probe=spec.build(),
-                history=deque(maxlen=self._history_size),
-            )
-            if current is None:
-                added.append(name)
-                status.state = self._restored.get(name, "PENDING")
-            else:
-                changed.append(name)
-                self._retire(current.probe)
-                status.state = current.state
-                status.history = current.history
-                status.generation = current.generation + 1
-            self._monitors[name] = status
-            if not spec.paused:
-                self._push(now + first_offset(name, spec.interval_s), status)
+        for spec, probe in built:
+            (added if self._install(spec, probe) else changed).append(spec.name)
         self._wake.set()
         return ReloadSummary(tuple(added), removed, tuple(changed))
+
+    def put(self, spec: MonitorSpec, probe: Probe | None = None) -> bool:
+        """Add ``spec``, or replace the monitor of its name; return False when unchanged.
+
+        ``probe`` is ``spec.build()`` made beforehand, so that a caller can fail before it
+        commits anything; without it the probe is built here.
+        """
+        if not self._differs(spec):
+            if probe is not None:
+                self._retire(probe)
+            return False
+        self._install(spec, probe if probe is not None else spec.build())
+        self._wake.set()
+        return True
+
+    def remove(self, name: str) -> bool:
+        """Stop and forget the monitor ``name`` (its series too); return whether it existed."""
+        status = self._monitors.pop(name, None)
+        if status is None:
+            return False
+        self._retire(status.probe)
+        self._sink.forget(name)
+        # Added again later, it starts PENDING, not in the state it had at start-up.
+        self._restored.pop(name, None)
+        return True
+
+    def _differs(self, spec: MonitorSpec) -> bool:
+        current = self._monitors.get(spec.name)
+        return current is None or current.spec != spec
+
+    def _build(self, specs: list[MonitorSpec]) -> list[tuple[MonitorSpec, Probe]]:
+        built: list[tuple[MonitorSpec, Probe]] = []
+        try:
+            for spec in specs:
+                built.append((spec, spec.build()))  # noqa: PERF401 - keeps what was built
+        except BaseException:
+            for _, probe in built:
+                self._retire(probe)
+            raise
+        return built
+
+    def _install(self, spec: MonitorSpec, probe: Probe) -> bool:
+        """Run ``probe`` for ``spec`` in place of any monitor of that name; True when new."""
+        name = spec.name
+        current = self._monitors.get(name)
+        status = MonitorStatus(spec=spec, probe=probe, history=deque(maxlen=self._history_size))
+        if current is None:
+            status.state = self._restored.get(name, "PENDING")
+        else:
+            self._retire(current.probe)
+            status.state = current.state
+            status.history = current.history
+            status.generation = current.generation + 1
+        self._monitors[name] = status
+        if not spec.paused:
+            self._push(self._clock.monotonic() + first_offset(name, spec.interval_s), status)
+        return current is None
 
     def _retire(self, probe: Probe) -> None:
         """Close a replaced probe's resources once its run in flight (if any) is over."""
@@ -302,8 +343,8 @@ class Scheduler:
         spec = status.spec
         outcomes = [*status.outcomes(), result.success]
         decision = decide(status.state, outcomes, result, spec.failure)
-        if spec.paused:
-            return  # paused while the check ran: its result no longer counts
+        if spec.paused or self._monitors.get(spec.name) is not status:
+            return  # paused, replaced or removed while the check ran: it no longer counts
         if decision.state != status.state:
             stored = await self._transition(status, decision.state, decision.reason)
             if not stored:
