@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import bullmq
 import redis
+import rq
 from celery import Celery
 
 from support.eventually import eventually
@@ -97,6 +101,48 @@ def _main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _main(sys.argv[1:])
+
+
+def enqueue_rq(url: str, queue_name: str, jobs: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+    """Enqueue ``jobs`` (function path, args) on the RQ queue ``queue_name``; return them."""
+    with redis.Redis.from_url(url) as connection:
+        queue = rq.Queue(queue_name, connection=connection)
+        return [queue.enqueue(function, *args) for function, args in jobs]
+
+
+def rq_worker_argv(url: str, queue: str, *, burst: bool = True) -> list[str]:
+    """Return the command line of an RQ worker on ``queue`` (``--burst``: exit when empty)."""
+    rq_cli = Path(sys.executable).parent / "rq"
+    return [
+        str(rq_cli),
+        "worker",
+        *(["--burst"] if burst else []),
+        "--url",
+        url,
+        "--path",
+        str(TESTS_DIR),
+        queue,
+    ]
+
+
+@contextlib.contextmanager
+def running(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (tests importable) with output to ``log``; stop it however the block ends."""
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=WORKER_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 async def _process(job: bullmq.Job, token: str) -> str:

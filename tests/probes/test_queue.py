@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import rq
 from pydantic import ValidationError
 from rq.suspension import suspend
 
@@ -23,12 +19,14 @@ from probes._queue_workers import (
     FAIL,
     HOLD,
     SUCCEED,
-    TESTS_DIR,
     WORKER_TIMEOUT_S,
     bull_queue,
     celery_worker_argv,
+    enqueue_rq,
     fill_bullmq,
     make_celery_app,
+    rq_worker_argv,
+    running,
 )
 from support.eventually import eventually
 from support.redis_server import RedisServer
@@ -74,26 +72,6 @@ def values(result: ProbeResult, queue: str) -> dict[str, float]:
         state = sample.labels.get("state")
         found[f"{sample.name}:{state}" if state else sample.name] = sample.value
     return found
-
-
-@contextlib.contextmanager
-def running(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``argv`` (tests importable) with output to ``log``; stop it however the block ends."""
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=WORKER_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 # --- BullMQ -------------------------------------------------------------------------------
@@ -230,27 +208,16 @@ async def test_unknown_queue_degrades_as_a_likely_typo(
 # --- RQ -----------------------------------------------------------------------------------
 
 
-def _enqueue_rq(url: str, queue_name: str, jobs: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-    with redis.Redis.from_url(url) as connection:
-        queue = rq.Queue(queue_name, connection=connection)
-        return [queue.enqueue(function, *args) for function, args in jobs]
-
-
-def _rq_worker_argv(url: str, queue: str) -> list[str]:
-    rq_cli = Path(sys.executable).parent / "rq"
-    return [str(rq_cli), "worker", "--burst", "--url", url, "--path", str(TESTS_DIR), queue]
-
-
 async def test_rq_reports_jobs_a_real_worker_finished_and_failed(
     http: httpx.AsyncClient, server: RedisServer, tmp_path: Path
 ) -> None:
     work = [("probes._queue_workers.succeed", (index,)) for index in range(3)]
     work += [("probes._queue_workers.fail", ())] * 2
-    await asyncio.to_thread(_enqueue_rq, server.url(), "reports", work)
-    with running(_rq_worker_argv(server.url(), "reports"), tmp_path / "rq.log") as worker:
+    await asyncio.to_thread(enqueue_rq, server.url(), "reports", work)
+    with running(rq_worker_argv(server.url(), "reports"), tmp_path / "rq.log") as worker:
         assert await asyncio.to_thread(worker.wait, WORKER_TIMEOUT_S) == 0
     waiting = await asyncio.to_thread(
-        _enqueue_rq,
+        enqueue_rq,
         server.url(),
         "reports",
         [("probes._queue_workers.succeed", (index,)) for index in range(2)],
