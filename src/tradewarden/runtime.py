@@ -99,6 +99,7 @@ class Runtime:
     heartbeats: HeartbeatBoard | None = field(init=False, default=None)
     _http: httpx.AsyncClient | None = field(init=False, default=None)
     _web: aiohttp.ClientSession | None = field(init=False, default=None)
+    _flips: StoreFlipRecorder | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
@@ -162,10 +163,11 @@ class Runtime:
         # HTTP monitors use aiohttp: a thirtieth of httpx's CPU per check (probes/_web.py).
         self._web = new_web_session(probes.max_concurrency)
         self.heartbeats = HeartbeatBoard(StoreHeartbeats(self.database), self.clock)
+        self._flips = flips = StoreFlipRecorder(self.database)
         await self.heartbeats.load()
         self.scheduler = Scheduler(
             clock=self.clock,
-            flips=StoreFlipRecorder(self.database),
+            flips=flips,
             sink=self.probe_metrics,
             http=self._http,
             web=self._web,
@@ -192,6 +194,8 @@ class Runtime:
         """Release connections."""
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self._flips is not None:
+            await self._flips.aclose()  # the flips handed over before the stop
         if self._http is not None:
             await self._http.aclose()
         if self._web is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradewarden.store._models import MonitorFlip
@@ -28,6 +30,14 @@ class FlipRepository:
         self._session.add(flip)
         await self._session.flush()
         return flip
+
+    async def add_many(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Write flips given as ``monitor, old_state, new_state, reason, at`` mappings in one
+        statement; return how many."""
+        batch = list(rows)
+        if batch:
+            await self._session.execute(insert(MonitorFlip), batch)
+        return len(batch)
 
     async def list(
         self, *, monitor: str | None = None, limit: int = 100, before_id: int | None = None
