@@ -6,7 +6,7 @@ monitor count that still meets those bounds.
 
 Each trial runs in its own process pinned to one CPU: the real ``Scheduler`` with the real
 ``StoreFlipRecorder`` (a fresh SQLite file, migrated) and the real ``ProbeMetrics`` sink,
-one shared ``httpx.AsyncClient`` sized like the warden's, on uvloop as ``tradewarden up``
+one shared aiohttp session sized like the warden's, on uvloop as ``tradewarden up``
 runs it. The targets (bench/_probe_targets.py) answer 200 on several ports, pinned to the
 other CPU. The named peer, measured in the same run at the same N, is the naive design many
 tools use (Uptime Kuma chains one setTimeout per monitor): one asyncio task per monitor
@@ -73,8 +73,6 @@ class TrialConfig:
     ports: tuple[int, ...]
     cpu: int | None
     max_concurrency: int
-    # None: as the runtime builds its client (no keep-alive cap); a number, for diagnosis.
-    max_keepalive: int | None = None
     profile: str | None = None
     data_dir: str | None = None  # the SQLite file goes here (default: a temporary directory)
 
@@ -127,8 +125,11 @@ class _Naive:
     dispatcher, no concurrency limit, and the next run is "finished + interval".
     """
 
-    def __init__(self, *, clock: Any, flips: Any, sink: Any, http: Any, history: int) -> None:
+    def __init__(
+        self, *, clock: Any, flips: Any, sink: Any, http: Any, web: Any, history: int
+    ) -> None:
         self._clock, self._flips, self._sink, self._http = clock, flips, sink, http
+        self._web = web
         self._history = history
         self._tasks: list[asyncio.Task[None]] = []
         self._states: dict[str, str] = {}
@@ -156,7 +157,9 @@ class _Naive:
         from tradewarden.probes import Flip, ProbeContext, decide
 
         probe = spec.build()
-        context = ProbeContext(clock=self._clock, timeout_s=spec.timeout_s, http=self._http)
+        context = ProbeContext(
+            clock=self._clock, timeout_s=spec.timeout_s, http=self._http, web=self._web
+        )
         outcomes: deque[bool] = deque(maxlen=self._history)
         await asyncio.sleep(max(0.0, first_due - self._clock.monotonic()))
         runs = 0
@@ -240,11 +243,15 @@ async def _loop_lag(samples: list[float], period_s: float = 0.1) -> None:
         samples.append(time.monotonic() - before - period_s)
 
 
-def _pool_size(client: Any) -> int:
-    """Return how many connections the client's pool holds (httpx internals; -1 if unknown)."""
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    connections = getattr(pool, "connections", None)
-    return -1 if connections is None else len(connections)
+def _pool_size(session: Any) -> int:
+    """Return how many connections the session's pool holds, busy and idle (aiohttp
+    internals; -1 if unknown)."""
+    connector = getattr(session, "connector", None)
+    acquired = getattr(connector, "_acquired", None)
+    idle = getattr(connector, "_conns", None)
+    if acquired is None or idle is None:
+        return -1
+    return len(acquired) + sum(len(connections) for connections in idle.values())
 
 
 def _drain(delays: deque[float]) -> list[float]:
@@ -410,7 +417,7 @@ async def _trial(
     from prometheus_client import CollectorRegistry
 
     from tradewarden.clock import SystemClock
-    from tradewarden.probes import ProbeMetrics, Scheduler, StoreFlipRecorder
+    from tradewarden.probes import ProbeMetrics, Scheduler, StoreFlipRecorder, new_web_session
     from tradewarden.store import Database, upgrade
 
     database = Database(f"sqlite:///{data_dir}/probes.sqlite")
@@ -418,25 +425,21 @@ async def _trial(
     registry = CollectorRegistry()
     sink = _CountingSink(ProbeMetrics(registry))
     flips = _CountingFlips(StoreFlipRecorder(database))
-    # As the runtime builds it: one pooled client for every HTTP monitor.
-    client = httpx.AsyncClient(
-        follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=config.max_concurrency,
-            max_keepalive_connections=config.max_keepalive,
-        ),
-        headers={"User-Agent": "tradewarden-bench"},
-    )
+    # As the runtime builds them: one aiohttp session for every HTTP monitor, and the
+    # httpx client of the other kinds (unused here).
+    client = new_web_session(config.max_concurrency)
+    http = httpx.AsyncClient()
     clock = SystemClock()
     runner: Any
     if config.scheduler == "naive":
-        runner = _Naive(clock=clock, flips=flips, sink=sink, http=client, history=100)
+        runner = _Naive(clock=clock, flips=flips, sink=sink, http=http, web=client, history=100)
     else:
         runner = Scheduler(
             clock=clock,
             flips=flips,
             sink=sink,
-            http=client,
+            http=http,
+            web=client,
             max_concurrency=config.max_concurrency,
             history_size=100,
         )
@@ -471,7 +474,8 @@ async def _trial(
     finally:
         lag_task.cancel()
         await runner.stop()
-        await client.aclose()
+        await client.close()
+        await http.aclose()
         await database.dispose()
 
 
@@ -512,11 +516,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="seconds first (1 interval + 2 s)")
     parser.add_argument("--ports", type=int, default=8, help="target ports (8)")
     parser.add_argument("--concurrency", type=int, default=256, help="max_concurrency (256)")
-    parser.add_argument(
-        "--keepalive",
-        type=int,
-        help="cap the client's idle keep-alive connections (default: none, as the runtime)",
-    )
     parser.add_argument(
         "--max-search", type=int, help="trials searching the largest N in bounds (6; 0: skip)"
     )
@@ -662,7 +661,6 @@ def _config(args: argparse.Namespace, scheduler: str, monitors: int, **extra: An
         "ports": args.target_ports,
         "cpu": args.warden_cpu,
         "max_concurrency": args.concurrency,
-        "max_keepalive": args.keepalive,
     }
     return TrialConfig(**{**fields, **extra})
 
@@ -743,9 +741,8 @@ def _machine() -> dict[str, Any]:
     versions = {}
     for package in (
         "tradewarden",
+        "aiohttp",
         "httpx",
-        "httpcore",
-        "h11",
         "uvloop",
         "sqlalchemy",
         "aiosqlite",
@@ -915,7 +912,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"warden trials pinned to CPU {warden_cpu}, {args.ports} target ports on CPU"
-        f" {targets_cpu}; max_concurrency {args.concurrency}, keep-alive cap {args.keepalive}"
+        f" {targets_cpu}; max_concurrency {args.concurrency}"
     )
     trial_s = args.warmup + max(args.window, args.search_window) + 300
     # The main pair, the search, the peer at the largest N in bounds; then a margin.
