@@ -34,6 +34,7 @@ from tradewarden.errors import ConfigError, ConflictError
 from tradewarden.health import Readiness
 from tradewarden.probes import (
     HeartbeatBoard,
+    MonitorCatalog,
     ProbeMetrics,
     ReloadSummary,
     Scheduler,
@@ -96,6 +97,7 @@ class Runtime:
     http_metrics: HttpMetrics = field(init=False)
     probe_metrics: ProbeMetrics = field(init=False)
     scheduler: Scheduler | None = field(init=False, default=None)
+    monitors: MonitorCatalog | None = field(init=False, default=None)
     heartbeats: HeartbeatBoard | None = field(init=False, default=None)
     _http: httpx.AsyncClient | None = field(init=False, default=None)
     _web: aiohttp.ClientSession | None = field(init=False, default=None)
@@ -175,18 +177,22 @@ class Runtime:
             history_size=probes.history_size,
             heartbeats=self.heartbeats,
         )
-        await self.scheduler.start(self.config.monitors)
+        # The file's monitors and those created over the API (stored).
+        self.monitors = MonitorCatalog(self.database, self.scheduler, self.clock)
+        await self.monitors.start(self.config.monitors)
 
     async def reload_monitors(self) -> ReloadSummary:
         """Read the config file again and apply its monitors; raise ConfigError when invalid.
 
-        An invalid file changes nothing: the monitors running stay as they were. Other
-        sections (server, auth, redis) take effect at the next start.
+        The monitors created over the API are read from the store again too (so another
+        instance's changes arrive here). An invalid file changes nothing: the monitors
+        running stay as they were. Other sections (server, auth, redis) take effect at the
+        next start.
         """
-        if self.scheduler is None:
+        if self.monitors is None:
             raise ConfigError("monitors do not run in this process")
         config = load_config_file(self.config_path)
-        summary = self.scheduler.apply(config.monitors)
+        summary = await self.monitors.reload(config.monitors)
         self.config = config
         return summary
 

@@ -6,6 +6,7 @@ every flip through a ``FlipRecorder`` before announcing it, and hands every resu
 ``ResultSink``.
 """
 
+from tradewarden.probes._catalog import MonitorCatalog, MonitorSource, inline_secrets
 from tradewarden.probes._heartbeats import Beat, HeartbeatBoard, HeartbeatStore, PingKind
 from tradewarden.probes._metrics import ProbeMetrics
 from tradewarden.probes._model import MonitorState, Probe, ProbeContext, ProbeResult, Sample
@@ -26,6 +27,8 @@ __all__ = [
     "FlipRecorder",
     "HeartbeatBoard",
     "HeartbeatStore",
+    "MonitorCatalog",
+    "MonitorSource",
     "MonitorSpec",
     "MonitorState",
     "MonitorStatus",
@@ -42,5 +45,6 @@ __all__ = [
     "StoreFlipRecorder",
     "StoreHeartbeats",
     "decide",
+    "inline_secrets",
     "new_web_session",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "MonitorStatus",
     "ReloadSummary",
     "Scheduler",
+    "close_probe",
     "first_offset",
     "next_due",
 ]
@@ -140,7 +141,7 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*self._runs, return_exceptions=True)
         for status in self._monitors.values():
-            await _close(status.probe)
+            await close_probe(status.probe)
 
     def on_flip(self, listener: FlipListener) -> None:
         """Call ``listener`` after every stored flip."""
@@ -225,7 +226,7 @@ class Scheduler:
 
     def _retire(self, probe: Probe) -> None:
         """Close a replaced probe's resources once its run in flight (if any) is over."""
-        task = asyncio.get_running_loop().create_task(_close(probe))
+        task = asyncio.get_running_loop().create_task(close_probe(probe))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
 
@@ -386,7 +387,7 @@ class Scheduler:
         return True
 
 
-async def _close(probe: Probe) -> None:
+async def close_probe(probe: Probe) -> None:
     """Close what a probe holds (its own HTTP client, ...), if it holds anything."""
     aclose = getattr(probe, "aclose", None)
     if aclose is None:

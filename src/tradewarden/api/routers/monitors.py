@@ -1,16 +1,29 @@
-"""Monitors: their live state, recent results and flips; run-now, pause and resume."""
+"""Monitors: their live state, recent results and flips; run-now, pause and resume; and
+monitors created, replaced and deleted over the API (the config file's stay the file's)."""
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tradewarden.api._deps import Operator, RuntimeDep, Viewer, audit_context
 from tradewarden.clock import utc_datetime
-from tradewarden.probes import CheckRecord, MonitorStatus, Scheduler
+from tradewarden.probes import (
+    CheckRecord,
+    MonitorCatalog,
+    MonitorSource,
+    MonitorSpec,
+    MonitorStatus,
+    Scheduler,
+    inline_secrets,
+)
+from tradewarden.probes.kinds import KINDS, monitor_adapter
 from tradewarden.runtime import Runtime
 from tradewarden.store import AuditRecord, AuditRepository, FlipRepository
 
@@ -30,6 +43,9 @@ class CheckOut(BaseModel):
 class MonitorOut(BaseModel):
     name: str
     kind: str
+    source: MonitorSource = Field(
+        description="config: managed by the config file; api: created over the API"
+    )
     state: str
     paused: bool
     interval_s: float
@@ -68,11 +84,13 @@ def _check(record: CheckRecord) -> CheckOut:
     )
 
 
-def _monitor(status: MonitorStatus) -> MonitorOut:
+def _monitor(status: MonitorStatus, source: MonitorSource | None) -> MonitorOut:
+    # Kind-specific fields (URLs, headers, DSN sources) are left out: they may hold secrets.
     spec = status.spec
     return MonitorOut(
         name=spec.name,
         kind=spec.kind,
+        source=source or "config",
         state=status.state,
         paused=spec.paused,
         interval_s=spec.interval_s,
@@ -89,6 +107,17 @@ def _scheduler(runtime: Runtime) -> Scheduler:
     return runtime.scheduler
 
 
+def _catalog(runtime: Runtime) -> MonitorCatalog:
+    if runtime.monitors is None:
+        raise HTTPException(503, "monitors do not run in this process")
+    return runtime.monitors
+
+
+def _out(runtime: Runtime, status: MonitorStatus) -> MonitorOut:
+    catalog = runtime.monitors
+    return _monitor(status, catalog.source(status.spec.name) if catalog else None)
+
+
 def _status(runtime: Runtime, name: str) -> MonitorStatus:
     status = _scheduler(runtime).get(name)
     if status is None:
@@ -99,13 +128,13 @@ def _status(runtime: Runtime, name: str) -> MonitorStatus:
 @router.get("", response_model=list[MonitorOut], summary="List monitors with their state")
 async def list_monitors(runtime: RuntimeDep, _viewer: Viewer) -> list[MonitorOut]:
     """Return every monitor, by name."""
-    return [_monitor(status) for status in _scheduler(runtime).all()]
+    return [_out(runtime, status) for status in _scheduler(runtime).all()]
 
 
 @router.get("/{name}", response_model=MonitorOut, summary="One monitor")
 async def get_monitor(name: str, runtime: RuntimeDep, _viewer: Viewer) -> MonitorOut:
     """Return one monitor's state and last check."""
-    return _monitor(_status(runtime, name))
+    return _out(runtime, _status(runtime, name))
 
 
 @router.get("/{name}/history", response_model=list[CheckOut], summary="Recent checks")
@@ -171,7 +200,7 @@ async def pause(
     body = body or Reason()
     status = await _scheduler(runtime).pause(name, body.reason)
     await _audit(runtime, request, "monitor.pause", name, reason=body.reason, state=status.state)
-    return _monitor(status)
+    return _out(runtime, status)
 
 
 @router.post("/{name}/resume", response_model=MonitorOut, summary="Resume a monitor")
@@ -187,4 +216,138 @@ async def resume(
     body = body or Reason()
     status = await _scheduler(runtime).resume(name, body.reason)
     await _audit(runtime, request, "monitor.resume", name, reason=body.reason, state=status.state)
-    return _monitor(status)
+    return _out(runtime, status)
+
+
+# -- monitors created over the API -----------------------------------------------------
+
+_KIND_NAMES = sorted(get_args(kind.model_fields["kind"].annotation)[0] for kind in KINDS)
+_SPEC_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One monitor, exactly as an entry of the config file's `monitors` list.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["name", "kind"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"type": "string", "enum": _KIND_NAMES},
+                    },
+                    "additionalProperties": True,
+                }
+            }
+        },
+    }
+}
+ReasonQuery = Annotated[
+    str | None, Query(max_length=500, description="Why: written to the audit log.")
+]
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Any]:
+    return monitor_adapter()
+
+
+def _invalid(problems: list[tuple[tuple[Any, ...], str]]) -> RequestValidationError:
+    errors = [{"loc": ("body", *loc), "msg": msg, "type": "value_error"} for loc, msg in problems]
+    return RequestValidationError(errors)
+
+
+async def _spec_body(request: Request, *, path_name: str | None = None) -> MonitorSpec:
+    """Validate the body as a config-file monitor; 422 naming each field (``body.url``)."""
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        raise _invalid([((), "the body is not valid JSON")]) from None
+    if isinstance(body, dict) and path_name is not None:
+        body.setdefault("name", path_name)
+        if body["name"] != path_name:
+            raise _invalid([(("name",), f"must be the name in the path ({path_name!r}) or absent")])
+    try:
+        spec: MonitorSpec = _adapter().validate_python(body)
+    except ValidationError as exc:
+        raise _invalid(
+            [_problem(error, body) for error in exc.errors(include_input=False)]
+        ) from None
+    secrets = inline_secrets(spec)
+    if secrets:
+        # Kept out of the store (and its backups): the warden reads them from its own
+        # environment or files instead.
+        advice = "inline secrets are not accepted over the API: set {0}_env or {0}_file"
+        raise _invalid([((field,), advice.format(field)) for field in secrets])
+    return spec
+
+
+def _problem(error: Any, body: Any) -> tuple[tuple[Any, ...], str]:
+    """Return an error's field path without the union's tag (``http.url`` -> ``url``)."""
+    loc = tuple(error["loc"])
+    if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+        loc = ("kind",)
+    elif loc and isinstance(body, dict) and loc[0] == body.get("kind"):
+        loc = loc[1:]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return loc, message
+
+
+@router.post(
+    "",
+    response_model=MonitorOut,
+    status_code=201,
+    summary="Create a monitor",
+    openapi_extra=_SPEC_BODY,
+    responses={409: {"description": "The name is taken (in the config file or the store)"}},
+)
+async def create_monitor(
+    request: Request, runtime: RuntimeDep, _operator: Operator, reason: ReasonQuery = None
+) -> MonitorOut:
+    """Store a monitor and start checking it (audited). Secrets come from ``*_env`` or
+    ``*_file``: inline ones are refused."""
+    catalog = _catalog(runtime)
+    spec = await _spec_body(request)
+    await catalog.create(spec, audit_context(request, reason))
+    return _out(runtime, _status(runtime, spec.name))
+
+
+@router.put(
+    "/{name}",
+    response_model=MonitorOut,
+    summary="Replace a monitor created over the API",
+    openapi_extra=_SPEC_BODY,
+    responses={409: {"description": "The monitor is managed by the config file"}},
+)
+async def replace_monitor(
+    name: str,
+    request: Request,
+    runtime: RuntimeDep,
+    _operator: Operator,
+    reason: ReasonQuery = None,
+) -> MonitorOut:
+    """Replace the monitor's spec (audited); it keeps its state and recent checks."""
+    catalog = _catalog(runtime)
+    spec = await _spec_body(request, path_name=name)
+    await catalog.replace(spec, audit_context(request, reason))
+    return _out(runtime, _status(runtime, name))
+
+
+@router.delete(
+    "/{name}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a monitor created over the API",
+    responses={409: {"description": "The monitor is managed by the config file"}},
+)
+async def delete_monitor(
+    name: str,
+    request: Request,
+    runtime: RuntimeDep,
+    _operator: Operator,
+    reason: ReasonQuery = None,
+) -> Response:
+    """Stop the monitor and delete it, with its series (audited; its flips are kept)."""
+    await _catalog(runtime).delete(name, audit_context(request, reason))
+    return Response(status_code=204)
