@@ -180,6 +180,8 @@ class Runtime:
         # The file's monitors and those created over the API (stored).
         self.monitors = MonitorCatalog(self.database, self.scheduler, self.clock)
         await self.monitors.start(self.config.monitors)
+        if probes.sync_interval_s > 0:
+            self.monitors.watch(probes.sync_interval_s)
 
     async def reload_monitors(self) -> ReloadSummary:
         """Read the config file again and apply its monitors; raise ConfigError when invalid.
@@ -198,6 +200,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Release connections."""
+        if self.monitors is not None:
+            await self.monitors.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self._flips is not None:

@@ -475,3 +475,48 @@ async def test_reload_keeps_api_monitors_and_brings_another_instances(
         assert await crud.stored() == ["api"]
     finally:
         await other.stop()
+
+
+async def test_other_instances_pick_up_api_changes_without_a_reload(
+    settings: Settings, fast_hasher: PasswordHasher, tmp_path: Path, target: HttpTarget
+) -> None:
+    path = tmp_path / "synced.yaml"
+    path.write_text("probes:\n  sync_interval_s: 0.1\nmonitors:\n" + _FILE_MONITOR, "utf-8")
+    taker, other = _Warden(settings, fast_hasher, path), _Warden(settings, fast_hasher, path)
+    await taker.start()
+    other.keys = taker.keys
+    await other.start()
+    operator = taker.keys["operator"]
+    try:
+        created = await taker.client.post(
+            "/v1/monitors", json=_http_spec(target, interval_s=2, timeout_s=1), headers=operator
+        )
+        assert created.status_code == 201
+        await eventually(lambda: _lists(other, "api"))
+        paused = await other.client.post("/v1/monitors/api/pause", headers=operator)
+        assert paused.json()["state"] == "PAUSED"
+
+        beat = {"name": "beat", "kind": "heartbeat", "period_s": 60}
+        assert (await taker.client.post("/v1/monitors", json=beat, headers=operator)).is_success
+        await eventually(lambda: _lists(other, "beat"))
+        assert await other.state("api") == "PAUSED"  # untouched by a change to another monitor
+
+        replaced = await taker.client.put(
+            "/v1/monitors/beat", json={**beat, "period_s": 120, "interval_s": 7}, headers=operator
+        )
+        assert replaced.is_success
+        await eventually(lambda: _interval_is(other, "beat", 7))
+        assert (await taker.client.delete("/v1/monitors/beat", headers=operator)).is_success
+        await eventually(lambda: _lists(other, "beat", listed=False))
+    finally:
+        await other.stop()
+        await taker.stop()
+
+
+async def _lists(warden: _Warden, name: str, *, listed: bool = True) -> bool:
+    return (name in await warden.names()) is listed
+
+
+async def _interval_is(warden: _Warden, name: str, interval_s: float) -> bool:
+    response = await warden.client.get(f"/v1/monitors/{name}", headers=warden.keys["viewer"])
+    return bool(response.json()["interval_s"] == interval_s)

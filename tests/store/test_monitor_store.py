@@ -69,6 +69,8 @@ async def test_replace_keeps_the_creation_and_delete_removes(database: Database)
     assert row is not None
     assert (row.spec, row.created_by, row.updated_by) == (changed, "a", "b")
     assert (row.created_at, row.updated_at) == (utc_datetime(0), utc_datetime(5))
+    async with database.read_session() as session:
+        assert await MonitorRepository(session).versions() == {"api": utc_datetime(5)}
     async with database.session() as session:
         repository = MonitorRepository(session)
         row = await repository.get("api", for_update=True)

@@ -47,6 +47,8 @@ probes:
   # Checks running at once, across every monitor; recent results kept per monitor.
   max_concurrency: 256
   history_size: 100
+  # How often to pick up monitors other instances changed over the API (0: at reload only).
+  sync_interval_s: 30
 
 # Monitors: each has a name, a kind, interval_s (30), timeout_s (10, at most the interval),
 # a failure policy (DOWN after `down_after` failures in a row, or {rate, window,

@@ -75,6 +75,9 @@ class ProbesConfig(_Section):
 
     max_concurrency: int = Field(default=256, ge=1, le=10_000)
     history_size: int = Field(default=100, ge=1, le=10_000)
+    # How often to look for monitors other instances created, changed or deleted over the
+    # API (0: only at start and reload).
+    sync_interval_s: float = Field(default=30.0, ge=0, le=3_600)
 
 
 class ServiceConfig(_Section):

@@ -15,6 +15,7 @@ runs a monitor the store does not have.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -65,8 +66,10 @@ class MonitorCatalog:
         self._adapter = monitor_adapter()
         self._config: dict[str, MonitorSpec] = {}
         self._api: dict[str, MonitorSpec] = {}
-        # One change of the set at a time in this process (API writes, reloads).
+        self._seen: dict[str, datetime] = {}  # when each stored monitor changed, last read
+        # One change of the set at a time in this process (API writes, reloads, syncs).
         self._lock = asyncio.Lock()
+        self._watcher: asyncio.Task[None] | None = None
 
     def source(self, name: str) -> MonitorSource | None:
         """Return where the monitor ``name`` comes from (None when unknown)."""
@@ -103,6 +106,72 @@ class MonitorCatalog:
                 raise
             self._api = api
             return summary
+
+    async def sync(self) -> ReloadSummary:
+        """Apply the changes other instances made to the stored monitors since the last read.
+
+        Only stored monitors that changed are touched: the others keep running as they
+        are (paused ones stay paused).
+        """
+        async with self._lock:
+            async with self._database.read_session() as session:
+                versions = await MonitorRepository(session).versions()
+            if versions == self._seen:
+                return ReloadSummary((), (), ())
+            api = await self._load()
+            removed = sorted(
+                name
+                for name in self._api.keys() - api.keys()
+                if name not in self._config and self._scheduler.remove(name)
+            )
+            added: list[str] = []
+            changed: list[str] = []
+            for name, spec in list(api.items()):
+                if name in self._config or self._api.get(name) == spec:
+                    continue
+                new = self._scheduler.get(name) is None
+                try:
+                    self._scheduler.put(spec)
+                except Exception:
+                    logger.exception("stored monitor %s cannot start; keeping what runs", name)
+                    if name in self._api:
+                        api[name] = self._api[name]
+                    else:
+                        del api[name]
+                    continue
+                (added if new else changed).append(name)
+            self._api = api
+        summary = ReloadSummary(tuple(sorted(added)), tuple(removed), tuple(sorted(changed)))
+        if summary != ReloadSummary((), (), ()):
+            logger.info(
+                "stored monitors changed: added %s, removed %s, changed %s",
+                list(summary.added),
+                list(summary.removed),
+                list(summary.changed),
+            )
+        return summary
+
+    def watch(self, interval_s: float) -> None:
+        """Look for other instances' changes to the stored monitors every ``interval_s``."""
+        self._watcher = asyncio.create_task(self._watch(interval_s), name="monitor-sync")
+
+    async def stop(self) -> None:
+        """Stop watching the store."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+
+    async def _watch(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sync()
+            except (SQLAlchemyError, OSError) as exc:  # the store is down: look again later
+                logger.warning("cannot read the stored monitors: %s", exc)
+            except Exception:
+                logger.exception("syncing the stored monitors failed")
 
     # -- writes from the API -------------------------------------------------------------
 
@@ -197,6 +266,7 @@ class MonitorCatalog:
         """Return the stored monitors that validate; log and skip those that do not."""
         async with self._database.read_session() as session:
             rows = await MonitorRepository(session).all()
+        self._seen = {row.name: row.updated_at for row in rows}
         loaded: dict[str, MonitorSpec] = {}
         for row in rows:
             try:

@@ -26,6 +26,12 @@ class MonitorRepository:
         query = select(MonitorDefinition).order_by(MonitorDefinition.name)
         return list(await self._session.scalars(query))
 
+    async def versions(self) -> dict[str, datetime]:
+        """Return when each stored monitor last changed (no specs: cheap to poll)."""
+        query = select(MonitorDefinition.name, MonitorDefinition.updated_at)
+        rows = await self._session.execute(query)
+        return {row.name: row.updated_at for row in rows}
+
     async def get(self, name: str, *, for_update: bool = False) -> MonitorDefinition | None:
         """Return the monitor named ``name``; ``for_update`` locks its row until commit."""
         return await self._session.get(MonitorDefinition, name, with_for_update=for_update)
