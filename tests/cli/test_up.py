@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from support.eventually import eventually
 from support.net import free_port
+from tradewarden.cli import app
 
 
 class Warden:
@@ -384,5 +387,49 @@ async def test_sighup_and_the_reload_command_apply_a_changed_config(
             assert "added: third" in result.stdout
             assert "removed: first" in result.stdout
             assert await names() == ["second", "third"]
+    finally:
+        assert warden.stop() == 0, warden.output()
+
+
+@pytest.mark.slow
+async def test_monitor_commands_add_list_and_delete_over_the_api(
+    warden_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**warden_env, "TRADEWARDEN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    warden = Warden(env)
+    try:
+        await warden.wait_healthy()
+        async with httpx.AsyncClient(base_url=warden.url) as http:
+            headers = await admin_headers(http)
+            created = await http.post(
+                "/v1/admin/api-keys", json={"name": "ops", "role": "operator"}, headers=headers
+            )
+            key = created.json()["key"]
+        spec = tmp_path / "nightly.yaml"
+        spec.write_text("name: nightly\nkind: heartbeat\nperiod_s: 3600\n", encoding="utf-8")
+        runner = CliRunner()
+
+        def monitor(*args: str) -> tuple[int, str]:
+            result = runner.invoke(
+                app, ["monitor", *args, "--url", warden.url, "--api-key", key], env=env
+            )
+            return result.exit_code, result.output
+
+        code, output = await asyncio.to_thread(
+            monitor, "add", "--file", str(spec), "--reason", "nightly job"
+        )
+        assert (code, output.strip()) == (0, "created monitor nightly (heartbeat): PENDING")
+        code, output = await asyncio.to_thread(monitor, "list", "--json")
+        assert code == 0, output
+        assert [(m["name"], m["source"]) for m in json.loads(output)] == [("nightly", "api")]
+        code, output = await asyncio.to_thread(monitor, "add", "--file", str(spec))
+        assert code == 1
+        assert "409" in output
+        assert "already exists" in output
+        code, output = await asyncio.to_thread(monitor, "delete", "nightly")
+        assert (code, output.strip()) == (0, "deleted monitor nightly")
+        code, output = await asyncio.to_thread(monitor, "list")
+        assert code == 0
+        assert "nightly" not in output
     finally:
         assert warden.stop() == 0, warden.output()

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 from rich.table import Table
 
 from tradewarden._version import __version__
 from tradewarden.cli._context import (
     ConfigOption,
-    Loaded,
+    call_warden,
     console,
     err_console,
     fail,
     load,
     run_with_runtime,
 )
+from tradewarden.cli._monitors import monitor_app
 from tradewarden.cli._serve import serve
 from tradewarden.cli._users import apikey_app, user_app
 from tradewarden.config import EXAMPLE_CONFIG
@@ -43,6 +42,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(monitor_app, name="monitor")
 
 
 @app.command()
@@ -114,7 +114,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Ask a running warden for its /status and print it as a table."""
-    body = _call_warden("GET", "/status", load(config), url, api_key)
+    body = call_warden("GET", "/status", load(config), url, api_key)
     if as_json:
         console.print_json(data=body)
     else:
@@ -139,43 +139,10 @@ def reload(
     The same happens on SIGHUP (`kill -HUP <pid>`). An invalid file changes nothing.
     """
     path = "/v1/admin/reload" + (f"?reason={quote(reason)}" if reason else "")
-    body = _call_warden("POST", path, load(config), url, api_key)
+    body = call_warden("POST", path, load(config), url, api_key)
     for change in ("added", "removed", "changed"):
         names = body.get(change) or []
         console.print(f"{change}: {', '.join(names) if names else '-'}")
-
-
-def _call_warden(
-    method: str, path: str, loaded: Loaded, url: str | None, api_key: str | None
-) -> dict[str, Any]:
-    """Call a running warden's API; exit with one line on any failure."""
-    key = api_key or _key_from_file()
-    base = url or f"http://{loaded.config.server.host}:{loaded.config.server.port}"
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    try:
-        response = httpx.request(method, f"{base.rstrip('/')}{path}", headers=headers, timeout=30.0)
-    except httpx.HTTPError as exc:
-        raise fail(f"cannot reach the warden at {base}: {exc}") from None
-    if response.status_code in {401, 403}:
-        raise fail(f"the warden refused the request ({response.status_code}): set --api-key")
-    try:
-        body: dict[str, Any] = response.json()
-    except ValueError:
-        raise fail(f"the warden answered {response.status_code} without JSON") from None
-    if response.status_code >= 400 and response.status_code != 503:
-        message = body.get("error", {}).get("message", response.text)
-        raise fail(f"the warden answered {response.status_code}: {message}")
-    return body
-
-
-def _key_from_file() -> str | None:
-    path = os.environ.get("TRADEWARDEN_API_KEY_FILE")
-    if not path:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise fail(f"TRADEWARDEN_API_KEY_FILE: cannot read {path}: {exc.strerror}") from None
 
 
 _COLOURS = {"ok": "green", "up": "green", "degraded": "yellow", "down": "red"}

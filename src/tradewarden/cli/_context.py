@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 
@@ -18,8 +20,11 @@ from tradewarden.errors import ConfigError, TradewardenError
 from tradewarden.runtime import Runtime
 
 __all__ = [
+    "ApiKeyOption",
     "ConfigOption",
     "Loaded",
+    "UrlOption",
+    "call_warden",
     "cli_principal",
     "console",
     "err_console",
@@ -36,6 +41,10 @@ ConfigOption = Annotated[
     ),
 ]
 DEFAULT_CONFIG = Path("tradewarden.yaml")
+UrlOption = Annotated[str | None, typer.Option(help="Warden base URL (default: from the config).")]
+ApiKeyOption = Annotated[
+    str | None, typer.Option(envvar="TRADEWARDEN_API_KEY", help="API key (operator role).")
+]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -101,3 +110,57 @@ def run_with_runtime(loaded: Loaded, action: Callable[[Runtime], Awaitable[T]]) 
         raise fail(exc.message) from None
     except ValueError as exc:
         raise fail(str(exc)) from None
+
+
+def call_warden(
+    method: str,
+    path: str,
+    loaded: Loaded,
+    url: str | None,
+    api_key: str | None,
+    *,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """Call a running warden's API and return its JSON (None for a 204); exit with one
+    line on any failure."""
+    key = api_key or _key_from_file()
+    base = url or f"http://{loaded.config.server.host}:{loaded.config.server.port}"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.request(
+            method,
+            f"{base.rstrip('/')}{path}",
+            headers=headers,
+            json=body,
+            params=params,
+            timeout=30.0,
+        )
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach the warden at {base}: {exc}") from None
+    if response.status_code in {401, 403}:
+        raise fail(f"the warden refused the request ({response.status_code}): set --api-key")
+    if response.status_code == 204:
+        return None
+    try:
+        payload = response.json()
+    except ValueError:
+        raise fail(f"the warden answered {response.status_code} without JSON") from None
+    if response.status_code >= 400 and response.status_code != 503:
+        error = payload.get("error", {}) if isinstance(payload, dict) else {}
+        message = error.get("message", response.text)
+        fields = "; ".join(
+            f"{item['field']}: {item['message']}" for item in error.get("fields", [])
+        )
+        raise fail(f"the warden answered {response.status_code}: {fields or message}")
+    return payload
+
+
+def _key_from_file() -> str | None:
+    path = os.environ.get("TRADEWARDEN_API_KEY_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise fail(f"TRADEWARDEN_API_KEY_FILE: cannot read {path}: {exc.strerror}") from None
