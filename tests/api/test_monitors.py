@@ -358,6 +358,14 @@ _INVALID = [
     ({"name": "x/y", "kind": "tcp", "host": "127.0.0.1", "port": 9}, "body.name"),
     ({"name": "x", "kind": "postgres", "dsn": "postgresql://u:pw-inline@127.0.0.1/db"}, "body.dsn"),
     ({"name": "x", "kind": "redis", "url": "redis://:pw-inline@127.0.0.1:6379/0"}, "body.url"),
+    (
+        {
+            "name": "x",
+            "kind": "solana_rpc",
+            "providers": [{"name": "a", "url": "https://rpc.test/?api-key=pw-inline"}],
+        },
+        "body.providers.0.url",
+    ),
     ([1, 2], "body"),
 ]
 

@@ -2,9 +2,9 @@
 
 The catalog is the one writer of the scheduler's set of monitors. The config file is the
 source of truth for its monitors: the API cannot change or delete them, and when a stored
-monitor has the name of one in the file, the file's runs and the stored one is skipped
-(with a warning). An API monitor is stored as the JSON it was posted as (defaults are not
-pinned), validated again on every load with the same union as the config file.
+monitor has the name of one in the file, the file's monitor runs and the stored one is
+skipped (with a warning). An API monitor is stored as the JSON it was posted as (defaults
+are not pinned), validated again on every load with the same union as the config file.
 
 A write stores the row and its audit entry in one transaction and builds the probe inside
 it (the part of applying a spec that can fail, so a failure stores nothing); the probe is
@@ -18,11 +18,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from tradewarden.clock import Clock, utc_datetime
@@ -39,9 +39,24 @@ MonitorSource = Literal["config", "api"]
 logger = logging.getLogger("tradewarden.probes")
 
 
-def inline_secrets(spec: MonitorSpec) -> list[str]:
-    """Return the fields of ``spec`` that hold a secret inline (a ``SecretStr``)."""
-    return [name for name in type(spec).model_fields if isinstance(getattr(spec, name), SecretStr)]
+def inline_secrets(spec: MonitorSpec) -> list[tuple[str | int, ...]]:
+    """Return the paths of the fields holding a secret inline (a ``SecretStr``), nested
+    ones included (``("providers", 0, "url")``)."""
+    return list(_secret_paths(spec, ()))
+
+
+def _secret_paths(value: object, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, SecretStr):
+        yield path
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secret_paths(getattr(value, name), (*path, name))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _secret_paths(item, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_paths(item, (*path, str(key)))
 
 
 def stored_form(spec: MonitorSpec) -> dict[str, Any]:
@@ -52,7 +67,8 @@ def stored_form(spec: MonitorSpec) -> dict[str, Any]:
     """
     secrets = inline_secrets(spec)
     if secrets:
-        raise ValueError(f"inline secrets are not stored: {', '.join(secrets)}")
+        names = ", ".join(".".join(str(part) for part in path) for path in secrets)
+        raise ValueError(f"inline secrets are not stored: {names}")
     return {"kind": spec.kind, **spec.model_dump(mode="json", exclude_unset=True)}
 
 

@@ -277,7 +277,7 @@ async def _spec_body(request: Request, *, path_name: str | None = None) -> Monit
         # Kept out of the store (and its backups): the warden reads them from its own
         # environment or files instead.
         advice = "inline secrets are not accepted over the API: set {0}_env or {0}_file"
-        raise _invalid([((field,), advice.format(field)) for field in secrets])
+        raise _invalid([(path, advice.format(path[-1])) for path in secrets])
     return spec
 
 
