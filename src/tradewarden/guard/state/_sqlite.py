@@ -1,0 +1,226 @@
+"""The file back end: one SQLite file shared by every process on the machine.
+
+Each change is one row (the table is the history); a write is ``BEGIN IMMEDIATE``, a
+compare of the highest version, an insert and a commit, so two processes racing both see
+a consistent order and one of them gets ``VersionConflictError``. WAL lets readers run while a
+writer commits; ``synchronous=FULL`` because a kill that vanishes on power loss is worse
+than a slow write (writes are rare). Other processes notice a change by polling
+``PRAGMA data_version``, which changes when another connection commits and costs no
+file read: a poll every ``poll_interval_s`` (0.1 s) keeps convergence well under 1 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from tradewarden.guard.state._errors import StateUnavailableError, VersionConflictError
+from tradewarden.guard.state._port import StateWatcher, Subscription
+from tradewarden.guard.state._record import INITIAL_STATE, StateChange
+
+__all__ = ["SQLiteBackend"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trading_state_changes (
+    version INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    changed_at REAL NOT NULL
+)
+"""
+_COLUMNS = "version, state, actor, reason, message, changed_at"
+_CURRENT = f"SELECT {_COLUMNS} FROM trading_state_changes ORDER BY version DESC LIMIT 1"  # noqa: S608 -- constant
+
+
+_INSERT = f"INSERT INTO trading_state_changes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 -- constant
+
+
+def _row_to_change(row: tuple[object, ...]) -> StateChange:
+    names = ("version", "state", "actor", "reason", "message", "changed_at")
+    return StateChange.from_fields(dict(zip(names, row, strict=True)))
+
+
+class _Watch:
+    """One polling thread with its own connection."""
+
+    def __init__(self, backend: SQLiteBackend, watcher: StateWatcher) -> None:
+        self._backend = backend
+        self._watcher = watcher
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"tradewarden-state-watch:{backend.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        data_version: int | None = None
+        delivered: int | None = None
+        failing = False
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = self._backend._connect()
+                    data_version = None
+                (now_version,) = conn.execute("PRAGMA data_version").fetchone()
+                if now_version != data_version or failing:
+                    data_version = now_version
+                    row = conn.execute(_CURRENT).fetchone()
+                    change = _row_to_change(row) if row else INITIAL_STATE
+                    if change.version != delivered or failing:
+                        failing = False
+                        delivered = change.version
+                        self._watcher.state_changed(change)
+            except (sqlite3.Error, StateUnavailableError) as exc:
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                    conn = None
+                if not failing:
+                    failing = True
+                    error = exc if isinstance(exc, StateUnavailableError) else _unavailable(exc)
+                    self._watcher.state_unavailable(error)
+            self._stop.wait(self._backend.poll_interval_s)
+        if conn is not None:
+            conn.close()
+
+
+def _unavailable(exc: sqlite3.Error) -> StateUnavailableError:
+    error = StateUnavailableError(f"trading state file cannot be used: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+class SQLiteBackend:
+    """Keep the trading state in a SQLite file; safe for many processes on one machine.
+
+    Nothing is opened until first use, so a missing, unreadable or corrupt file surfaces
+    as ``StateUnavailableError`` from ``load``, where the kill switch fails closed.
+    """
+
+    def __init__(
+        self, path: str | Path, *, poll_interval_s: float = 0.1, busy_timeout_s: float = 5.0
+    ) -> None:
+        if poll_interval_s <= 0:
+            raise ValueError("poll_interval_s must be positive")
+        self.path = Path(path)
+        self.poll_interval_s = poll_interval_s
+        self._busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._watches: list[_Watch] = []
+
+    def load(self) -> StateChange | None:
+        """Return the newest stored change, or None."""
+        with self._lock:
+            row = self._run(lambda conn: conn.execute(_CURRENT).fetchone())
+        return _row_to_change(row) if row else None
+
+    def write(self, change: StateChange, *, expected_version: int) -> None:
+        """Insert ``change`` if the newest stored version is ``expected_version``."""
+        if change.version <= expected_version:
+            raise ValueError("a new change must have a higher version")
+
+        row = (
+            change.version,
+            change.state.name,
+            change.actor,
+            change.reason,
+            change.message,
+            change.changed_at,
+        )
+
+        def insert(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            committed = False
+            try:
+                (current,) = conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM trading_state_changes"
+                ).fetchone()
+                if current == expected_version:
+                    conn.execute(_INSERT, row)
+                    conn.execute("COMMIT")
+                    committed = True
+            finally:
+                if not committed:
+                    conn.execute("ROLLBACK")
+            return int(current)
+
+        with self._lock:
+            current = self._run(insert)
+        if current != expected_version:
+            raise VersionConflictError(expected_version, current)
+
+    def history(self, limit: int = 100) -> list[StateChange]:
+        """Return up to ``limit`` stored changes, newest first."""
+        query = f"SELECT {_COLUMNS} FROM trading_state_changes ORDER BY version DESC LIMIT ?"  # noqa: S608 -- constant
+        with self._lock:
+            rows = self._run(lambda conn: conn.execute(query, (limit,)).fetchall())
+        return [_row_to_change(row) for row in rows]
+
+    def watch(self, watcher: StateWatcher) -> Subscription:
+        """Poll the file in a thread of its own and tell ``watcher`` about changes."""
+        watch = _Watch(self, watcher)
+        with self._lock:
+            self._watches.append(watch)
+        return watch
+
+    def close(self) -> None:
+        """Stop the watches and close the connection."""
+        with self._lock:
+            watches, self._watches = self._watches, []
+            conn, self._conn = self._conn, None
+        for watch in watches:
+            watch.close()
+        if conn is not None:
+            conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_s,
+                isolation_level=None,  # transactions are begun explicitly
+                check_same_thread=False,  # used under self._lock
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StateUnavailableError(
+                f"trading state file {self.path} cannot be opened: {exc}"
+            ) from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StateUnavailableError(
+                f"trading state file {self.path} cannot be used: {exc}"
+            ) from exc
+        return conn
+
+    def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` on the shared connection (caller holds the lock); map failures."""
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            return work(self._conn)
+        except sqlite3.Error as exc:
+            # A broken file or connection: start afresh next time.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+            raise _unavailable(exc) from exc
