@@ -6,4 +6,22 @@ heartbeats. It imports nothing from the warden (no FastAPI, no SQLAlchemy, no py
 only the core dependencies, and redis-py where a Redis back end is asked for.
 """
 
-__all__: list[str] = []
+from .breaker import (
+    LAST_GOOD_VALUE,
+    BreakerConfig,
+    BreakerMetrics,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    WindowKind,
+)
+
+__all__ = [
+    "LAST_GOOD_VALUE",
+    "BreakerConfig",
+    "BreakerMetrics",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "WindowKind",
+]

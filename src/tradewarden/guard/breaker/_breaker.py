@@ -1,0 +1,665 @@
+"""The circuit breaker: state, admission and the guarded call in every form.
+
+The hot path (CLOSED, consecutive counting) reads one flag, makes the call, and on success
+reads one int and adds to another: no lock, no clock, no Prometheus call. Everything else
+(failures, windows, OPEN, HALF_OPEN, operator states) goes through ``_admit`` and
+``_complete``, each a short section under one lock that never spans the guarded call, so
+concurrent calls are never serialised by the breaker.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, ParamSpec, Protocol, Self, TypeVar, cast
+
+from tradewarden.clock import Clock, SystemClock
+
+from ._config import BreakerConfig
+from ._errors import CircuitOpenError
+from ._state import BreakerState
+from ._window import new_window
+
+__all__ = [
+    "LAST_GOOD_VALUE",
+    "BreakerStatus",
+    "BreakerSync",
+    "CircuitBreaker",
+    "Fallback",
+    "LastGoodValue",
+    "Listener",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+logger = logging.getLogger("tradewarden.guard.breaker")
+
+
+class LastGoodValue:
+    """Fallback marker: while rejected, return the last successful result instead."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LAST_GOOD_VALUE"
+
+
+LAST_GOOD_VALUE: Final = LastGoodValue()
+Fallback = Callable[..., Any] | LastGoodValue
+Listener = Callable[["CircuitBreaker", BreakerState, BreakerState], None]
+_MISSING: Final[Any] = object()
+
+# What _admit lets through.
+_PASS: Final = 0  # DISABLED: run, record nothing
+_COUNTED: Final = 1  # CLOSED with a window (or a context manager): record the outcome
+_TRIAL: Final = 2  # HALF_OPEN trial: the outcome decides the state
+
+
+class BreakerSync(Protocol):
+    """Where a breaker reports what other processes must learn (the Redis sync).
+
+    Called under the breaker's lock: implementations queue and return at once.
+    """
+
+    def on_failure(self, breaker: CircuitBreaker) -> None:
+        """Report a failure counted while CLOSED (consecutive counting)."""
+
+    def on_recovered(self, breaker: CircuitBreaker) -> None:
+        """Report a success that reset a non-zero consecutive failure count."""
+
+    def on_transition(self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
+        """Report a local transition (automatic or by an operator)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStatus:
+    """A breaker as the API and the CLI show it; times are wall-clock epoch seconds."""
+
+    name: str
+    state: BreakerState
+    failure_count: int
+    last_failure_time: float | None
+    opened_at: float | None
+    remaining_s: float | None
+    successes_total: int
+    failures_total: int
+    rejected_total: int
+
+
+class CircuitBreaker:
+    """Guard calls to one dependency; see ``BreakerConfig`` for the rules.
+
+    Forms, all enforcing the state: ``@breaker`` (sync or async functions),
+    ``@breaker.decorate(fallback=...)``, ``breaker.call(f, ...)``, ``await
+    breaker.acall(f, ...)``, ``with breaker.guarded():`` and ``async with
+    breaker.guarded():``. A rejected call raises ``CircuitOpenError`` unless a fallback is
+    set: a function called with the call's arguments, or ``LAST_GOOD_VALUE`` (the last
+    result of the same decorated function; of any ``call``/``acall`` on this breaker). The
+    context manager has no value to substitute, so it always raises.
+
+    Listeners are called as ``listener(breaker, old, new)`` after each transition, outside
+    the lock; one that raises is logged and does not stop the others.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_counted_ok",
+        "_epoch",
+        "_failures",
+        "_failures_total",
+        "_fallback",
+        "_fast",
+        "_inflight",
+        "_last_failure",
+        "_last_failure_wall",
+        "_last_good",
+        "_listeners",
+        "_lock",
+        "_open_until",
+        "_opened_at_wall",
+        "_rejected",
+        "_state",
+        "_successes",
+        "_sync",
+        "_transitions",
+        "_trial_successes",
+        "_window",
+        "clock",
+        "config",
+        "name",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        config: BreakerConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        fallback: Fallback | None = None,
+        listeners: Iterable[Listener] = (),
+    ) -> None:
+        if not name:
+            raise ValueError("name must not be empty")
+        self.name = name
+        self.config = config if config is not None else BreakerConfig()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._fallback = fallback
+        self._listeners: list[Listener] = list(listeners)
+        self._lock = threading.Lock()
+        self._window = new_window(self.config)
+        self._state = BreakerState.CLOSED
+        self._fast = self._window is None  # CLOSED with consecutive counting
+        self._epoch = 0  # bumped by every transition: stale trials are not counted
+        self._failures = 0  # consecutive failures while CLOSED
+        self._last_failure = -float("inf")  # monotonic
+        self._last_failure_wall: float | None = None
+        self._opened_at_wall: float | None = None
+        self._open_until = 0.0  # monotonic
+        self._inflight = 0  # admitted HALF_OPEN trials still running
+        self._trial_successes = 0
+        self._counted_ok = 0  # successes recorded through the slow path
+        self._successes = 0  # fast-path successes; read through successes_total
+        self._failures_total = 0
+        self._rejected = 0
+        self._transitions: dict[tuple[BreakerState, BreakerState], int] = {}
+        self._last_good: Any = _MISSING
+        self._sync: BreakerSync | None = None
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreaker {self.name!r} {self._state.value}>"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> BreakerState:
+        """Return the state, moving OPEN to HALF_OPEN if its timeout has passed."""
+        if self._state is BreakerState.OPEN:
+            with self._lock:
+                pending = self._maybe_half_open(self.clock.monotonic())
+            self._notify(pending)
+        return self._state
+
+    @property
+    def successes_total(self) -> int:
+        """Return every call counted as a success."""
+        return self._successes + self._counted_ok
+
+    @property
+    def failures_total(self) -> int:
+        """Return every call counted as a failure."""
+        return self._failures_total
+
+    @property
+    def rejected_total(self) -> int:
+        """Return every call refused without running."""
+        return self._rejected
+
+    def transitions(self) -> dict[tuple[BreakerState, BreakerState], int]:
+        """Return how often each (from, to) transition happened in this process."""
+        with self._lock:
+            return dict(self._transitions)
+
+    def status(self) -> BreakerStatus:
+        """Return a consistent snapshot of the breaker."""
+        state = self.state
+        with self._lock:
+            remaining = None
+            if self._state is BreakerState.OPEN:
+                remaining = max(0.0, self._open_until - self.clock.monotonic())
+            return BreakerStatus(
+                name=self.name,
+                state=state,
+                failure_count=self._failures,
+                last_failure_time=self._last_failure_wall,
+                opened_at=self._opened_at_wall,
+                remaining_s=remaining,
+                successes_total=self.successes_total,
+                failures_total=self._failures_total,
+                rejected_total=self._rejected,
+            )
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(breaker, old, new)`` after every transition."""
+        self._listeners.append(listener)
+
+    # -- operator actions -------------------------------------------------------------------
+
+    def force_open(self) -> None:
+        """Reject every call until an operator closes, resets or disables the breaker."""
+        self._set(BreakerState.FORCED_OPEN)
+
+    def disable(self) -> None:
+        """Let every call through uncounted until an operator closes or resets the breaker."""
+        self._set(BreakerState.DISABLED)
+
+    def open(self) -> None:
+        """Trip the breaker now: OPEN, recovering through HALF_OPEN after ``timeout_s``."""
+        self._set(BreakerState.OPEN)
+
+    def reset(self) -> None:
+        """Return to CLOSED with every count cleared, whatever the state."""
+        self._set(BreakerState.CLOSED)
+
+    close = reset
+
+    def _set(self, state: BreakerState) -> None:
+        with self._lock:
+            pending = self._transition(state, self.clock.monotonic())
+        self._notify(pending)
+
+    # -- the guarded call, every form -------------------------------------------------------
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        """Decorate ``func`` (sync or async) with the breaker's own fallback."""
+        return self.decorate()(func)
+
+    def decorate(
+        self, *, fallback: Fallback | object | None = _MISSING
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Return a decorator; ``fallback`` overrides the breaker's for this function."""
+        chosen = cast("Fallback | None", self._fallback if fallback is _MISSING else fallback)
+
+        def decorator(func: Callable[P, R]) -> Callable[P, R]:
+            if inspect.iscoroutinefunction(func):
+                return cast("Callable[P, R]", self._async_wrapper(func, chosen))
+            return self._sync_wrapper(func, chosen)
+
+        return decorator
+
+    def call(self, func: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run ``func(*args, **kwargs)`` through the breaker."""
+        if not self._fast:
+            return cast("R", self._run(func, args, kwargs, self._fallback, None))
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            self._fast_error(exc)
+            raise
+        self._fast_success(result)
+        return result
+
+    async def acall(self, func: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
+        """Await ``func(*args, **kwargs)`` through the breaker."""
+        if not self._fast:
+            return cast("R", await self._arun(func, args, kwargs, self._fallback, None))
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            self._fast_error(exc)
+            raise
+        self._fast_success(result)
+        return result
+
+    def guarded(self) -> Guarded:
+        """Return a context manager (``with`` or ``async with``) guarding its block."""
+        return Guarded(self)
+
+    def _sync_wrapper(self, func: Callable[P, R], fallback: Fallback | None) -> Callable[P, R]:
+        cell: list[Any] | None = [_MISSING] if isinstance(fallback, LastGoodValue) else None
+        predicate = self.config.result_predicate
+        breaker = self
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not breaker._fast:
+                return cast("R", breaker._run(func, args, kwargs, fallback, cell))
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                breaker._fast_error(exc)
+                raise
+            if predicate is not None and predicate(result):
+                breaker._fast_failure()
+                return result
+            if breaker._failures:
+                breaker._recovered()
+            breaker._successes += 1
+            if cell is not None:
+                cell[0] = result
+            return result
+
+        return wrapper
+
+    def _async_wrapper(
+        self, func: Callable[P, Awaitable[Any]], fallback: Fallback | None
+    ) -> Callable[P, Awaitable[Any]]:
+        cell: list[Any] | None = [_MISSING] if isinstance(fallback, LastGoodValue) else None
+        predicate = self.config.result_predicate
+        breaker = self
+
+        @functools.wraps(func)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            if not breaker._fast:
+                return await breaker._arun(func, args, kwargs, fallback, cell)
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                breaker._fast_error(exc)
+                raise
+            if predicate is not None and predicate(result):
+                breaker._fast_failure()
+                return result
+            if breaker._failures:
+                breaker._recovered()
+            breaker._successes += 1
+            if cell is not None:
+                cell[0] = result
+            return result
+
+        return wrapper
+
+    def _run(
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        fallback: Fallback | None,
+        cell: list[Any] | None,
+    ) -> Any:
+        try:
+            kind, epoch, started = self._admit()
+        except CircuitOpenError as rejected:
+            if fallback is None:
+                raise
+            value = self._fallback_value(rejected, fallback, cell, args, kwargs)
+            if inspect.isawaitable(value):
+                raise TypeError("a sync call's fallback returned an awaitable") from None
+            return value
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            self._complete(kind, epoch, started, self._is_failure(exc), ok=False)
+            raise
+        self._finish(kind, epoch, started, result, cell)
+        return result
+
+    async def _arun(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        fallback: Fallback | None,
+        cell: list[Any] | None,
+    ) -> Any:
+        try:
+            kind, epoch, started = self._admit()
+        except CircuitOpenError as rejected:
+            if fallback is None:
+                raise
+            value = self._fallback_value(rejected, fallback, cell, args, kwargs)
+            return (await value) if inspect.isawaitable(value) else value
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            self._complete(kind, epoch, started, self._is_failure(exc), ok=False)
+            raise
+        self._finish(kind, epoch, started, result, cell)
+        return result
+
+    def _finish(
+        self, kind: int, epoch: int, started: float, result: Any, cell: list[Any] | None
+    ) -> None:
+        predicate = self.config.result_predicate
+        failed = predicate is not None and bool(predicate(result))
+        self._complete(kind, epoch, started, failed, ok=not failed)
+        if not failed and kind != _PASS:
+            if cell is not None:
+                cell[0] = result
+            else:
+                self._last_good = result
+
+    def _fallback_value(
+        self,
+        rejected: CircuitOpenError,
+        fallback: Fallback,
+        cell: list[Any] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if isinstance(fallback, LastGoodValue):
+            value = cell[0] if cell is not None else self._last_good
+            if value is _MISSING:
+                raise rejected  # nothing succeeded yet: no value to fall back on
+            return value
+        return fallback(*args, **kwargs)
+
+    def _is_failure(self, exc: BaseException) -> bool:
+        config = self.config
+        if isinstance(exc, config.ignore_exceptions) or not isinstance(
+            exc, config.record_exceptions
+        ):
+            return False
+        predicate = config.failure_predicate
+        return predicate is None or bool(predicate(exc))
+
+    # -- the fast path's exits ----------------------------------------------------------------
+
+    def _fast_success(self, result: object) -> None:
+        predicate = self.config.result_predicate
+        if predicate is not None and predicate(result):
+            self._fast_failure()
+            return
+        if self._failures:
+            self._recovered()
+        self._successes += 1
+        if isinstance(self._fallback, LastGoodValue):
+            self._last_good = result
+
+    def _fast_error(self, exc: BaseException) -> None:
+        if self._is_failure(exc):
+            self._fast_failure()
+
+    def _fast_failure(self) -> None:
+        clock = self.clock
+        now = clock.monotonic()
+        wall = clock.now()
+        pending = None
+        with self._lock:
+            self._failures_total += 1
+            if self._state is not BreakerState.CLOSED:
+                return  # admitted while CLOSED, finished after a transition: counted only
+            self._count_consecutive(now, wall)
+            if self._failures >= self.config.failure_threshold:
+                pending = self._transition(BreakerState.OPEN, now)
+        self._notify(pending)
+
+    def _recovered(self) -> None:
+        with self._lock:
+            if self._failures and self._state is BreakerState.CLOSED:
+                self._failures = 0
+                if self._sync is not None:
+                    self._sync.on_recovered(self)
+
+    # -- admission and outcomes (short sections under the lock) ---------------------------
+
+    def _admit(self) -> tuple[int, int, float]:
+        """Return (kind, epoch, start time) for a call allowed to run, or raise."""
+        now = self.clock.monotonic()
+        remaining: float | None = None
+        with self._lock:
+            pending = self._maybe_half_open(now)
+            state = self._state
+            if state is BreakerState.CLOSED:
+                admitted = (_COUNTED, self._epoch, now)
+            elif state is BreakerState.DISABLED:
+                admitted = (_PASS, self._epoch, now)
+            elif state is BreakerState.HALF_OPEN and (
+                self._inflight < self.config.permitted_calls_in_half_open
+            ):
+                self._inflight += 1
+                admitted = (_TRIAL, self._epoch, now)
+            else:
+                self._rejected += 1
+                if state is BreakerState.OPEN:
+                    remaining = self._open_until - now
+                admitted = None
+        self._notify(pending)
+        if admitted is None:
+            raise CircuitOpenError(self.name, state, remaining)
+        return admitted
+
+    def _complete(self, kind: int, epoch: int, started: float, failed: bool, *, ok: bool) -> None:
+        """Record the outcome of an admitted call: ``failed``, or ``ok``, or neither."""
+        if kind == _PASS:
+            return
+        window = self._window
+        now = self.clock.monotonic() if window is not None or failed else started
+        slow = window is not None and now - started >= self.config.slow_call_duration_s
+        wall = self.clock.now() if failed else 0.0
+        with self._lock:
+            if failed:
+                self._failures_total += 1
+            elif ok:
+                self._counted_ok += 1
+            if kind == _TRIAL:
+                pending = self._trial_outcome(epoch, now, failed=failed or (slow and ok), ok=ok)
+            elif self._state is BreakerState.CLOSED and (failed or ok):
+                pending = self._closed_outcome(now, wall, failed=failed, slow=slow)
+            else:
+                pending = None
+        self._notify(pending)
+
+    def _trial_outcome(
+        self, epoch: int, now: float, *, failed: bool, ok: bool
+    ) -> list[tuple[BreakerState, BreakerState]] | None:
+        if epoch != self._epoch or self._state is not BreakerState.HALF_OPEN:
+            return None  # the breaker moved on while this trial ran
+        self._inflight -= 1
+        if failed:
+            return self._transition(BreakerState.OPEN, now)
+        if ok:
+            self._trial_successes += 1
+            if self._trial_successes >= self.config.success_threshold:
+                return self._transition(BreakerState.CLOSED, now)
+        return None  # an ignored exception frees the slot and decides nothing
+
+    def _closed_outcome(
+        self, now: float, wall: float, *, failed: bool, slow: bool
+    ) -> list[tuple[BreakerState, BreakerState]] | None:
+        window = self._window
+        if window is not None:
+            window.record(now, failed=failed, slow=slow)
+            if failed:
+                self._last_failure_wall = wall
+            return self._transition(BreakerState.OPEN, now) if window.exceeded() else None
+        if failed:
+            self._count_consecutive(now, wall)
+            if self._failures >= self.config.failure_threshold:
+                return self._transition(BreakerState.OPEN, now)
+        elif self._failures:
+            self._failures = 0
+            if self._sync is not None:
+                self._sync.on_recovered(self)
+        return None
+
+    def _count_consecutive(self, now: float, wall: float) -> None:
+        if now - self._last_failure > self.config.monitoring_period_s:
+            self._failures = 0
+        self._failures += 1
+        self._last_failure = now
+        self._last_failure_wall = wall
+        if self._sync is not None:
+            self._sync.on_failure(self)
+
+    # -- transitions (called with the lock held) ------------------------------------------
+
+    def _maybe_half_open(self, now: float) -> list[tuple[BreakerState, BreakerState]] | None:
+        if self._state is BreakerState.OPEN and now >= self._open_until:
+            return self._transition(BreakerState.HALF_OPEN, now)
+        return None
+
+    def _transition(
+        self,
+        new: BreakerState,
+        now: float,
+        *,
+        remaining_s: float | None = None,
+        announce: bool = True,
+    ) -> list[tuple[BreakerState, BreakerState]] | None:
+        old = self._state
+        if old is new and new is not BreakerState.CLOSED:
+            return None
+        self._state = new
+        self._epoch += 1
+        self._inflight = 0
+        self._trial_successes = 0
+        self._fast = new is BreakerState.CLOSED and self._window is None
+        if new is BreakerState.OPEN:
+            timeout = self.config.timeout_s if remaining_s is None else remaining_s
+            self._open_until = now + timeout
+            self._opened_at_wall = self.clock.now() - (self.config.timeout_s - timeout)
+        elif new is not BreakerState.HALF_OPEN:
+            self._opened_at_wall = None
+        if new is BreakerState.CLOSED:
+            self._failures = 0
+            self._last_failure = -float("inf")
+            if self._window is not None:
+                self._window.clear()
+        if old is new:
+            # A reset of a CLOSED breaker clears the counts: no transition, but shared too.
+            if announce and self._sync is not None:
+                self._sync.on_recovered(self)
+            return None
+        key = (old, new)
+        self._transitions[key] = self._transitions.get(key, 0) + 1
+        if announce and self._sync is not None:
+            self._sync.on_transition(self, old, new)
+        return [key]
+
+    def _notify(self, pending: list[tuple[BreakerState, BreakerState]] | None) -> None:
+        if not pending:
+            return
+        for old, new in pending:
+            level = (
+                logging.WARNING
+                if new in (BreakerState.OPEN, BreakerState.FORCED_OPEN)
+                else logging.INFO
+            )
+            logger.log(level, "circuit breaker %r: %s -> %s", self.name, old.value, new.value)
+            for listener in list(self._listeners):
+                try:
+                    listener(self, old, new)
+                except Exception:
+                    logger.exception("circuit breaker %r: a listener failed", self.name)
+
+
+class Guarded:
+    """``with`` / ``async with`` form: admit on entry, record the block's outcome on exit."""
+
+    __slots__ = ("_breaker", "_epoch", "_kind", "_started")
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self._breaker = breaker
+        self._kind = -1
+
+    def __enter__(self) -> Self:
+        if self._kind != -1:
+            raise RuntimeError("a Guarded block cannot be entered twice: call guarded() again")
+        self._kind, self._epoch, self._started = self._breaker._admit()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        breaker = self._breaker
+        failed = exc is not None and breaker._is_failure(exc)
+        breaker._complete(self._kind, self._epoch, self._started, failed, ok=exc is None)
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
