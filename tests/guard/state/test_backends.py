@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from guard.state._fixtures import SHARED_REDIS_URL
 from support.eventually import eventually
 from tradewarden.guard.state import (
     INITIAL_STATE,
     MemoryBackend,
+    RedisBackend,
     SQLiteBackend,
     StateBackend,
     StateChange,
@@ -26,13 +28,16 @@ def change(version: int, state: TradingState = TradingState.HALTED) -> StateChan
     return StateChange(version, state, "operator:alice", "test", f"change {version}", 1.0e9)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateBackend]:
     made: StateBackend
     if request.param == "memory":
         made = MemoryBackend()
-    else:
+    elif request.param == "sqlite":
         made = SQLiteBackend(tmp_path / "state.db", poll_interval_s=0.01)
+    else:
+        prefix = request.getfixturevalue("shared_redis_prefix")
+        made = RedisBackend(SHARED_REDIS_URL, prefix=prefix)
     yield made
     made.close()
 

@@ -85,9 +85,9 @@ async def test_a_watch_reports_a_file_going_bad_and_coming_back(tmp_path: Path) 
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE trading_state_changes SET state = 'PAUSED'")
     await eventually(lambda: bool(watcher.errors))
+    count = len(watcher.changes)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE trading_state_changes SET state = 'HALTED'")
-    count = len(watcher.changes)
     await eventually(lambda: len(watcher.changes) > count)
     assert watcher.last == halt(1)
     backend.close()

@@ -1,6 +1,6 @@
 """A stand-in bot process for the multi-process tests: ``python _bot.py ACTION BACKEND``.
 
-BACKEND is ``sqlite:<path>``. ACTION is ``halt`` (store a halt,
+BACKEND is ``sqlite:<path>`` or ``redis:<url>|<prefix>``. ACTION is ``halt`` (store a halt,
 exit), ``state`` (print the state it starts in and whether the store was readable), or
 ``watch:<file>`` (keep ``<file>`` holding "STATE VERSION" until stdin closes).
 """
@@ -11,15 +11,24 @@ import os
 import sys
 from pathlib import Path
 
-from tradewarden.guard.state import SQLiteBackend, StateBackend, StateChange, TradingState
+from tradewarden.guard.state import (
+    RedisBackend,
+    SQLiteBackend,
+    StateBackend,
+    StateChange,
+    TradingState,
+)
 from tradewarden.guard.trading import KillSwitch
 
 
 def backend_from(spec: str) -> StateBackend:
     kind, _, rest = spec.partition(":")
-    if kind != "sqlite":
-        raise SystemExit(f"unknown back end {spec!r}")
-    return SQLiteBackend(rest, poll_interval_s=0.05)
+    if kind == "sqlite":
+        return SQLiteBackend(rest, poll_interval_s=0.05)
+    if kind == "redis":
+        url, _, prefix = rest.partition("|")
+        return RedisBackend(url, prefix=prefix)
+    raise SystemExit(f"unknown back end {spec!r}")
 
 
 def main(action: str, spec: str) -> None:

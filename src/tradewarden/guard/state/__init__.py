@@ -9,11 +9,13 @@ from tradewarden.guard.state._errors import StateError, StateUnavailableError, V
 from tradewarden.guard.state._memory import MemoryBackend
 from tradewarden.guard.state._port import StateBackend, StateWatcher, Subscription
 from tradewarden.guard.state._record import INITIAL_STATE, StateChange, TradingState
+from tradewarden.guard.state._redis import RedisBackend
 from tradewarden.guard.state._sqlite import SQLiteBackend
 
 __all__ = [
     "INITIAL_STATE",
     "MemoryBackend",
+    "RedisBackend",
     "SQLiteBackend",
     "StateBackend",
     "StateChange",
