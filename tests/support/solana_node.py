@@ -1,4 +1,4 @@
-"""A fake Solana JSON-RPC node on 127.0.0.1, for the solana_rpc kind's tests.
+"""A fake Solana JSON-RPC node on 127.0.0.1, for the solana_rpc kind's and the RPC pool's tests.
 
 It answers in the shapes Solana's RPC documents (and Agave's server produces)::
 
@@ -12,8 +12,9 @@ It answers in the shapes Solana's RPC documents (and Agave's server produces)::
 
 and misbehaves on demand through its attributes, which a test may change between checks:
 ``slot``/``lag``, ``behind`` (unhealthy), ``hang`` (never answer), ``delays``, ``status``
-(an HTTP error such as 429), ``garbage`` (a body that is no JSON), ``results`` and
-``errors`` (override one method's answer). Every request is recorded in ``requests``.
+(an HTTP error such as 429), ``headers`` (added to every answer, e.g. ``Retry-After``),
+``garbage`` (a body that is no JSON), ``results`` and ``errors`` (override one method's
+answer). Every request is recorded in ``requests``.
 
 An asyncio server on the test's own loop: a hung request costs nothing but a task, and
 ``hanging`` counts those whose client has not yet closed the connection.
@@ -55,6 +56,7 @@ class SolanaNode:
     hang: bool = False  # accept every request and never answer
     delays: dict[str, float] = field(default_factory=dict)  # per method, before answering
     status: int | None = None  # answer every request with this HTTP status
+    headers: dict[str, str] = field(default_factory=dict)  # added to every answer
     garbage: bytes | None = None  # answer every request with this 200 body
     balances: dict[str, int] = field(default_factory=dict)  # lamports per address
     fees: list[int] = field(default_factory=lambda: [0, 0, 1_000, 5_000, 10_000])
@@ -107,7 +109,10 @@ class SolanaNode:
             self._tasks.discard(task)
             self._writers.discard(writer)
             writer.close()
-            with contextlib.suppress(Exception):
+            # Cancelled here (a loop shutting down while the close completes), the task
+            # would end in CancelledError, which asyncio's stream callback logs as an error
+            # on 3.11: the connection is closed either way.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
@@ -137,13 +142,14 @@ class SolanaNode:
             await asyncio.sleep(delay_s)
         if self.status is not None:
             reply = HTTPStatus(self.status).phrase.encode()
-            await self._send(writer, self.status, reply, "text/plain")
+            await self._send(writer, self.status, reply, "text/plain", self.headers)
         elif self.garbage is not None:
-            await self._send(writer, 200, self.garbage, "application/json")
+            await self._send(writer, 200, self.garbage, "application/json", self.headers)
         else:
             answer = self._answer(method, params)
             answer["id"] = body.get("id") if isinstance(body, dict) else None
-            await self._send(writer, 200, json.dumps(answer).encode(), "application/json")
+            encoded = json.dumps(answer).encode()
+            await self._send(writer, 200, encoded, "application/json", self.headers)
         return True
 
     async def _hang(self, reader: asyncio.StreamReader) -> None:
@@ -157,11 +163,17 @@ class SolanaNode:
 
     @staticmethod
     async def _send(
-        writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str],
     ) -> None:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             f"Content-Type: {content_type}\r\n"
+            f"{extra}"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         writer.write(head.encode("latin-1") + body)

@@ -51,6 +51,7 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     NETWORK = "network"
     EXCHANGE_UNAVAILABLE = "exchange_unavailable"
+    NO_ENDPOINT_AVAILABLE = "no_endpoint_available"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     SLIPPAGE_EXCEEDED = "slippage_exceeded"
     SIMULATION_FAILED = "simulation_failed"
@@ -75,6 +76,8 @@ ACTIONS: Mapping[FailureKind, Action] = {
     FailureKind.TIMEOUT: Action.RETRY,
     FailureKind.NETWORK: Action.RETRY,
     FailureKind.EXCHANGE_UNAVAILABLE: Action.RETRY,
+    # Every endpoint of a pool failed, was open or rate limited: back off, ask again.
+    FailureKind.NO_ENDPOINT_AVAILABLE: Action.RETRY,
     FailureKind.INSUFFICIENT_FUNDS: Action.FAIL,
     FailureKind.SLIPPAGE_EXCEEDED: Action.FAIL,
     FailureKind.SIMULATION_FAILED: Action.FAIL,

@@ -1,0 +1,432 @@
+"""The RPC pool against real local JSON-RPC servers speaking Solana's shapes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from support.net import free_port
+from support.solana_node import SolanaNode, unhealthy_error
+from tradewarden.clock import ManualClock
+from tradewarden.guard.retry import (
+    Attempt,
+    FailureKind,
+    PermanentFailureError,
+    RetryPolicy,
+)
+from tradewarden.guard.rpc import (
+    Endpoint,
+    EvmBlockSampler,
+    NoEndpointAvailableError,
+    PoolConfig,
+    RpcError,
+    RpcOutcomeUnknownError,
+    RpcPool,
+    RpcResponseError,
+)
+
+WALLET = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
+SIGNED_TX = (
+    "AVXo5X7UNzpuOmYzkZ+fqHDGiRLTSMlWlUCcZKzEV5CIKlrdvZa3/2GrJJfPrXgZqJbYDaGiOnP99tI/"
+    "sRJfiwwBAAEDRQ/n5E5CLbMbHanUG3+iVvBAWZu0WFM6NoB5xfybQ7kNwwgfIhv6odn2qTUu/gOisDta"
+    "eCW1qlwW/gx3ccr/4wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAvsInicc+E3IZzLqeA+iM"
+    "5cn9kSaeFzOuClz1Z2kZQy0BAgIAAQwCAAAAAPIFKgEAAAA="
+)
+SECRET = "s3cr3t-api-key-0123456789"
+
+
+@pytest.fixture
+async def nodes() -> AsyncIterator[list[SolanaNode]]:
+    async with SolanaNode() as helius, SolanaNode() as quicknode, SolanaNode() as public:
+        yield [helius, quicknode, public]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+class Pools:
+    """Build pools for a test (with its clock and registry); all are closed at teardown."""
+
+    def __init__(
+        self, nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry
+    ) -> None:
+        self.nodes, self.clock, self.registry = nodes, clock, registry
+        self.made: list[RpcPool] = []
+
+    def __call__(self, endpoints: list[Endpoint], **options: Any) -> RpcPool:
+        options.setdefault("clock", self.clock)
+        options.setdefault("registry", self.registry)
+        pool = RpcPool(endpoints, **options)
+        self.made.append(pool)
+        return pool
+
+    def seeds(self, **config: Any) -> RpcPool:
+        """Return the seeds' pool: a paid provider, a second one, the public fallback."""
+        endpoints = [
+            Endpoint("helius", self.nodes[0].url(f"?api-key={SECRET}"), priority=1),
+            Endpoint("quicknode", self.nodes[1].url(), priority=2),
+            Endpoint("public", self.nodes[2].url(), priority=3),
+        ]
+        options: dict[str, Any] = {"request_timeout_s": 0.5, "sample_timeout_s": 0.5}
+        options.update(config)
+        return self(endpoints, config=PoolConfig(**options))
+
+
+@pytest.fixture
+async def pools(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry
+) -> AsyncIterator[Pools]:
+    made = Pools(nodes, clock, registry)
+    yield made
+    for pool in made.made:
+        await pool.aclose()
+
+
+def count(node: SolanaNode, method: str) -> int:
+    return node.methods().count(method)
+
+
+def requests_total(registry: CollectorRegistry, provider: str, method: str, outcome: str) -> float:
+    value = registry.get_sample_value(
+        "rpc_requests_total", {"provider": provider, "method": method, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_requests_go_to_the_first_tier(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].balances[WALLET] = 5_000
+    pool = pools.seeds()
+    await pool.start()  # samples once, then keeps sampling until closed
+    result = await pool.request("getBalance", [WALLET])
+    assert result["value"] == 5_000
+    assert count(nodes[0], "getBalance") == 1
+    assert count(nodes[1], "getBalance") == count(nodes[2], "getBalance") == 0
+    assert requests_total(registry, "helius", "getBalance", "success") == 1
+
+
+async def test_failover_follows_the_tiers_on_retryable_errors(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].status = 503
+    nodes[1].errors["getBalance"] = unhealthy_error(142)
+    nodes[2].balances[WALLET] = 7
+    pool = pools.seeds()
+    assert (await pool.request("getBalance", [WALLET]))["value"] == 7
+    assert [count(n, "getBalance") for n in nodes] == [1, 1, 1]
+    assert requests_total(registry, "helius", "getBalance", "http_error") == 1
+    assert requests_total(registry, "quicknode", "getBalance", "unhealthy") == 1
+    assert requests_total(registry, "public", "getBalance", "success") == 1
+
+
+async def test_a_hanging_endpoint_times_out_and_the_next_answers(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].hang = True
+    pool = pools.seeds(request_timeout_s=0.2)
+    assert await pool.request("getSlot") == nodes[1].slot
+    assert requests_total(registry, "helius", "getSlot", "timeout") == 1
+
+
+async def test_garbage_is_an_endpoint_failure(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].garbage = b"<html>Bad gateway</html>"
+    pool = pools.seeds()
+    assert await pool.request("getSlot") == nodes[1].slot
+    assert requests_total(registry, "helius", "getSlot", "protocol_error") == 1
+
+
+async def test_a_deterministic_error_is_not_retried_elsewhere(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].errors["getBalance"] = {"code": -32602, "message": "Invalid param: WrongSize"}
+    pool = pools.seeds()
+    with pytest.raises(RpcResponseError) as caught:
+        await pool.request("getBalance", ["not-an-address"])
+    assert caught.value.code == -32602
+    assert caught.value.failure.kind is FailureKind.REQUEST_REJECTED
+    assert caught.value.provider == "helius"
+    assert count(nodes[1], "getBalance") == count(nodes[2], "getBalance") == 0
+
+
+async def test_a_rate_limited_endpoint_is_skipped_until_its_retry_after_passes(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].status = 429
+    nodes[0].headers["Retry-After"] = "7"
+    pool = pools.seeds()
+    assert await pool.request("getSlot") == nodes[1].slot  # helius said 429
+    nodes[0].status = None
+    assert await pool.request("getSlot") == nodes[1].slot  # still waiting it out
+    assert count(nodes[0], "getSlot") == 1
+    assert pool.status()[0].rate_limited_for_s == pytest.approx(7.0)
+    clock.advance(7.0)
+    assert await pool.request("getSlot") == nodes[0].slot
+    assert count(nodes[0], "getSlot") == 2
+    assert requests_total(registry, "helius", "getSlot", "rate_limited") == 1
+    assert requests_total(registry, "helius", "getSlot", "deferred") == 1
+
+
+async def test_the_retry_policy_waits_the_retry_after_of_a_lone_endpoint(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    node = nodes[0]
+    node.status = 429
+    node.headers["Retry-After"] = "3"
+    waits: list[float] = []
+
+    async def asleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+        node.status = None  # the rate limit lifts while we wait
+
+    pool = pools([Endpoint("helius", node.url())])
+    policy = RetryPolicy(clock=clock, asleep=asleep)
+
+    async def get_slot(attempt: Attempt) -> Any:
+        return await pool.request("getSlot")
+
+    assert await policy.acall(get_slot) == node.slot
+    assert waits[0] >= 3.0
+    assert count(node, "getSlot") == 2
+
+
+async def test_every_endpoint_rate_limited_says_when_to_come_back(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    for node, wait in zip(nodes, ["9", "4", "6"], strict=True):
+        node.status = 429
+        node.headers["Retry-After"] = wait
+    pool = pools.seeds()
+    with pytest.raises(NoEndpointAvailableError) as caught:
+        await pool.request("getSlot")
+    assert caught.value.failure.kind is FailureKind.RATE_LIMITED
+    assert caught.value.failure.retry_after_s == 4.0
+    assert [e.provider for e in caught.value.errors] == ["helius", "quicknode", "public"]
+
+
+async def test_send_transaction_is_not_resent_after_no_answer(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].hang = True
+    pool = pools.seeds(request_timeout_s=0.2)
+    policy = RetryPolicy(clock=clock, asleep=_no_sleep)
+
+    async def send(attempt: Attempt) -> Any:
+        return await pool.request("sendTransaction", [SIGNED_TX, {"encoding": "base64"}])
+
+    with pytest.raises(PermanentFailureError) as caught:
+        await policy.acall(send)
+    assert isinstance(caught.value.__cause__, RpcOutcomeUnknownError)
+    assert caught.value.failure.kind is FailureKind.OUTCOME_UNKNOWN
+    assert [count(n, "sendTransaction") for n in nodes] == [1, 0, 0]
+
+
+async def test_send_transaction_is_not_resent_after_a_server_error(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].status = 502
+    pool = pools.seeds()
+    with pytest.raises(RpcOutcomeUnknownError, match="check its signature"):
+        await pool.request("sendTransaction", [SIGNED_TX])
+    assert [count(n, "sendTransaction") for n in nodes] == [1, 0, 0]
+
+
+async def test_send_transaction_moves_on_when_the_first_surely_never_took_it(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    signature = (
+        "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW"
+    )
+    nodes[1].status = 429  # refused, not processed
+    nodes[2].results["sendTransaction"] = signature
+    endpoints = [
+        Endpoint("down", f"http://127.0.0.1:{free_port()}/", priority=1),  # connection refused
+        Endpoint("quicknode", nodes[1].url(), priority=2),
+        Endpoint("public", nodes[2].url(), priority=3),
+    ]
+    pool = pools(endpoints)
+    assert await pool.request("sendTransaction", [SIGNED_TX]) == signature
+    assert [count(n, "sendTransaction") for n in nodes[1:]] == [1, 1]
+    assert requests_total(registry, "down", "sendTransaction", "unreachable") == 1
+
+
+async def test_send_transaction_fails_over_when_configured_to(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].status = 503
+    nodes[1].results["sendTransaction"] = "sig"
+    pool = pools.seeds(resend_transactions=True)
+    assert await pool.request("sendTransaction", [SIGNED_TX]) == "sig"
+
+
+async def test_a_blockhash_not_found_send_is_answered_not_failed_over(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].errors["sendTransaction"] = {
+        "code": -32002,
+        "message": "Transaction simulation failed: Blockhash not found",
+        "data": {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0},
+    }
+    pool = pools.seeds()
+    with pytest.raises(RpcResponseError) as caught:
+        await pool.request("sendTransaction", [SIGNED_TX])
+    assert caught.value.failure.kind is FailureKind.BLOCKHASH_NOT_FOUND
+    assert [count(n, "sendTransaction") for n in nodes] == [1, 0, 0]
+
+
+async def test_an_endpoint_behind_the_highest_slot_is_demoted(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].lag = 120
+    nodes[1].lag = 10
+    pool = pools.seeds(max_slot_lag=50)
+    await pool.sample()
+    status = {s.name: s for s in pool.status()}
+    assert [s.name for s in pool.status()] == ["quicknode", "public", "helius"]
+    assert status["helius"].demoted
+    assert status["helius"].slot_lag == 120
+    assert not status["quicknode"].demoted
+    assert await pool.request("getSlot") == nodes[1].slot - 10
+    nodes[0].lag = 0
+    await pool.sample()
+    assert pool.status()[0].name == "helius"
+    assert registry.get_sample_value("rpc_slot_lag", {"provider": "quicknode"}) == 10
+    assert registry.get_sample_value("rpc_health_status", {"provider": "helius"}) == 1
+
+
+async def test_lag_sets_the_gauges(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].lag = 120
+    pool = pools.seeds()
+    await pool.sample()
+    assert registry.get_sample_value("rpc_slot_lag", {"provider": "helius"}) == 120
+    assert registry.get_sample_value("rpc_health_status", {"provider": "helius"}) == 0
+    assert registry.get_sample_value("rpc_health_status", {"provider": "public"}) == 1
+
+
+async def test_an_unstable_endpoint_ranks_below_a_stable_one_of_its_tier(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    endpoints = [Endpoint("a", nodes[0].url()), Endpoint("b", nodes[1].url())]
+    pool = pools(endpoints)
+    nodes[0].status = 503
+    await pool.sample()
+    nodes[0].status = None
+    await pool.sample()
+    assert [s.name for s in pool.status()] == ["b", "a"]
+    assert pool.status()[1].score == pytest.approx(0.3 + 0.7 * 0.5)
+    assert await pool.request("getSlot") == nodes[1].slot
+
+
+async def test_an_open_breaker_skips_the_endpoint_until_its_wait_is_over(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].status = 503
+    pool = pools.seeds()
+    for _ in range(5):
+        await pool.request("getSlot")
+    assert pool.status()[0].breaker == "OPEN"
+    await pool.request("getSlot")
+    assert count(nodes[0], "getSlot") == 5
+    assert requests_total(registry, "helius", "getSlot", "rejected") == 1
+    assert registry.get_sample_value("rpc_health_status", {"provider": "helius"}) == 0
+    nodes[0].status = None
+    clock.advance(30.0)
+    assert await pool.request("getSlot") == nodes[0].slot  # the half-open trial
+    assert count(nodes[0], "getSlot") == 6
+
+
+async def test_every_endpoint_failing_raises_with_each_ones_failure(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    for node in nodes:
+        node.status = 503
+    pool = pools.seeds()
+    with pytest.raises(NoEndpointAvailableError, match="helius: server_error") as caught:
+        await pool.request("getSlot")
+    assert caught.value.failure.kind is FailureKind.NO_ENDPOINT_AVAILABLE
+    assert caught.value.failure.retryable
+
+
+async def test_provider_names_never_urls_in_errors_labels_logs_and_reprs(
+    nodes: list[SolanaNode],
+    clock: ManualClock,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+    pools: Pools,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tradewarden.guard.rpc")
+    nodes[0].status = 503
+    nodes[1].hang = True
+    nodes[2].status = 401
+    pool = pools.seeds(request_timeout_s=0.2)
+    texts: list[str] = []
+    await pool.sample()
+    with pytest.raises(NoEndpointAvailableError) as caught:
+        await pool.request("getSlot")
+    nodes[0].status = None
+    nodes[0].errors["getBalance"] = {"code": -32602, "message": "Invalid param"}
+    with pytest.raises(RpcError) as deterministic:
+        await pool.request("getBalance", [WALLET])
+    texts += [str(caught.value), repr(caught.value), str(deterministic.value)]
+    texts += [str(e) for e in caught.value.errors]
+    texts += [repr(pool), repr(pool.status()), repr(pool.config)]
+    texts += [generate_latest(registry).decode(), caplog.text]
+    assert nodes[0].requests[0].target == f"/?api-key={SECRET}"  # the key is used ...
+    for text in texts:
+        assert SECRET not in text  # ... and never shown
+        assert "127.0.0.1" not in text
+    assert "helius" in caplog.text
+
+
+def test_an_endpoint_repr_hides_its_url() -> None:
+    endpoint = Endpoint("helius", f"https://mainnet.helius-rpc.com/?api-key={SECRET}")
+    assert SECRET not in repr(endpoint)
+    assert SECRET not in str(endpoint)
+
+
+@pytest.mark.parametrize(
+    "name", [f"https://mainnet.helius-rpc.com/?api-key={SECRET}", "", "a b", "x" * 64]
+)
+def test_a_url_or_odd_name_is_refused_as_a_provider_name(name: str) -> None:
+    with pytest.raises(ValueError, match="provider name") as caught:
+        Endpoint(name, "https://example.com/")
+    assert SECRET not in str(caught.value)
+
+
+def test_pool_configuration_mistakes_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        RpcPool([])
+    with pytest.raises(ValueError, match="unique"):
+        RpcPool([Endpoint("a", "http://127.0.0.1:1/"), Endpoint("a", "http://127.0.0.1:2/")])
+
+
+async def test_the_health_sampler_is_a_port(
+    nodes: list[SolanaNode], clock: ManualClock, registry: CollectorRegistry, pools: Pools
+) -> None:
+    nodes[0].results["eth_blockNumber"] = "0x1b4"
+    nodes[1].results["eth_blockNumber"] = "0x100"
+    endpoints = [Endpoint("a", nodes[0].url()), Endpoint("b", nodes[1].url())]
+    pool = pools(endpoints, sampler=EvmBlockSampler(), config=PoolConfig(max_slot_lag=64))
+    await pool.sample()
+    assert {s.name: s.slot_lag for s in pool.status()} == {"a": 0, "b": 0x1B4 - 0x100}
+    assert [s.name for s in pool.status()] == ["a", "b"]
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
