@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-PACKAGES = ["tradewarden.guard.state", "tradewarden.guard.trading"]
+PACKAGES = ["tradewarden.guard.risk", "tradewarden.guard.state", "tradewarden.guard.trading"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
