@@ -3,10 +3,18 @@
 Solana first (``SolanaSlotSampler``, the classifier's Solana error table), not Solana only:
 the transport (``Transport``, default ``HttpxTransport`` from the ``rpc`` extra) and the
 health sampler (``HealthSampler``; ``EvmBlockSampler`` for EVM nodes) are ports, and so
-is the breaker (``BreakerPort``; ``LocalBreaker`` until the guard's breaker plugs in).
+is the breaker (``BreakerPort``: the guard's ``CircuitBreaker`` through ``guard_breakers()``,
+or the small ``LocalBreaker`` by default).
 """
 
-from tradewarden.guard.rpc._breaker import BreakerFactory, BreakerPort, LocalBreaker
+from tradewarden.guard.rpc._breaker import (
+    BreakerFactory,
+    BreakerPort,
+    CircuitBreakerPort,
+    LocalBreaker,
+    Permit,
+    guard_breakers,
+)
 from tradewarden.guard.rpc._endpoint import Endpoint
 from tradewarden.guard.rpc._errors import (
     NoEndpointAvailableError,
@@ -26,6 +34,7 @@ __all__ = [
     "SEND_METHODS",
     "BreakerFactory",
     "BreakerPort",
+    "CircuitBreakerPort",
     "Endpoint",
     "EndpointStatus",
     "EvmBlockSampler",
@@ -34,6 +43,7 @@ __all__ = [
     "HttpxTransport",
     "LocalBreaker",
     "NoEndpointAvailableError",
+    "Permit",
     "PoolConfig",
     "RpcCall",
     "RpcError",
@@ -48,6 +58,7 @@ __all__ = [
     "Standing",
     "Transport",
     "TransportFailure",
+    "guard_breakers",
     "lags",
     "rank",
     "scores",

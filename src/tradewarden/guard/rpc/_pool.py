@@ -59,6 +59,7 @@ log = logging.getLogger("tradewarden.guard.rpc")
 SEND_METHODS = frozenset(
     {"sendTransaction", "sendBundle", "eth_sendRawTransaction", "eth_sendTransaction"}
 )
+_OPEN = frozenset({"OPEN", "FORCED_OPEN"})
 # The failures that prove a send was not taken: safe to hand to another endpoint.
 _REFUSED_UNSEEN = frozenset({FailureKind.RATE_LIMITED, FailureKind.NODE_UNHEALTHY})
 
@@ -225,8 +226,7 @@ class RpcPool:
             self._update_health(member)
 
     def _update_health(self, member: _Member) -> None:
-        healthy = member.last_sample_ok and not member.demoted and member.breaker.state != "OPEN"
-        self._metrics.health.labels(member.endpoint.name).set(1 if healthy else 0)
+        self._metrics.health.labels(member.endpoint.name).set(1 if _healthy(member) else 0)
 
     def _ranked(self) -> list[_Member]:
         by_name = {m.endpoint.name: m for m in self._members}
@@ -248,9 +248,9 @@ class RpcPool:
                 score=m.score,
                 slot_lag=m.lag,
                 demoted=m.demoted,
-                breaker=m.breaker.state,
+                breaker=m.breaker.state_name,
                 rate_limited_for_s=max(0.0, m.rate_limited_until - now),
-                healthy=m.last_sample_ok and not m.demoted and m.breaker.state != "OPEN",
+                healthy=_healthy(m),
             )
             for m in self._ranked()
         ]
@@ -269,17 +269,18 @@ class RpcPool:
                 self._metrics.requests.labels(name, method, "deferred").inc()
                 waits.append(wait_s)
                 continue
-            if not member.breaker.allow():
+            permit = member.breaker.allow()
+            if permit is None:
                 self._metrics.requests.labels(name, method, "rejected").inc()
                 continue
             try:
                 result = await self._send(member, method, params, self.config.request_timeout_s)
             except RpcError as exc:
                 if not self._counts_against_endpoint(exc.failure):
-                    member.breaker.record_success()  # it answered: the answer is the problem
+                    permit.record_success()  # it answered: the answer is the problem
                     self._update_health(member)
                     raise
-                member.breaker.record_failure()
+                permit.record_failure()
                 self._update_health(member)
                 if exc.failure.kind is FailureKind.RATE_LIMITED:
                     pause = exc.failure.retry_after_s or self.config.rate_limit_default_s
@@ -297,9 +298,9 @@ class RpcPool:
                 continue
             except BaseException:
                 # Cancelled (or a transport's bug): the breaker's trial permit is given back.
-                member.breaker.record_failure()
+                permit.record_failure()
                 raise
-            member.breaker.record_success()
+            permit.record_success()
             self._update_health(member)
             return result
         raise self._exhausted(method, errors, waits)
@@ -413,6 +414,10 @@ class RpcPool:
                 data=data,
             )
         return body["result"]
+
+
+def _healthy(member: _Member) -> bool:
+    return member.last_sample_ok and not member.demoted and member.breaker.state_name not in _OPEN
 
 
 def _json(raw: bytes) -> Any:
