@@ -22,6 +22,7 @@ from tradewarden.api.routers import (
     heartbeats,
     metrics,
     monitors,
+    queues,
 )
 from tradewarden.runtime import FirstAdmin, Runtime
 
@@ -81,6 +82,7 @@ def create_app(
         admin.router,
         admin_metrics.router,
         monitors.router,
+        queues.router,
         heartbeats.router,
     ):
         app.include_router(router)
