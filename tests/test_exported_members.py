@@ -14,6 +14,8 @@ PACKAGES = [
     "tradewarden.auth",
     "tradewarden.cli",
     "tradewarden.config",
+    "tradewarden.guard.retry",
+    "tradewarden.guard.rpc",
     "tradewarden.health",
     "tradewarden.redisconn",
     "tradewarden.store",

@@ -15,6 +15,17 @@ from .breaker import (
     CircuitOpenError,
     WindowKind,
 )
+from .retry import (
+    Action,
+    Attempt,
+    Failure,
+    FailureKind,
+    FeeLevel,
+    PermanentFailureError,
+    RetriesExhaustedError,
+    RetryPolicy,
+    classify,
+)
 from .risk import (
     ConcentrationLimit,
     ConsecutiveLossesLimit,
@@ -28,6 +39,15 @@ from .risk import (
     RiskLimits,
     SubmitRateLimit,
     register_risk_metrics,
+)
+from .rpc import (
+    Endpoint,
+    NoEndpointAvailableError,
+    PoolConfig,
+    RpcError,
+    RpcOutcomeUnknownError,
+    RpcPool,
+    guard_breakers,
 )
 from .state import (
     MemoryBackend,
@@ -50,6 +70,8 @@ from .trading import (
 
 __all__ = [
     "LAST_GOOD_VALUE",
+    "Action",
+    "Attempt",
     "BreakerConfig",
     "BreakerMetrics",
     "BreakerState",
@@ -60,17 +82,29 @@ __all__ = [
     "DailyLossLimit",
     "DenialReason",
     "DrawdownLimit",
+    "Endpoint",
+    "Failure",
+    "FailureKind",
+    "FeeLevel",
     "KillSwitch",
     "LowBalanceLimit",
     "MemoryBackend",
+    "NoEndpointAvailableError",
     "OrderDecision",
     "OrderNotionalLimit",
     "OrderSide",
+    "PermanentFailureError",
+    "PoolConfig",
     "PortfolioSnapshot",
     "RedisBackend",
+    "RetriesExhaustedError",
+    "RetryPolicy",
     "RiskBreach",
     "RiskEngine",
     "RiskLimits",
+    "RpcError",
+    "RpcOutcomeUnknownError",
+    "RpcPool",
     "SQLiteBackend",
     "StateBackend",
     "StateChange",
@@ -80,6 +114,8 @@ __all__ = [
     "UnreadablePolicy",
     "WindowKind",
     "check_order",
+    "classify",
+    "guard_breakers",
     "register_risk_metrics",
     "register_trading_metrics",
 ]
