@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import redis
 
@@ -91,3 +94,13 @@ async def test_a_watch_reports_the_loss_and_re_writes_the_state_after_a_restart(
     assert watcher.last == halt(1)
     assert RedisBackend(private_redis.url(), prefix="tw").load() == halt(1)
     backend.close()
+
+
+def test_redis_is_imported_only_when_a_redis_back_end_is_made() -> None:
+    code = (
+        "import sys, tradewarden.guard, tradewarden.guard.state as s\n"
+        "assert 'redis' not in sys.modules\n"
+        "s.RedisBackend('redis://127.0.0.1:1/0')\n"
+        "assert 'redis' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
