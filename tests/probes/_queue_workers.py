@@ -44,6 +44,14 @@ def fail() -> None:
     raise RuntimeError("this job fails on purpose")
 
 
+def hold_until(url: str, release_key: str, limit_s: float = 30.0) -> None:
+    """Run until ``release_key`` exists in the Redis at ``url`` (at most ``limit_s``): RQ job."""
+    deadline = time.monotonic() + limit_s
+    with redis.Redis.from_url(url) as client:
+        while not client.exists(release_key) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
 def make_celery_app(broker_url: str, result_url: str | None = None) -> Celery:
     """Return a Celery app on ``broker_url``; ``result_url`` adds a result backend."""
     app = Celery("tw_queue_tests", broker=broker_url, backend=result_url, set_as_current=False)

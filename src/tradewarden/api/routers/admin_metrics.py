@@ -1,5 +1,6 @@
-"""Admin metrics the seeds name: ``/v1/admin/metrics/system`` (the warden's vital signs)
-and ``/v1/admin/metrics/rpc`` (per RPC provider: health, latency, success rate, slot lag)."""
+"""Admin metrics the seeds name: ``/v1/admin/metrics/system`` (the warden's vital signs, with
+each queue monitor's queues and workers), ``/v1/admin/metrics/rpc`` (per RPC provider:
+health, latency, success rate, slot lag) and ``/v1/admin/metrics/queues``."""
 
 from __future__ import annotations
 
@@ -16,10 +17,15 @@ from tradewarden.api._deps import Admin, RuntimeDep
 from tradewarden.clock import utc_datetime
 from tradewarden.probes.kinds import QueueSpec
 from tradewarden.probes.kinds._queue_backends import QueueStats
+from tradewarden.probes.kinds._queue_worker_stats import QueueWorker, queue_workers
 from tradewarden.probes.kinds.queue import QueueReadError, queue_stats
 from tradewarden.runtime import Runtime
 
 router = APIRouter(prefix="/v1/admin/metrics", tags=["admin"])
+
+# The vital signs answer even when a broker does not: each queue monitor is read within
+# this (or its own timeout_s when shorter), plus Celery's fixed wait for worker replies.
+SYSTEM_QUEUE_READ_S = 3.0
 
 
 def _process() -> dict[str, Any]:
@@ -75,11 +81,66 @@ def _scheduler(runtime: Runtime) -> dict[str, Any]:
     }
 
 
+def _queue_specs(runtime: Runtime) -> list[QueueSpec]:
+    scheduler = runtime.scheduler
+    return [
+        status.spec
+        for status in (scheduler.all() if scheduler is not None else [])
+        if isinstance(status.spec, QueueSpec)
+    ]
+
+
+async def _queue_monitor(spec: QueueSpec, now_s: float) -> dict[str, Any]:
+    """Return one queue monitor's queues and workers; a failure is that part's error."""
+    timeout_s = min(spec.timeout_s, SYSTEM_QUEUE_READ_S)
+    stats, workers = await asyncio.gather(
+        queue_stats(spec, now_s=now_s, timeout_s=timeout_s),
+        queue_workers(spec, timeout_s=timeout_s),
+        return_exceptions=True,
+    )
+    entry: dict[str, Any] = {"monitor": spec.name, "backend": spec.backend}
+    if isinstance(stats, BaseException):
+        if not isinstance(stats, QueueReadError):
+            raise stats
+        entry.update(error=str(stats), queues=[])
+    else:
+        entry.update(error=None, queues=[_queue(item) for item in stats])
+    if isinstance(workers, BaseException):
+        if not isinstance(workers, QueueReadError):
+            raise workers
+        entry.update(workers_error=str(workers), workers=[])
+    else:
+        entry.update(workers_error=None, workers=[_worker(worker) for worker in workers])
+    return entry
+
+
+def _worker(worker: QueueWorker) -> dict[str, Any]:
+    heartbeat = worker.last_heartbeat_s
+    return {
+        "name": worker.name,
+        "queues": list(worker.queues),
+        "state": worker.state,
+        "current_jobs": list(worker.current_jobs),
+        "successful": worker.successful,
+        "failed": worker.failed,
+        "processed": worker.processed,
+        "last_heartbeat": (
+            utc_datetime(heartbeat).isoformat(timespec="seconds") if heartbeat else None
+        ),
+        "details": dict(worker.details),
+    }
+
+
 @router.get("/system", summary="The warden's vital signs")
 async def system(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
-    """Return uptime, memory, CPU, database and Redis health, monitors and scheduler."""
-    report, process, redis = await asyncio.gather(
-        runtime.readiness.report(), asyncio.to_thread(_process), _redis(runtime)
+    """Return uptime, memory, CPU, database and Redis health, monitors and scheduler, and per
+    queue monitor its queues and the workers its broker knows (an error per monitor)."""
+    now = runtime.clock.now()
+    report, process, redis, queue_monitors = await asyncio.gather(
+        runtime.readiness.report(),
+        asyncio.to_thread(_process),
+        _redis(runtime),
+        asyncio.gather(*(_queue_monitor(spec, now) for spec in _queue_specs(runtime))),
     )
     database = next(check for check in report.checks if check.name == "database")
     return {
@@ -91,6 +152,7 @@ async def system(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
         "database": database.as_dict(),
         "redis": redis,
         "monitors": _scheduler(runtime),
+        "queues": {"monitors": list(queue_monitors)},
     }
 
 
@@ -151,12 +213,7 @@ async def queues(
 ) -> dict[str, Any]:
     """Return, per queue: counts per state, paused, oldest waiting job, failure rate and
     average processing time over ``timeRange``, read now from each ``queue`` monitor's broker."""
-    scheduler = runtime.scheduler
-    specs = [
-        status.spec
-        for status in (scheduler.all() if scheduler is not None else [])
-        if isinstance(status.spec, QueueSpec)
-    ]
+    specs = _queue_specs(runtime)
     now = runtime.clock.now()
 
     async def _read(spec: QueueSpec) -> dict[str, Any]:
