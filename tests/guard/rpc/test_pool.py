@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from support.eventually import eventually
 from support.net import free_port
 from support.solana_node import SolanaNode, unhealthy_error
 from tradewarden.clock import ManualClock
@@ -71,16 +73,19 @@ class Pools:
         self.made.append(pool)
         return pool
 
-    def seeds(self, **config: Any) -> RpcPool:
-        """Return the seeds' pool: a paid provider, a second one, the public fallback."""
-        endpoints = [
+    def seed_endpoints(self) -> list[Endpoint]:
+        """Return the seeds' endpoints: a paid provider, a second one, the public fallback."""
+        return [
             Endpoint("helius", self.nodes[0].url(f"?api-key={SECRET}"), priority=1),
             Endpoint("quicknode", self.nodes[1].url(), priority=2),
             Endpoint("public", self.nodes[2].url(), priority=3),
         ]
+
+    def seeds(self, **config: Any) -> RpcPool:
+        """Return a pool of the seeds' endpoints with short timeouts and ``config``."""
         options: dict[str, Any] = {"request_timeout_s": 0.5, "sample_timeout_s": 0.5}
         options.update(config)
-        return self(endpoints, config=PoolConfig(**options))
+        return self(self.seed_endpoints(), config=PoolConfig(**options))
 
 
 @pytest.fixture
@@ -374,7 +379,11 @@ async def test_provider_names_never_urls_in_errors_labels_logs_and_reprs(
     nodes[0].status = 503
     nodes[1].hang = True
     nodes[2].status = 401
-    pool = pools.seeds(request_timeout_s=0.2)
+    down = Endpoint("down", f"http://127.0.0.1:{free_port()}/?api-key={SECRET}", priority=9)
+    pool = pools(
+        [*pools.seed_endpoints(), down],
+        config=PoolConfig(request_timeout_s=0.2, sample_timeout_s=0.2),
+    )
     texts: list[str] = []
     await pool.sample()
     with pytest.raises(NoEndpointAvailableError) as caught:
@@ -430,3 +439,82 @@ async def test_the_health_sampler_is_a_port(
 
 async def _no_sleep(seconds: float) -> None:
     return None
+
+
+async def test_a_send_refused_for_its_blockhash_is_rebuilt_and_lands(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    node = nodes[0]
+    node.errors["sendTransaction"] = {
+        "code": -32002,
+        "message": "Transaction simulation failed: Blockhash not found",
+        "data": {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0},
+    }
+    node.results["sendTransaction"] = "sig"
+    pool = pools.seeds()
+    blockhashes: list[str] = []
+
+    async def refresh_blockhash() -> None:
+        latest = await pool.request("getLatestBlockhash", [{"commitment": "confirmed"}])
+        blockhashes.append(latest["value"]["blockhash"])
+        del node.errors["sendTransaction"]  # signed with a fresh blockhash, it passes
+
+    async def send(attempt: Attempt) -> Any:
+        return await pool.request("sendTransaction", [SIGNED_TX, {"encoding": "base64"}])
+
+    policy = RetryPolicy(clock=pools.clock, asleep=_no_sleep)
+    assert await policy.acall(send, refresh_blockhash=refresh_blockhash) == "sig"
+    assert node.methods() == ["sendTransaction", "getLatestBlockhash", "sendTransaction"]
+    assert len(blockhashes) == 1
+    assert [count(n, "sendTransaction") for n in nodes[1:]] == [0, 0]
+
+
+async def test_a_json_rpc_rate_limit_in_a_200_also_defers_the_endpoint(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    nodes[0].errors["getSlot"] = {"code": -32429, "message": "rate limited"}
+    pool = pools.seeds()
+    assert await pool.request("getSlot") == nodes[1].slot
+    assert pool.status()[0].rate_limited_for_s == pytest.approx(1.0)  # no Retry-After: 1 s
+    del nodes[0].errors["getSlot"]
+    assert await pool.request("getSlot") == nodes[1].slot
+    pools.clock.advance(1.0)
+    assert await pool.request("getSlot") == nodes[0].slot
+
+
+async def test_a_ping_that_hangs_counts_as_a_failed_sample(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    nodes[0].hang = True
+    pool = pools.seeds(sample_timeout_s=0.1)
+    await pool.sample()
+    status = {s.name: s for s in pool.status()}
+    assert not status["helius"].healthy
+    assert status["helius"].score == 0.0
+    assert status["quicknode"].healthy
+    assert pools.registry.get_sample_value("rpc_health_status", {"provider": "helius"}) == 0
+
+
+async def test_started_pools_keep_sampling_on_their_interval(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    intervals: list[float] = []
+
+    async def asleep(seconds: float) -> None:
+        intervals.append(seconds)
+        await asyncio.sleep(0)
+
+    pool = pools(pools.seed_endpoints(), config=PoolConfig(sample_interval_s=4.0), asleep=asleep)
+    await pool.start()
+    await eventually(lambda: count(nodes[2], "getSlot") >= 3)
+    assert set(intervals) == {4.0}
+
+
+async def test_durations_are_observed_per_provider_and_method(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    pool = pools.seeds()
+    await pool.request("getSlot")
+    await pool.request("getSlot")
+    labels = {"provider": "helius", "method": "getSlot"}
+    assert pools.registry.get_sample_value("rpc_request_duration_seconds_count", labels) == 2

@@ -150,6 +150,11 @@ class RpcPool:
     def __repr__(self) -> str:
         return f"RpcPool(providers={[m.endpoint.name for m in self._members]!r})"
 
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Return the endpoints, in the order given."""
+        return tuple(m.endpoint for m in self._members)
+
     # --- lifecycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
