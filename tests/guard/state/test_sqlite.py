@@ -91,3 +91,22 @@ async def test_a_watch_reports_a_file_going_bad_and_coming_back(tmp_path: Path) 
     await eventually(lambda: len(watcher.changes) > count)
     assert watcher.last == halt(1)
     backend.close()
+
+
+async def test_a_watcher_that_raises_does_not_end_the_watch(tmp_path: Path) -> None:
+    class Flaky(RecordingWatcher):
+        def state_changed(self, change: StateChange) -> None:
+            super().state_changed(change)
+            if change.version == 1:
+                raise RuntimeError("bot bug")
+
+    path = tmp_path / "state.db"
+    watcher = Flaky()
+    backend = SQLiteBackend(path, poll_interval_s=0.01)
+    backend.watch(watcher)
+    writer = SQLiteBackend(path)
+    writer.write(halt(1), expected_version=0)
+    await eventually(lambda: watcher.saw_version(1))
+    writer.write(halt(2), expected_version=1)
+    await eventually(lambda: watcher.saw_version(2))
+    backend.close()

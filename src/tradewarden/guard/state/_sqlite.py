@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tradewarden.guard.state._errors import StateUnavailableError, VersionConflictError
+from tradewarden.guard.state._guarded import GuardedWatcher
 from tradewarden.guard.state._port import StateWatcher, Subscription
 from tradewarden.guard.state._record import INITIAL_STATE, StateChange
 
@@ -53,7 +54,7 @@ class _Watch:
 
     def __init__(self, backend: SQLiteBackend, watcher: StateWatcher) -> None:
         self._backend = backend
-        self._watcher = watcher
+        self._watcher = GuardedWatcher(watcher)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"tradewarden-state-watch:{backend.path.name}", daemon=True

@@ -74,7 +74,8 @@ class KillSwitch:
         self._lock = threading.RLock()
         self._listeners: list[StateListener] = []
         self._known: StateChange | None = None
-        self._unstored_halt: StateChange | None = None
+        # The strictest tightening this process applied but could not store yet.
+        self._unstored: StateChange | None = None
         self.state = TradingState.HALTED
         self.active = False
         self.unreadable = False
@@ -124,14 +125,15 @@ class KillSwitch:
     def halt(self, actor: str, reason: str, message: str = "") -> StateChange:
         """Stop new orders everywhere; return the stored change (or the current one).
 
-        If the back end cannot store the halt, this process halts anyway (a halt is
+        If the back end cannot store the halt, this process halts anyway (tightening is
         always safe), the halt is written when the back end comes back, and
         ``StateUnavailableError`` is raised so the caller knows it is not yet shared.
         """
         return self._change(TradingState.HALTED, actor, reason, message, tighten=True)
 
     def reduce(self, actor: str, reason: str, message: str = "") -> StateChange:
-        """Allow only orders that reduce exposure, unless already stricter."""
+        """Allow only orders that reduce exposure, unless already stricter (as ``halt``
+        when the back end cannot store it)."""
         return self._change(TradingState.REDUCING, actor, reason, message, tighten=True)
 
     def resume(
@@ -144,8 +146,8 @@ class KillSwitch:
     ) -> StateChange:
         """Loosen the state (to ACTIVE, or from HALTED to REDUCING): the explicit action."""
         with self._lock:
-            dropped, self._unstored_halt = self._unstored_halt, None
-            changed = dropped is not None and self._set_effective(self.current.state)
+            dropped, self._unstored = self._unstored, None
+            changed = dropped is not None and self._set_effective(self._effective())
         if changed:
             self._notify()
         return self._change(to, actor, reason, message, tighten=False)
@@ -169,15 +171,17 @@ class KillSwitch:
     # StateWatcher: called by the back end, from its thread.
 
     def state_changed(self, change: StateChange) -> None:
-        """Adopt a stored change; after an outage, write a halt that could not be stored."""
+        """Adopt a stored change; after an outage, store what could not be stored."""
         self._adopt(change)
         with self._lock:
-            pending, self._unstored_halt = self._unstored_halt, None
+            pending = self._unstored if not self.unreadable else None
         if pending is not None:
             try:
-                self.halt(pending.actor, pending.reason, pending.message)
+                self._change(
+                    pending.state, pending.actor, pending.reason, pending.message, tighten=True
+                )
             except StateError as exc:
-                _log.warning("kill switch: the halt is still not stored: %s", exc)
+                _log.warning("kill switch: %s still not stored: %s", pending.state.name, exc)
 
     def state_unavailable(self, error: Exception) -> None:
         """Apply the unreadable policy and say so loudly."""
@@ -185,15 +189,7 @@ class KillSwitch:
             first = not self.unreadable
             self.unreadable = True
             self.last_error = str(error)
-            known = self._known
-            if self._policy is UnreadablePolicy.FAIL_CLOSED or (
-                known is None and self._policy is UnreadablePolicy.KEEP_LAST_KNOWN
-            ):
-                effective = TradingState.HALTED
-            else:
-                effective = known.state if known is not None else TradingState.ACTIVE
-            if self._unstored_halt is not None:
-                effective = TradingState.HALTED
+            effective = self._effective()
             changed = self._set_effective(effective)
         if first:
             _log.warning(
@@ -215,12 +211,15 @@ class KillSwitch:
                 not self.unreadable
             ):
                 if fresh:
+                    with self._lock:
+                        if self._unstored is not None and self._unstored.state <= base.state:
+                            self._unstored = None  # someone stored it (or more) meanwhile
                     return base
                 # Nothing to do by what this process has heard; make sure by reading.
                 self._reload()
                 fresh = True
                 continue
-            if not tighten and base.state < target:
+            if not tighten and base.state < target and not self.unreadable:
                 raise ValueError(f"resume cannot tighten {base.state.name} to {target.name}")
             change = StateChange(
                 base.version + 1, target, actor, reason, message, self._clock.now()
@@ -232,8 +231,8 @@ class KillSwitch:
                 fresh = True
                 continue
             except StateUnavailableError as exc:
-                if target is TradingState.HALTED:
-                    self._halt_unstored(change, exc)
+                if tighten:
+                    self._tighten_unstored(change, exc)
                 raise
             _log.warning(
                 "kill switch: %s by %s (%s) at version %d",
@@ -242,6 +241,9 @@ class KillSwitch:
                 reason,
                 change.version,
             )
+            with self._lock:
+                if self._unstored is not None and self._unstored.state <= target:
+                    self._unstored = None
             self._adopt(change)
             return change
         raise StateError(f"trading state kept changing under {_MAX_CONFLICTS} attempts")
@@ -253,12 +255,14 @@ class KillSwitch:
             self.state_unavailable(exc)
             raise
 
-    def _halt_unstored(self, change: StateChange, error: Exception) -> None:
+    def _tighten_unstored(self, change: StateChange, error: Exception) -> None:
         with self._lock:
-            self._unstored_halt = change
-            changed = self._set_effective(TradingState.HALTED)
+            if self._unstored is None or self._unstored.state < change.state:
+                self._unstored = change
+            changed = self._set_effective(self._effective())
         _log.error(
-            "kill switch: halt by %s could not be stored (%s); halted here, written later",
+            "kill switch: %s by %s could not be stored (%s); applied here, stored later",
+            change.state.name,
             change.actor,
             error,
         )
@@ -285,21 +289,38 @@ class KillSwitch:
                 self.unreadable = False
                 self.last_error = None
                 _log.warning("kill switch: trading state readable again: %s", change.state.name)
-            effective = change.state
-            if self._unstored_halt is not None:
-                effective = TradingState.HALTED
-            changed = self._set_effective(effective) or (
+            changed = self._set_effective(self._effective()) or (
                 known is None or known.version != change.version
             )
         if changed:
             self._notify()
 
+    def _effective(self) -> TradingState:
+        """Return the state to enforce (caller holds the lock)."""
+        known = self._known
+        if not self.unreadable:
+            state = known.state if known is not None else TradingState.ACTIVE
+        elif self._policy is UnreadablePolicy.FAIL_CLOSED or (
+            known is None and self._policy is UnreadablePolicy.KEEP_LAST_KNOWN
+        ):
+            state = TradingState.HALTED
+        else:
+            state = known.state if known is not None else TradingState.ACTIVE
+        if self._unstored is not None:
+            state = max(state, self._unstored.state)
+        return state
+
     def _set_effective(self, state: TradingState) -> bool:
         """Set the hot-path attributes (caller holds the lock); return whether they moved."""
         if state is self.state:
             return False
-        self.state = state
-        self.active = state is TradingState.ACTIVE
+        # Readers take no lock: when tightening, close ``active`` before ``state`` moves.
+        if state is TradingState.ACTIVE:
+            self.state = state
+            self.active = True
+        else:
+            self.active = False
+            self.state = state
         return True
 
     def _notify(self) -> None:
