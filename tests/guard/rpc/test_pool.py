@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from support.eventually import eventually
 from support.net import free_port
 from support.solana_node import SolanaNode, unhealthy_error
-from tradewarden.clock import ManualClock
+from tradewarden.clock import ManualClock, SystemClock
 from tradewarden.guard.retry import (
     Attempt,
     FailureKind,
@@ -518,3 +518,31 @@ async def test_durations_are_observed_per_provider_and_method(
     await pool.request("getSlot")
     labels = {"provider": "helius", "method": "getSlot"}
     assert pools.registry.get_sample_value("rpc_request_duration_seconds_count", labels) == 2
+
+
+async def test_the_request_deadline_bounds_the_endpoints_tried(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    for node in nodes:
+        node.hang = True
+    # Real time here: the deadline is the point, and hung requests are what spend it.
+    pool = pools(
+        pools.seed_endpoints(),
+        config=PoolConfig(request_timeout_s=0.2, deadline_s=0.3),
+        clock=SystemClock(),
+    )
+    with pytest.raises(NoEndpointAvailableError, match="public: deadline passed"):
+        await pool.request("getSlot")
+    assert [count(n, "getSlot") for n in nodes] == [1, 1, 0]
+
+
+async def test_every_breaker_open_says_so(nodes: list[SolanaNode], pools: Pools) -> None:
+    pool = pools.seeds()
+    for node in nodes:
+        node.status = 503
+    for _ in range(5):  # opens every breaker
+        with pytest.raises(NoEndpointAvailableError):
+            await pool.request("getSlot")
+    with pytest.raises(NoEndpointAvailableError, match="helius: breaker OPEN") as caught:
+        await pool.request("getSlot")
+    assert caught.value.errors == ()

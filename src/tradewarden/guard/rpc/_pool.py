@@ -36,7 +36,7 @@ from tradewarden.guard.retry import (
     classify_rpc_error,
     parse_retry_after,
 )
-from tradewarden.guard.rpc._breaker import BreakerFactory, BreakerPort, LocalBreaker
+from tradewarden.guard.rpc._breaker import BreakerFactory, BreakerPort, LocalBreaker, Permit
 from tradewarden.guard.rpc._endpoint import Endpoint
 from tradewarden.guard.rpc._errors import (
     NoEndpointAvailableError,
@@ -72,6 +72,7 @@ class PoolConfig:
     sample_interval_s: float = 4.0  # between sampling rounds, when started
     sample_timeout_s: float = 1.0
     request_timeout_s: float = 10.0  # per endpoint tried
+    deadline_s: float | None = None  # a whole request, every endpoint tried (None: no bound)
     max_slot_lag: int = 50  # slots (heights) behind the pool's highest before demotion
     rate_limit_default_s: float = 1.0  # a 429 without Retry-After: wait this long
     send_methods: frozenset[str] = SEND_METHODS
@@ -82,6 +83,8 @@ class PoolConfig:
             raise ValueError("sample_size must be at least 1")
         if self.max_slot_lag < 0:
             raise ValueError("max_slot_lag must not be negative")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ValueError("deadline_s must be positive (or None)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,40 +268,34 @@ class RpcPool:
     async def request(self, method: str, params: Any = None) -> Any:
         """Call ``method`` on the best endpoint that can answer; fail over when it helps."""
         sending = method in self.config.send_methods and not self.config.resend_transactions
+        started = self._clock.monotonic()
         errors: list[RpcError] = []
+        skipped: list[str] = []
         waits: list[float] = []
         for member in self._ranked():
             name = member.endpoint.name
-            wait_s = member.rate_limited_until - self._clock.monotonic()
+            now = self._clock.monotonic()
+            timeout_s = self.config.request_timeout_s
+            if self.config.deadline_s is not None:
+                timeout_s = min(timeout_s, started + self.config.deadline_s - now)
+                if timeout_s <= 0:
+                    skipped.append(f"{name}: deadline passed")
+                    break
+            wait_s = member.rate_limited_until - now
             if wait_s > 0:
                 self._metrics.requests.labels(name, method, "deferred").inc()
+                skipped.append(f"{name}: rate limited for {wait_s:.3g} s")
                 waits.append(wait_s)
                 continue
             permit = member.breaker.allow()
             if permit is None:
                 self._metrics.requests.labels(name, method, "rejected").inc()
+                skipped.append(f"{name}: breaker {member.breaker.state_name}")
                 continue
             try:
-                result = await self._send(member, method, params, self.config.request_timeout_s)
+                result = await self._send(member, method, params, timeout_s)
             except RpcError as exc:
-                if not self._counts_against_endpoint(exc.failure):
-                    permit.record_success()  # it answered: the answer is the problem
-                    self._update_health(member)
-                    raise
-                permit.record_failure()
-                self._update_health(member)
-                if exc.failure.kind is FailureKind.RATE_LIMITED:
-                    pause = exc.failure.retry_after_s or self.config.rate_limit_default_s
-                    member.rate_limited_until = self._clock.monotonic() + pause
-                    waits.append(pause)
-                if sending and not _surely_unseen(exc):
-                    raise _outcome_unknown(exc) from exc
-                log.warning(
-                    "rpc pool: %s %s failed (%s); trying the next endpoint",
-                    name,
-                    method,
-                    exc.failure.kind.value,
-                )
+                self._failed_over(member, permit, exc, sending=sending, waits=waits)
                 errors.append(exc)
                 continue
             except BaseException:
@@ -308,7 +305,43 @@ class RpcPool:
             permit.record_success()
             self._update_health(member)
             return result
-        raise self._exhausted(method, errors, waits)
+        raise self._exhausted(method, errors, skipped, waits)
+
+    def _failed_over(
+        self,
+        member: _Member,
+        permit: Permit,
+        exc: RpcError,
+        *,
+        sending: bool,
+        waits: list[float],
+    ) -> None:
+        """Record ``exc``; raise it unless another endpoint may be asked."""
+        name, method = member.endpoint.name, exc.method
+        if not self._counts_against_endpoint(exc.failure):
+            permit.record_success()  # it answered: the answer is the problem
+            self._update_health(member)
+            raise exc
+        permit.record_failure()
+        self._update_health(member)
+        if exc.failure.kind is FailureKind.RATE_LIMITED:
+            pause = exc.failure.retry_after_s or self.config.rate_limit_default_s
+            member.rate_limited_until = self._clock.monotonic() + pause
+            waits.append(pause)
+        if sending and not _surely_unseen(exc):
+            log.warning(
+                "rpc pool: %s %s failed (%s) and may have been received: not re-sent",
+                name,
+                method,
+                exc.failure.kind.value,
+            )
+            raise _outcome_unknown(exc) from exc
+        log.warning(
+            "rpc pool: %s %s failed (%s); trying the next endpoint",
+            name,
+            method,
+            exc.failure.kind.value,
+        )
 
     @staticmethod
     def _counts_against_endpoint(failure: Failure) -> bool:
@@ -318,9 +351,9 @@ class RpcPool:
         )
 
     def _exhausted(
-        self, method: str, errors: list[RpcError], waits: list[float]
+        self, method: str, errors: list[RpcError], skipped: list[str], waits: list[float]
     ) -> NoEndpointAvailableError:
-        said = "; ".join(f"{e.provider}: {e.failure.kind.value}" for e in errors) or "none tried"
+        said = "; ".join([f"{e.provider}: {e.failure.kind.value}" for e in errors] + skipped)
         only_rate_limited = bool(waits) and all(
             e.failure.kind is FailureKind.RATE_LIMITED for e in errors
         )
