@@ -21,6 +21,7 @@ from tradewarden.cli._context import (
     run_with_runtime,
 )
 from tradewarden.cli._monitors import monitor_app
+from tradewarden.cli._queues import queue_app
 from tradewarden.cli._serve import serve
 from tradewarden.cli._users import apikey_app, user_app
 from tradewarden.config import EXAMPLE_CONFIG
@@ -43,6 +44,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(queue_app, name="queue")
 
 
 @app.command()

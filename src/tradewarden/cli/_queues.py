@@ -1,0 +1,135 @@
+"""``tradewarden queue ...``: pause, resume, retry and clean the queues of a running warden's
+queue monitors, over its API (so the warden audits them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from tradewarden.cli._context import (
+    ApiKeyOption,
+    ConfigOption,
+    UrlOption,
+    call_warden,
+    console,
+    fail,
+    load,
+)
+
+__all__ = ["queue_app"]
+
+queue_app = typer.Typer(
+    help="Pause, resume, retry and clean the queues of a running warden's queue monitors.",
+    no_args_is_help=True,
+)
+MonitorArgument = Annotated[str, typer.Argument(help="The queue monitor.")]
+QueueArgument = Annotated[str, typer.Argument(help="One of the queues it watches.")]
+ReasonOption = Annotated[str, typer.Option(help="Why: written to the audit log (required).")]
+AllWorkersOption = Annotated[
+    bool,
+    typer.Option(
+        help="RQ only: suspend or resume every RQ worker of the monitor's Redis database."
+    ),
+]
+
+
+class CleanState(StrEnum):
+    completed = "completed"
+    failed = "failed"
+
+
+def _act(
+    action: str,
+    monitor: str,
+    queue: str,
+    body: dict[str, Any],
+    config: ConfigOption,
+    url: str | None,
+    api_key: str | None,
+) -> dict[str, Any]:
+    path = f"/v1/queues/{quote(monitor, safe='')}/{quote(queue, safe='')}/{action}"
+    result: dict[str, Any] = call_warden("POST", path, load(config), url, api_key, body=body)
+    if "error" in result:  # call_warden hands a 503 back: here it is a failure
+        raise fail(f"the warden answered 503: {result['error'].get('message', '')}")
+    return result
+
+
+def _said(result: dict[str, Any], what: str) -> None:
+    console.print(f"{result['monitor']}/{result['queue']} ({result['backend']}): {what}")
+    for key, value in result.get("details", {}).items():
+        if key in {"scope", "caveat"}:
+            console.print(f"  {key}: {value}")
+
+
+@queue_app.command("pause")
+def queue_pause(
+    monitor: MonitorArgument,
+    queue: QueueArgument,
+    reason: ReasonOption,
+    all_workers: AllWorkersOption = False,
+    config: ConfigOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Stop workers taking jobs from the queue (running jobs finish)."""
+    body = {"reason": reason, "all_workers": all_workers}
+    result = _act("pause", monitor, queue, body, config, url, api_key)
+    _said(result, "paused" if result["paused"] else "not paused")
+
+
+@queue_app.command("resume")
+def queue_resume(
+    monitor: MonitorArgument,
+    queue: QueueArgument,
+    reason: ReasonOption,
+    all_workers: AllWorkersOption = False,
+    config: ConfigOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Let workers take jobs from the queue again."""
+    body = {"reason": reason, "all_workers": all_workers}
+    result = _act("resume", monitor, queue, body, config, url, api_key)
+    _said(result, "still paused" if result["paused"] else "resumed")
+
+
+@queue_app.command("retry-failed")
+def queue_retry_failed(
+    monitor: MonitorArgument,
+    queue: QueueArgument,
+    reason: ReasonOption,
+    config: ConfigOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Move every failed job of the queue back to waiting."""
+    result = _act("retry-failed", monitor, queue, {"reason": reason}, config, url, api_key)
+    _said(result, f"retried {result['retried']} failed jobs")
+
+
+@queue_app.command("clean")
+def queue_clean(
+    monitor: MonitorArgument,
+    queue: QueueArgument,
+    reason: ReasonOption,
+    state: Annotated[CleanState, typer.Option(help="Which finished jobs.")],
+    older_than: Annotated[
+        float, typer.Option("--older-than", help="Seconds since they finished (above 0).")
+    ],
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+    config: ConfigOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Remove the completed or failed jobs that finished more than --older-than s ago."""
+    body = {
+        "reason": reason,
+        "state": state.value,
+        "older_than_s": older_than,
+        "limit": limit,
+    }
+    result = _act("clean", monitor, queue, body, config, url, api_key)
+    _said(result, f"removed {result['removed']} {state.value} jobs older than {older_than:g} s")
