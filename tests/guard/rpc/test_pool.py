@@ -546,3 +546,14 @@ async def test_every_breaker_open_says_so(nodes: list[SolanaNode], pools: Pools)
     with pytest.raises(NoEndpointAvailableError, match="helius: breaker OPEN") as caught:
         await pool.request("getSlot")
     assert caught.value.errors == ()
+
+
+async def test_params_that_are_not_json_are_the_callers_bug_not_a_failover(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    pool = pools.seeds()
+    with pytest.raises(TypeError):
+        await pool.request("getBalance", [b"raw bytes"])
+    assert all(n.requests == [] for n in nodes)
+    labels = {"provider": "helius", "method": "getBalance", "outcome": "transport_error"}
+    assert pools.registry.get_sample_value("rpc_requests_total", labels) is None

@@ -207,7 +207,8 @@ class RpcPool:
         name = member.endpoint.name
 
         async def call(method: str, params: Any) -> Any:
-            return await self._send(member, method, params, self.config.sample_timeout_s)
+            body = self._encode(method, params)
+            return await self._send(member, method, body, self.config.sample_timeout_s)
 
         started = self._clock.monotonic()
         try:
@@ -268,6 +269,7 @@ class RpcPool:
     async def request(self, method: str, params: Any = None) -> Any:
         """Call ``method`` on the best endpoint that can answer; fail over when it helps."""
         sending = method in self.config.send_methods and not self.config.resend_transactions
+        body = self._encode(method, params)
         started = self._clock.monotonic()
         errors: list[RpcError] = []
         skipped: list[str] = []
@@ -293,7 +295,7 @@ class RpcPool:
                 skipped.append(f"{name}: breaker {member.breaker.state_name}")
                 continue
             try:
-                result = await self._send(member, method, params, timeout_s)
+                result = await self._send(member, method, body, timeout_s)
             except RpcError as exc:
                 self._failed_over(member, permit, exc, sending=sending, waits=waits)
                 errors.append(exc)
@@ -366,18 +368,22 @@ class RpcPool:
             failure.message, method=method, failure=failure, errors=tuple(errors)
         )
 
-    async def _send(self, member: _Member, method: str, params: Any, timeout_s: float) -> Any:
-        """Make one JSON-RPC call to ``member``; raise an RpcError naming only its provider."""
-        name = member.endpoint.name
+    def _encode(self, method: str, params: Any) -> bytes:
+        """Return the request body; params that are not JSON are the caller's bug (raised)."""
         payload: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
         if params is not None:
             payload["params"] = params
+        return json.dumps(payload).encode()
+
+    async def _send(self, member: _Member, method: str, body: bytes, timeout_s: float) -> Any:
+        """Make one JSON-RPC call to ``member``; raise an RpcError naming only its provider."""
+        name = member.endpoint.name
         started = self._clock.monotonic()
         outcome = "success"
         try:
             reply = await self._transport.post(
                 member.endpoint.url,
-                json.dumps(payload).encode(),
+                body,
                 headers=member.endpoint.headers,
                 timeout_s=timeout_s,
             )
