@@ -4,7 +4,7 @@
 the kill switch, latched, with the actor ``risk:<limit>``.
 """
 
-from tradewarden.guard.risk._engine import RiskEngine, RiskTrack, advance_track
+from tradewarden.guard.risk._engine import RiskEngine
 from tradewarden.guard.risk._limits import (
     ConcentrationLimit,
     ConsecutiveLossesLimit,
@@ -26,6 +26,14 @@ from tradewarden.guard.risk._limits import (
     trading_day,
 )
 from tradewarden.guard.risk._metrics import RiskCollector, register_risk_metrics
+from tradewarden.guard.risk._track import (
+    RedisTrackStore,
+    RiskTrack,
+    SQLiteTrackStore,
+    TrackStore,
+    TrackStoreError,
+    advance_track,
+)
 
 __all__ = [
     "ConcentrationLimit",
@@ -35,13 +43,17 @@ __all__ = [
     "LowBalanceLimit",
     "OrderNotionalLimit",
     "PortfolioSnapshot",
+    "RedisTrackStore",
     "RiskBreach",
     "RiskCollector",
     "RiskEngine",
     "RiskLimits",
     "RiskTrack",
     "RiskView",
+    "SQLiteTrackStore",
     "SubmitRateLimit",
+    "TrackStore",
+    "TrackStoreError",
     "TradeResult",
     "advance_track",
     "concentration",

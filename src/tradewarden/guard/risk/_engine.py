@@ -15,8 +15,6 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date
 
 from tradewarden.clock import Clock, SystemClock
 from tradewarden.guard.risk._limits import (
@@ -26,7 +24,12 @@ from tradewarden.guard.risk._limits import (
     RiskView,
     TradeResult,
     evaluate_limits,
-    trading_day,
+)
+from tradewarden.guard.risk._track import (
+    RiskTrack,
+    TrackStore,
+    TrackStoreError,
+    advance_track,
 )
 from tradewarden.guard.state import StateError, TradingState
 from tradewarden.guard.trading import (
@@ -37,34 +40,10 @@ from tradewarden.guard.trading import (
     check_order,
 )
 
-__all__ = ["RiskEngine", "RiskTrack", "advance_track"]
+__all__ = ["RiskEngine"]
 
 _log = logging.getLogger("tradewarden.guard.risk")
 _MAX_TRADES = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class RiskTrack:
-    """What the limits remember across snapshots: the trading day, its starting equity,
-    and the equity peak. A bot may persist it and pass it back after a restart."""
-
-    day: date | None = None
-    start_of_day_equity: float = 0.0
-    peak_equity: float = 0.0
-
-
-def advance_track(track: RiskTrack, equity: float, now: float, limits: RiskLimits) -> RiskTrack:
-    """Return the track after seeing ``equity`` at ``now``: pure.
-
-    The first snapshot of a trading day (midnight in the limits' time zone) sets that
-    day's starting equity; the peak is the highest equity ever seen.
-    """
-    day = trading_day(now, limits.zone)
-    if track.day != day:
-        track = replace(track, day=day, start_of_day_equity=equity)
-    if equity > track.peak_equity:
-        track = replace(track, peak_equity=equity)
-    return track
 
 
 class RiskEngine:
@@ -81,11 +60,23 @@ class RiskEngine:
         *,
         clock: Clock | None = None,
         track: RiskTrack | None = None,
+        track_store: TrackStore | None = None,
+        save_interval_s: float = 1.0,
         on_breach: Callable[[RiskBreach], None] | None = None,
     ) -> None:
         self._kill_switch = kill_switch
         self._limits = limits
         self._clock = clock or SystemClock()
+        self._track_store = track_store
+        self._save_interval_s = save_interval_s
+        self._saved_at: float | None = None
+        self._save_lock = threading.Lock()
+        self._unsaved = False
+        if track is None and track_store is not None:
+            try:
+                track = track_store.load()
+            except TrackStoreError as exc:
+                _log.warning("risk: stored track unreadable (%s); starting a new day and peak", exc)
         self._track = track or RiskTrack()
         self._on_breach = on_breach
         self._lock = threading.Lock()
@@ -130,7 +121,10 @@ class RiskEngine:
         """Judge every snapshot limit now; apply and return the breaches newly reported."""
         now = self._clock.now()
         with self._lock:
-            self._track = advance_track(self._track, snapshot.equity, now, self._limits)
+            track = advance_track(self._track, snapshot.equity, now, self._limits)
+            new_day = track.day != self._track.day
+            self._unsaved = self._unsaved or track != self._track
+            self._track = track
             self._equity = snapshot.equity
             view = RiskView(
                 at=now,
@@ -149,9 +143,27 @@ class RiskEngine:
                 or (breach.action is not None and state < breach.action)
             ]
             self._breached = names
+        self._save(track, force=new_day)
         for breach in reported:
             self._report(breach)
         return reported
+
+    def _save(self, track: RiskTrack, *, force: bool) -> None:
+        """Store the track: at once on a new day, else at most once per save interval."""
+        if self._track_store is None:
+            return
+        tick = self._clock.monotonic()
+        with self._save_lock:
+            recent = self._saved_at is not None and tick - self._saved_at < self._save_interval_s
+            if not self._unsaved or (recent and not force):
+                return
+            try:
+                self._track_store.save(track)
+            except TrackStoreError as exc:
+                _log.warning("risk: the track could not be stored: %s", exc)
+                return
+            self._saved_at = tick
+            self._unsaved = False
 
     def check_order(self, side: OrderSide, notional: float, position: float) -> OrderDecision:
         """Decide a new order against the trading state and the order limits.
