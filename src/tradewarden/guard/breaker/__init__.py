@@ -22,6 +22,7 @@ from ._breaker import (
 from ._config import BreakerConfig, WindowKind
 from ._errors import CircuitOpenError
 from ._metrics import BreakerMetrics
+from ._redis import RedisBreakerSync, SharedBreakerState
 from ._state import BreakerState
 
 __all__ = [
@@ -37,5 +38,7 @@ __all__ = [
     "Guarded",
     "LastGoodValue",
     "Listener",
+    "RedisBreakerSync",
+    "SharedBreakerState",
     "WindowKind",
 ]

@@ -72,8 +72,10 @@ class BreakerSync(Protocol):
     def on_recovered(self, breaker: CircuitBreaker) -> None:
         """Report a success that reset a non-zero consecutive failure count."""
 
-    def on_transition(self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
-        """Report a local transition (automatic or by an operator)."""
+    def on_transition(
+        self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState, *, operator: bool
+    ) -> None:
+        """Report a local transition; ``operator`` for an action (it wins over any state)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +251,30 @@ class CircuitBreaker:
 
     def _set(self, state: BreakerState) -> None:
         with self._lock:
-            pending = self._transition(state, self.clock.monotonic())
+            pending = self._transition(state, self.clock.monotonic(), operator=True)
+        self._notify(pending)
+
+    def _adopt(
+        self,
+        state: BreakerState,
+        failure_count: int,
+        last_failure_wall: float | None,
+        remaining_s: float | None,
+    ) -> None:
+        """Take up a state another process (or an operator, by hand) wrote: the sync calls this."""
+        clock = self.clock
+        now = clock.monotonic()
+        with self._lock:
+            pending = None
+            if state is not self._state:
+                pending = self._transition(state, now, remaining_s=remaining_s, announce=False)
+            if self._state is BreakerState.CLOSED and self._window is None:
+                self._failures = failure_count
+                self._last_failure_wall = last_failure_wall
+                if failure_count and last_failure_wall is not None:
+                    self._last_failure = now - max(0.0, clock.now() - last_failure_wall)
+                elif not failure_count:
+                    self._last_failure = -float("inf")
         self._notify(pending)
 
     # -- the guarded call, every form -------------------------------------------------------
@@ -580,6 +605,7 @@ class CircuitBreaker:
         *,
         remaining_s: float | None = None,
         announce: bool = True,
+        operator: bool = False,
     ) -> list[tuple[BreakerState, BreakerState]] | None:
         old = self._state
         if old is new and new is not BreakerState.CLOSED:
@@ -603,12 +629,12 @@ class CircuitBreaker:
         if old is new:
             # A reset of a CLOSED breaker clears the counts: no transition, but shared too.
             if announce and self._sync is not None:
-                self._sync.on_recovered(self)
+                self._sync.on_transition(self, old, new, operator=operator)
             return None
         key = (old, new)
         self._transitions[key] = self._transitions.get(key, 0) + 1
         if announce and self._sync is not None:
-            self._sync.on_transition(self, old, new)
+            self._sync.on_transition(self, old, new, operator=operator)
         return [key]
 
     def _notify(self, pending: list[tuple[BreakerState, BreakerState]] | None) -> None:

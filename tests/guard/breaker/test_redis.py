@@ -1,0 +1,260 @@
+"""Breaker state shared through a real Redis: across processes, by hand, and without Redis.
+
+Another process is a real one (``_peer.py``); waits are ``eventually()``, never timed
+asserts. Each test has its own breaker name and announcement channel on the shared
+server; the outage tests run a private redis-server they can stop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from support.eventually import eventually
+from support.redis_server import RedisServer
+from tradewarden.clock import ManualClock
+from tradewarden.guard.breaker import (
+    BreakerConfig,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    RedisBreakerSync,
+)
+
+from .conftest import fail, succeed
+
+pytestmark = pytest.mark.redis
+SHARED_URL = "redis://127.0.0.1:6379/0"
+PEER = Path(__file__).with_name("_peer.py")
+
+
+class Peer:
+    """A bot process with one breaker of the same name."""
+
+    def __init__(self, url: str, name: str, channel: str, poll_s: float = 60.0) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(PEER), url, name, channel, str(poll_s)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def send(self, command: str) -> str:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        if self.process.poll() is None:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.flush()
+            self.process.wait(10)
+        self.process.stdin.close()
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def name() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def channel(name: str) -> str:
+    return f"circuit_breaker:events:{name}"
+
+
+@pytest.fixture
+def r(name: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(SHARED_URL, decode_responses=True)
+    yield client
+    client.delete(f"circuit_breaker:{name}")
+    client.close()
+
+
+@pytest.fixture
+def sync(channel: str) -> Iterator[RedisBreakerSync]:
+    with RedisBreakerSync(SHARED_URL, channel=channel, poll_interval_s=0.05) as shared:
+        yield shared
+
+
+@pytest.fixture
+def peer(name: str, channel: str) -> Iterator[Peer]:
+    process = Peer(SHARED_URL, name, channel)
+    assert process.send("state") == "CLOSED"
+    yield process
+    process.close()
+
+
+def new_breaker(name: str, clock: ManualClock, sync: RedisBreakerSync) -> CircuitBreaker:
+    breaker = CircuitBreaker(name, BreakerConfig(), clock=clock)
+    sync.attach(breaker)
+    return breaker
+
+
+async def test_state_is_written_in_the_seeds_hash(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    fail(breaker, 5)
+    assert breaker.state is BreakerState.OPEN  # at once, before Redis has it
+    key = f"circuit_breaker:{name}"
+    await eventually(lambda: r.hget(key, "state") == "OPEN")
+    stored = r.hgetall(key)
+    assert stored["failureCount"] == "5"
+    assert int(stored["lastFailureTime"]) > 1_600_000_000_000  # epoch ms
+    assert int(stored["openedAt"]) >= int(stored["lastFailureTime"])
+
+
+async def test_failures_of_two_processes_add_up(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis, peer: Peer
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    fail(breaker, 3)
+    await eventually(lambda: r.hget(f"circuit_breaker:{name}", "failureCount") == "3")
+    peer.send("fail")
+    peer.send("fail")  # 2 here, 5 in all
+    await eventually(lambda: peer.send("state") == "OPEN")
+    await eventually(lambda: breaker.state is BreakerState.OPEN)
+
+
+async def test_another_process_converges_through_pubsub(
+    name: str, channel: str, clock: ManualClock, r: redis.Redis, peer: Peer
+) -> None:
+    # Polling once a minute: only the announcement can bring the change in time.
+    with RedisBreakerSync(SHARED_URL, channel=channel, poll_interval_s=60) as slow_poll:
+        breaker = new_breaker(name, clock, slow_poll)
+        await eventually(lambda: slow_poll.connected)
+        succeed(breaker)
+        assert peer.send("force_open") == "FORCED_OPEN"
+        await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
+        with pytest.raises(CircuitOpenError):
+            breaker.call(int)
+        breaker.reset()
+        await eventually(lambda: peer.send("state") == "CLOSED")
+
+
+async def test_a_hand_edited_hash_is_taken_up(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    key = f"circuit_breaker:{name}"
+    fail(breaker, 5)
+    await eventually(lambda: r.hget(key, "state") == "OPEN")
+    # The seeds' runbook: reset to CLOSED by hand.
+    r.hset(key, "state", "CLOSED")
+    r.hset(key, "failureCount", "0")
+    r.hdel(key, "lastFailureTime")
+    await eventually(lambda: breaker.state is BreakerState.CLOSED)
+    assert breaker.call(lambda: "through") == "through"
+    r.hset(key, mapping={"state": "OPEN"})
+    await eventually(lambda: breaker.state is BreakerState.OPEN)
+    assert r.hget(key, "openedAt") is not None  # the timeout now counts from one moment
+
+
+async def test_deleting_the_hash_closes_the_breaker(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    breaker.force_open()
+    key = f"circuit_breaker:{name}"
+    await eventually(lambda: r.hget(key, "state") == "FORCED_OPEN")
+    r.delete(key)
+    await eventually(lambda: breaker.state is BreakerState.CLOSED)
+
+
+async def test_a_new_process_takes_up_the_shared_state(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis, peer: Peer
+) -> None:
+    assert peer.send("force_open") == "FORCED_OPEN"
+    breaker = new_breaker(name, clock, sync)
+    await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
+
+
+async def test_half_open_trials_close_the_breaker_everywhere(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis, peer: Peer
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    fail(breaker, 5)
+    await eventually(lambda: peer.send("state") == "OPEN")
+    clock.advance(30)
+    succeed(breaker, 2)
+    assert breaker.state is BreakerState.CLOSED
+    await eventually(lambda: peer.send("state") == "CLOSED")
+    assert r.hget(f"circuit_breaker:{name}", "failureCount") == "0"
+
+
+async def test_a_success_after_failures_resets_the_shared_count(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    key = f"circuit_breaker:{name}"
+    fail(breaker, 2)
+    await eventually(lambda: r.hget(key, "failureCount") == "2")
+    succeed(breaker)
+    await eventually(lambda: r.hget(key, "failureCount") == "0")
+
+
+async def test_operators_read_and_write_shared_state_without_a_breaker(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    written = sync.write(name, BreakerState.FORCED_OPEN)
+    assert written is not None
+    assert written.state is BreakerState.FORCED_OPEN
+    await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
+    shared = sync.read(name)
+    assert shared is not None
+    assert (shared.state, shared.exists) == (BreakerState.FORCED_OPEN, True)
+
+
+@pytest.mark.slow
+async def test_without_redis_the_breaker_works_locally_and_resyncs(
+    tmp_path: Path, name: str, clock: ManualClock
+) -> None:
+    with RedisServer(tmp_path) as server:
+        url = server.url()
+        with RedisBreakerSync(url, poll_interval_s=0.05, socket_timeout_s=0.2) as shared:
+            breaker = new_breaker(name, clock, shared)
+            await eventually(lambda: shared.connected)
+            server.stop()
+            fail(breaker, 5)  # Redis is gone: the calls do not wait, the breaker opens
+            assert breaker.state is BreakerState.OPEN
+            with pytest.raises(CircuitOpenError):
+                breaker.call(int)
+            await eventually(lambda: not shared.connected)
+            server.start()  # empty: the local OPEN is written back
+            client = redis.Redis.from_url(url, decode_responses=True)
+            key = f"circuit_breaker:{name}"
+            await eventually(lambda: client.hget(key, "state") == "OPEN")
+            client.hset(key, mapping={"state": "CLOSED", "failureCount": "0"})
+            await eventually(lambda: breaker.state is BreakerState.CLOSED)
+            client.close()
+
+
+@pytest.mark.slow
+async def test_an_operator_state_set_during_an_outage_wins_at_resync(
+    tmp_path: Path, name: str, clock: ManualClock
+) -> None:
+    with RedisServer(tmp_path) as server:
+        url = server.url()
+        with RedisBreakerSync(url, poll_interval_s=0.05, socket_timeout_s=0.2) as shared:
+            breaker = new_breaker(name, clock, shared)
+            await eventually(lambda: shared.connected)
+            server.stop()
+            fail(breaker, 5)
+            await eventually(lambda: not shared.connected)
+            server.start()
+            client = redis.Redis.from_url(url, decode_responses=True)
+            client.hset(f"circuit_breaker:{name}", "state", "FORCED_OPEN")
+            await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
+            client.close()
