@@ -427,7 +427,10 @@ async def test_bad_bodies_name_the_field(
 
 
 async def test_unreachable_broker_is_503_without_the_password(
-    settings: Settings, fast_hasher: PasswordHasher, tmp_path: Path
+    settings: Settings,
+    fast_hasher: PasswordHasher,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with RedisServer(tmp_path / "locked", password=PASSWORD) as locked:
         monitors = [
@@ -449,6 +452,9 @@ async def test_unreachable_broker_is_503_without_the_password(
         assert PASSWORD not in response.text
     assert [row["outcome"] for row in rows] == ["error", "error"]
     assert all(PASSWORD not in str(row) for row in rows)
+    logged = capsys.readouterr()
+    assert "/v1/queues/jobs/orders/pause" in logged.out  # the access log was captured
+    assert PASSWORD not in logged.out + logged.err
 
 
 async def test_queue_actions_need_the_monitors_to_run_here(
