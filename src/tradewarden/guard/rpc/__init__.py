@@ -7,6 +7,7 @@ is the breaker (``BreakerPort``: the guard's ``CircuitBreaker`` through ``guard_
 or the small ``LocalBreaker`` by default).
 """
 
+from tradewarden.guard.rpc._blocking import BlockingRpcPool
 from tradewarden.guard.rpc._breaker import (
     BreakerFactory,
     BreakerPort,
@@ -32,6 +33,7 @@ from tradewarden.guard.rpc._transport import HttpReply, HttpxTransport, Transpor
 
 __all__ = [
     "SEND_METHODS",
+    "BlockingRpcPool",
     "BreakerFactory",
     "BreakerPort",
     "CircuitBreakerPort",

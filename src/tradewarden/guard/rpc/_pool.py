@@ -230,7 +230,9 @@ class RpcPool:
         for name, member in by_name.items():
             member.score = scored.get(name, 1.0)
             member.lag = behind[name]
-            member.demoted = member.lag is not None and member.lag > self.config.max_slot_lag
+            lagging = member.lag is not None and member.lag > self.config.max_slot_lag
+            # No ping answered in the whole window: down, whatever its tier.
+            member.demoted = lagging or (name in scored and member.score == 0.0)
             self._metrics.slot_lag.labels(name).set(member.lag or 0)
             self._update_health(member)
 
