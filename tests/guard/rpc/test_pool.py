@@ -557,3 +557,9 @@ async def test_params_that_are_not_json_are_the_callers_bug_not_a_failover(
     assert all(n.requests == [] for n in nodes)
     labels = {"provider": "helius", "method": "getBalance", "outcome": "transport_error"}
     assert pools.registry.get_sample_value("rpc_requests_total", labels) is None
+
+
+def test_endpoints_hash_and_keep_their_headers_private() -> None:
+    endpoint = Endpoint("helius", "https://example.com/", headers={"x-api-key": SECRET})
+    assert hash(endpoint) == hash(Endpoint("helius", "https://example.com/"))
+    assert SECRET not in repr(endpoint)

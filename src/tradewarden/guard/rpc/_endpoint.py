@@ -25,7 +25,7 @@ class Endpoint:
     url: str = field(repr=False)
     priority: int = 1
     weight: float = 1.0
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
