@@ -29,6 +29,7 @@ from tradewarden.guard.rpc import (
     RpcOutcomeUnknownError,
     RpcPool,
     RpcResponseError,
+    SolanaSlotSampler,
 )
 
 WALLET = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
@@ -563,3 +564,24 @@ def test_endpoints_hash_and_keep_their_headers_private() -> None:
     endpoint = Endpoint("helius", "https://example.com/", headers={"x-api-key": SECRET})
     assert hash(endpoint) == hash(Endpoint("helius", "https://example.com/"))
     assert SECRET not in repr(endpoint)
+
+
+async def test_get_health_in_the_sample_catches_a_node_that_says_it_is_behind(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    nodes[0].behind = 40  # getHealth answers -32005; getSlot alone would not tell
+    pool = pools(pools.seed_endpoints(), sampler=SolanaSlotSampler(check_health=True))
+    await pool.sample()
+    assert [s.name for s in pool.status() if not s.healthy] == ["helius"]
+    assert pool.status()[-1].name == "helius"
+
+
+async def test_a_retry_after_date_is_read_against_the_injected_clock(
+    nodes: list[SolanaNode], pools: Pools
+) -> None:
+    assert pools.clock.now() == 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+    nodes[0].status = 429
+    nodes[0].headers["Retry-After"] = "Tue, 14 Nov 2023 22:13:30 GMT"
+    pool = pools.seeds()
+    await pool.request("getSlot")
+    assert pool.status()[0].rate_limited_for_s == pytest.approx(10.0)
