@@ -38,6 +38,12 @@ def test_a_bot_starting_on_a_corrupt_state_file_is_halted(tmp_path: Path) -> Non
     assert run_bot("state", f"sqlite:{path}") == "HALTED unreadable"
 
 
+def test_a_bot_whose_state_file_cannot_be_opened_is_halted(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.mkdir()  # a directory where the file should be: unopenable, even for root
+    assert run_bot("state", f"sqlite:{path}") == "HALTED unreadable"
+
+
 def start_watching_bots(outs: list[Path], spec: str) -> list[subprocess.Popen[str]]:
     """Start one watching bot per output file; each runs until its stdin closes."""
     return [
