@@ -13,6 +13,7 @@ import functools
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -116,12 +117,14 @@ class CircuitBreaker:
         "_failures_total",
         "_fallback",
         "_fast",
+        "_fast_window",
         "_inflight",
         "_last_failure",
         "_last_failure_wall",
         "_last_good",
         "_listeners",
         "_lock",
+        "_mono",
         "_open_until",
         "_opened_at_wall",
         "_rejected",
@@ -150,12 +153,15 @@ class CircuitBreaker:
         self.name = name
         self.config = config if config is not None else BreakerConfig()
         self.clock: Clock = clock if clock is not None else SystemClock()
+        # The system clock's reading without its method call: the window path reads it twice.
+        self._mono = time.monotonic if type(self.clock) is SystemClock else self.clock.monotonic
         self._fallback = fallback
         self._listeners: list[Listener] = list(listeners)
         self._lock = threading.Lock()
         self._window = new_window(self.config)
         self._state = BreakerState.CLOSED
         self._fast = self._window is None  # CLOSED with consecutive counting
+        self._fast_window = self._window is not None  # CLOSED with a window
         self._epoch = 0  # bumped by every transition: stale trials are not counted
         self._failures = 0  # consecutive failures while CLOSED
         self._last_failure = -float("inf")  # monotonic
@@ -182,7 +188,7 @@ class CircuitBreaker:
         """Return the state, moving OPEN to HALF_OPEN if its timeout has passed."""
         if self._state is BreakerState.OPEN:
             with self._lock:
-                pending = self._maybe_half_open(self.clock.monotonic())
+                pending = self._maybe_half_open(self._mono())
             self._notify(pending)
         return self._state
 
@@ -212,7 +218,7 @@ class CircuitBreaker:
         with self._lock:
             remaining = None
             if self._state is BreakerState.OPEN:
-                remaining = max(0.0, self._open_until - self.clock.monotonic())
+                remaining = max(0.0, self._open_until - self._mono())
             return BreakerStatus(
                 name=self.name,
                 state=state,
@@ -251,7 +257,7 @@ class CircuitBreaker:
 
     def _set(self, state: BreakerState) -> None:
         with self._lock:
-            pending = self._transition(state, self.clock.monotonic(), operator=True)
+            pending = self._transition(state, self._mono(), operator=True)
         self._notify(pending)
 
     def _adopt(
@@ -386,6 +392,15 @@ class CircuitBreaker:
         fallback: Fallback | None,
         cell: list[Any] | None,
     ) -> Any:
+        if self._fast_window:  # CLOSED: admitted without the lock; only the outcome takes it
+            started = self._mono()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                self._window_outcome(started, self._is_failure(exc), False)
+                raise
+            self._window_finish(started, result, cell)
+            return result
         try:
             kind, epoch, started = self._admit()
         except CircuitOpenError as rejected:
@@ -411,6 +426,15 @@ class CircuitBreaker:
         fallback: Fallback | None,
         cell: list[Any] | None,
     ) -> Any:
+        if self._fast_window:
+            started = self._mono()
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                self._window_outcome(started, self._is_failure(exc), False)
+                raise
+            self._window_finish(started, result, cell)
+            return result
         try:
             kind, epoch, started = self._admit()
         except CircuitOpenError as rejected:
@@ -437,6 +461,40 @@ class CircuitBreaker:
                 cell[0] = result
             else:
                 self._last_good = result
+
+    def _window_finish(self, started: float, result: Any, cell: list[Any] | None) -> None:
+        predicate = self.config.result_predicate
+        failed = predicate is not None and bool(predicate(result))
+        self._window_outcome(started, failed, not failed)
+        if not failed:
+            if cell is not None:
+                cell[0] = result
+            else:
+                self._last_good = result
+
+    def _window_outcome(self, started: float, failed: bool, ok: bool) -> None:
+        """Record a call admitted while CLOSED with a window (the lock-free admission)."""
+        if not (failed or ok):
+            return
+        now = self._mono()
+        slow = now - started >= self.config.slow_call_duration_s
+        wall = self.clock.now() if failed else 0.0
+        window = self._window
+        pending = None
+        with self._lock:
+            if failed:
+                self._failures_total += 1
+                self._last_failure_wall = wall
+            else:
+                self._counted_ok += 1
+            if (
+                self._state is BreakerState.CLOSED
+                and window is not None
+                and window.record(now, failed, slow)
+            ):
+                pending = self._transition(BreakerState.OPEN, now)
+        if pending:
+            self._notify(pending)
 
     def _fallback_value(
         self,
@@ -481,7 +539,7 @@ class CircuitBreaker:
 
     def _fast_failure(self) -> None:
         clock = self.clock
-        now = clock.monotonic()
+        now = self._mono()
         wall = clock.now()
         pending = None
         with self._lock:
@@ -504,7 +562,7 @@ class CircuitBreaker:
 
     def _admit(self) -> tuple[int, int, float]:
         """Return (kind, epoch, start time) for a call allowed to run, or raise."""
-        now = self.clock.monotonic()
+        now = self._mono()
         remaining: float | None = None
         with self._lock:
             pending = self._maybe_half_open(now)
@@ -533,7 +591,7 @@ class CircuitBreaker:
         if kind == _PASS:
             return
         window = self._window
-        now = self.clock.monotonic() if window is not None or failed else started
+        now = self._mono() if window is not None or failed else started
         slow = window is not None and now - started >= self.config.slow_call_duration_s
         wall = self.clock.now() if failed else 0.0
         with self._lock:
@@ -568,10 +626,10 @@ class CircuitBreaker:
     ) -> list[tuple[BreakerState, BreakerState]] | None:
         window = self._window
         if window is not None:
-            window.record(now, failed=failed, slow=slow)
+            exceeded = window.record(now, failed, slow)
             if failed:
                 self._last_failure_wall = wall
-            return self._transition(BreakerState.OPEN, now) if window.exceeded() else None
+            return self._transition(BreakerState.OPEN, now) if exceeded else None
         if failed:
             self._count_consecutive(now, wall)
             if self._failures >= self.config.failure_threshold:
@@ -615,6 +673,7 @@ class CircuitBreaker:
         self._inflight = 0
         self._trial_successes = 0
         self._fast = new is BreakerState.CLOSED and self._window is None
+        self._fast_window = new is BreakerState.CLOSED and self._window is not None
         if new is BreakerState.OPEN:
             timeout = self.config.timeout_s if remaining_s is None else remaining_s
             self._open_until = now + timeout

@@ -25,8 +25,8 @@ class SlidingWindow:
         self.failures = 0
         self.slow = 0
 
-    def record(self, now: float, *, failed: bool, slow: bool) -> None:
-        """Add one call's outcome at monotonic time ``now``."""
+    def record(self, now: float, failed: bool, slow: bool) -> bool:
+        """Add one call's outcome at monotonic time ``now``; return ``exceeded()``."""
         raise NotImplementedError
 
     def clear(self) -> None:
@@ -56,7 +56,7 @@ class CountWindow(SlidingWindow):
         self._slow = bytearray(self._size)
         self._next = 0
 
-    def record(self, now: float, *, failed: bool, slow: bool) -> None:
+    def record(self, now: float, failed: bool, slow: bool) -> bool:
         """Add one call's outcome, pushing out the oldest once the ring is full."""
         i = self._next
         if self.calls == self._size:
@@ -68,7 +68,12 @@ class CountWindow(SlidingWindow):
         self._slow[i] = slow
         self.failures += failed
         self.slow += slow
-        self._next = (i + 1) % self._size
+        self._next = i + 1 if i + 1 < self._size else 0
+        calls = self.calls
+        return calls >= self._min_calls and (
+            self.failures * 100 >= self._failure_rate * calls
+            or self.slow * 100 >= self._slow_rate * calls
+        )
 
     def clear(self) -> None:
         """Forget every call."""
@@ -91,8 +96,8 @@ class TimeWindow(SlidingWindow):
         self._failed = [0] * self._size
         self._slow = [0] * self._size
 
-    def record(self, now: float, *, failed: bool, slow: bool) -> None:
-        """Add one call's outcome to the bucket of its second."""
+    def record(self, now: float, failed: bool, slow: bool) -> bool:
+        """Add one call's outcome to the bucket of its second; return ``exceeded()``."""
         second = math.floor(now)
         if second != self._head:
             self._advance(second)
@@ -103,6 +108,7 @@ class TimeWindow(SlidingWindow):
         self.calls += 1
         self.failures += failed
         self.slow += slow
+        return self.exceeded()
 
     def _advance(self, second: int) -> None:
         # Empty the buckets of the seconds between the newest held and ``second``.
