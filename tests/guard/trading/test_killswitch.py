@@ -184,6 +184,35 @@ def test_a_halt_that_cannot_be_stored_halts_here_and_is_written_on_recovery() ->
     assert (stored.state, stored.actor) == (HALTED, "operator:alice")
 
 
+def test_a_resume_that_cannot_be_stored_keeps_an_unstored_halt() -> None:
+    backend = MemoryBackend()
+    switch = KillSwitch(backend, on_unreadable=UnreadablePolicy.KEEP_LAST_KNOWN)
+    backend.fail()
+    with pytest.raises(StateUnavailableError):
+        switch.halt("risk:drawdown", "limit")
+    with pytest.raises(StateUnavailableError):
+        switch.resume("operator:alice", "blind")
+    assert switch.state is HALTED
+
+
+def test_a_resume_clears_a_halt_whose_write_failed_once() -> None:
+    class FailingOnce(MemoryBackend):
+        failed = False
+
+        def write(self, change: StateChange, *, expected_version: int) -> None:
+            if not self.failed:
+                self.failed = True
+                raise StateUnavailableError("one lost write")
+            super().write(change, expected_version=expected_version)
+
+    switch = KillSwitch(FailingOnce())
+    with pytest.raises(StateUnavailableError):
+        switch.halt("operator:alice", "drill")
+    assert switch.state is HALTED  # applied here though not stored
+    switch.resume("operator:alice", "never mind")
+    assert switch.state is ACTIVE
+
+
 def test_a_resume_needs_a_readable_store() -> None:
     backend = MemoryBackend()
     switch = KillSwitch(backend)

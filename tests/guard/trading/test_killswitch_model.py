@@ -24,7 +24,6 @@ class KillSwitchModel(RuleBasedStateMachine):
         self.stored = ACTIVE
         self.store_ok = True
         self.unstored = [ACTIVE, ACTIVE]  # the strictest tightening each could not store
-        self.resumes = 0
 
     def _tighten(self, index: int, target: TradingState, *, halt: bool) -> None:
         switch = self.switches[index]
@@ -48,7 +47,6 @@ class KillSwitchModel(RuleBasedStateMachine):
     @rule(index=st.integers(0, 1), to=st.sampled_from([ACTIVE, REDUCING]))
     def resume(self, index: int, to: TradingState) -> None:
         switch = self.switches[index]
-        self.unstored[index] = ACTIVE
         if not self.store_ok:
             with pytest.raises(StateUnavailableError):
                 switch.resume("operator", "model", to=to)
@@ -57,8 +55,6 @@ class KillSwitchModel(RuleBasedStateMachine):
                 switch.resume("operator", "model", to=to)
         else:
             switch.resume("operator", "model", to=to)
-            if to < self.stored:
-                self.resumes += 1
             self.stored = to
 
     @rule()

@@ -144,12 +144,11 @@ class KillSwitch:
         *,
         to: TradingState = TradingState.ACTIVE,
     ) -> StateChange:
-        """Loosen the state (to ACTIVE, or from HALTED to REDUCING): the explicit action."""
-        with self._lock:
-            dropped, self._unstored = self._unstored, None
-            changed = dropped is not None and self._set_effective(self._effective())
-        if changed:
-            self._notify()
+        """Loosen the state (to ACTIVE, or from HALTED to REDUCING): the explicit action.
+
+        It takes effect only once stored; it also drops a tightening this process applied
+        but could not store.
+        """
         return self._change(to, actor, reason, message, tighten=False)
 
     def refresh(self) -> StateChange:
@@ -211,9 +210,7 @@ class KillSwitch:
                 not self.unreadable
             ):
                 if fresh:
-                    with self._lock:
-                        if self._unstored is not None and self._unstored.state <= base.state:
-                            self._unstored = None  # someone stored it (or more) meanwhile
+                    self._settle_unstored(base.state, loosened=not tighten)
                     return base
                 # Nothing to do by what this process has heard; make sure by reading.
                 self._reload()
@@ -241,12 +238,21 @@ class KillSwitch:
                 reason,
                 change.version,
             )
-            with self._lock:
-                if self._unstored is not None and self._unstored.state <= target:
-                    self._unstored = None
+            self._settle_unstored(target, loosened=not tighten)
             self._adopt(change)
             return change
         raise StateError(f"trading state kept changing under {_MAX_CONFLICTS} attempts")
+
+    def _settle_unstored(self, stored: TradingState, *, loosened: bool) -> None:
+        """Drop the unstored tightening once ``stored`` covers it, or a resume was stored."""
+        with self._lock:
+            unstored = self._unstored
+            if unstored is None or not (loosened or unstored.state <= stored):
+                return
+            self._unstored = None
+            changed = self._set_effective(self._effective())
+        if changed:
+            self._notify()
 
     def _reload(self) -> None:
         try:
