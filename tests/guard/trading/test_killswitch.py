@@ -255,3 +255,26 @@ def test_the_metrics_read_the_state_at_scrape_time() -> None:
     assert registry.get_sample_value("trading_state") == 1
     assert registry.get_sample_value("trading_state_version") == 1
     assert registry.get_sample_value("trading_state_unreadable") == 0
+
+
+def test_a_switch_without_a_watch_catches_up_on_refresh() -> None:
+    backend = MemoryBackend()
+    polled = KillSwitch(backend, watch=False)
+    KillSwitch(backend).halt("operator:alice", "drill")
+    assert polled.state is ACTIVE
+    assert polled.refresh().version == 1
+    assert polled.state is HALTED
+
+
+def test_a_store_that_comes_back_older_does_not_undo_a_known_halt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = MemoryBackend()
+    switch = KillSwitch(backend)
+    switch.halt("operator:alice", "drill")
+    switch.state_unavailable(StateUnavailableError("lost"))
+    with caplog.at_level(logging.WARNING, logger="tradewarden.guard.trading"):
+        switch.state_changed(StateChange(0, ACTIVE, "", "", "", 0.0))  # a restored old copy
+    assert switch.state is HALTED
+    assert not switch.unreadable
+    assert "went back" in caplog.text
