@@ -45,8 +45,7 @@ from tradewarden.probes.kinds._redis_common import describe_redis_error
 from tradewarden.probes.kinds.queue import QueueSpec, _connect, _scrubber
 
 __all__ = [
-    "ACTIONS",
-    "CLEAN_STATES",
+    "CleanState",
     "QueueAction",
     "QueueActionError",
     "QueueActionResult",
@@ -63,16 +62,17 @@ __all__ = [
 ]
 
 QueueAction = Literal["pause", "resume", "retry-failed", "clean"]
-ACTIONS: tuple[QueueAction, ...] = ("pause", "resume", "retry-failed", "clean")
 CleanState = Literal["completed", "failed"]
-CLEAN_STATES: tuple[CleanState, ...] = ("completed", "failed")
 
 _RQ_FETCH_BATCH = 500
 _T = TypeVar("_T")
 
 
 class QueueActionError(Exception):
-    """A queue action did not happen. The message says why and holds no secret."""
+    """A queue action did not happen. The message says why and holds no secret;
+    ``permanent`` tells whether trying again can help."""
+
+    permanent = True
 
 
 class UnsupportedQueueActionError(QueueActionError):
@@ -81,6 +81,8 @@ class UnsupportedQueueActionError(QueueActionError):
 
 class QueueBrokerError(QueueActionError):
     """The broker could not be reached, timed out or refused the commands."""
+
+    permanent = False
 
 
 @dataclass(frozen=True, slots=True)
