@@ -25,6 +25,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
+import math
 import os
 import platform
 import subprocess
@@ -408,6 +410,64 @@ def bench_half_open() -> list[AdmissionRow]:
     return rows
 
 
+# -- breaker: 4. convergence through Redis ---------------------------------------------------
+
+
+def bench_convergence(url: str, changes: int) -> dict[str, Any] | None:
+    """Time from a transition in one breaker until another sync's breaker has taken it up.
+
+    Two ``RedisBreakerSync`` instances (each its own connections and threads) in this
+    process, one breaker of the same name on each; alternately ``force_open()`` and
+    ``reset()`` on the first, waiting for the second's listener.
+    """
+    import uuid
+
+    import redis
+
+    from tradewarden.guard.breaker import BreakerState, CircuitBreaker, RedisBreakerSync
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except (redis.RedisError, OSError) as exc:
+        print(f"(convergence skipped: Redis at {url} unreachable: {exc})")
+        return None
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    channel = f"circuit_breaker:events:{name}"
+    heard = threading.Event()
+    source = CircuitBreaker(name)
+    target = CircuitBreaker(name, listeners=[lambda _b, _old, _new: heard.set()])
+    delays: list[float] = []
+    with (
+        RedisBreakerSync(url, channel=channel, poll_interval_s=60) as one,
+        RedisBreakerSync(url, channel=channel, poll_interval_s=60) as two,
+    ):
+        one.attach(source)
+        two.attach(target)
+        deadline = time.monotonic() + 5
+        while not (one.connected and two.connected) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # both subscribed
+        for i in range(changes):
+            heard.clear()
+            start = time.perf_counter()
+            source.force_open() if i % 2 == 0 else source.reset()
+            if not heard.wait(5):
+                print(f"(convergence: change {i} not taken up within 5 s)")
+                continue
+            delays.append(time.perf_counter() - start)
+            want = BreakerState.FORCED_OPEN if i % 2 == 0 else BreakerState.CLOSED
+            assert target.state is want
+        redis.Redis.from_url(url).delete(one.key(name))
+    delays.sort()
+    return {
+        "changes": changes,
+        "taken_up": len(delays),
+        "p50_ms": delays[len(delays) // 2] * 1000,
+        "p99_ms": delays[min(len(delays) - 1, math.ceil(len(delays) * 0.99) - 1)] * 1000,
+        "max_ms": delays[-1] * 1000,
+    }
+
+
 # -- breaker: report ----------------------------------------------------------------------------
 
 
@@ -439,7 +499,16 @@ def section_breaker(args: argparse.Namespace) -> dict[str, Any]:
             f"{a.library:<28} {a.mode:<8} {permitted:>9} {a.admitted:>8} {a.rejected:>8} "
             f"{a.waiting:>7}  {'; '.join(a.notes)}"
         )
+    print(f"\n== breaker: convergence through Redis ({args.redis_url}) ==")
+    convergence = bench_convergence(args.redis_url, 20 if args.quick else 200)
+    if convergence is not None:
+        print(
+            f"{convergence['taken_up']} of {convergence['changes']} changes taken up: "
+            f"p50 {convergence['p50_ms']:.2f} ms, p99 {convergence['p99_ms']:.2f} ms, "
+            f"max {convergence['max_ms']:.2f} ms"
+        )
     return {
+        "convergence": convergence,
         "calls": [asdict(r) for r in call_rows],
         "concurrency": [asdict(c) for c in conc_rows],
         "half_open": [asdict(a) for a in adm_rows],
@@ -460,11 +529,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few calls: a smoke test")
     parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU (default: last)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpu})
     warnings.simplefilter("ignore", DeprecationWarning)  # peers' asyncio.iscoroutinefunction
+    logging.getLogger("tradewarden").setLevel(logging.ERROR)  # the breakers trip on purpose
     info = machine()
     print(
         f"machine: {info['nproc']} CPUs ({info['cpu_model']}), Python {info['python']}, "

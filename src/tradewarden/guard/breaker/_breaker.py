@@ -128,6 +128,7 @@ class CircuitBreaker:
         "_open_until",
         "_opened_at_wall",
         "_rejected",
+        "_slow_s",
         "_state",
         "_successes",
         "_sync",
@@ -162,6 +163,7 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._fast = self._window is None  # CLOSED with consecutive counting
         self._fast_window = self._window is not None  # CLOSED with a window
+        self._slow_s = self.config.slow_call_duration_s
         self._epoch = 0  # bumped by every transition: stale trials are not counted
         self._failures = 0  # consecutive failures while CLOSED
         self._last_failure = -float("inf")  # monotonic
@@ -334,11 +336,24 @@ class CircuitBreaker:
         cell: list[Any] | None = [_MISSING] if isinstance(fallback, LastGoodValue) else None
         predicate = self.config.result_predicate
         breaker = self
+        mono = self._mono
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if not breaker._fast:
-                return cast("R", breaker._run(func, args, kwargs, fallback, cell))
+                if not breaker._fast_window:
+                    return cast("R", breaker._run(func, args, kwargs, fallback, cell))
+                started = mono()  # CLOSED with a window: the lock only for the outcome
+                try:
+                    result = func(*args, **kwargs)
+                except BaseException as exc:
+                    breaker._window_outcome(started, breaker._is_failure(exc), False)
+                    raise
+                failed = predicate is not None and bool(predicate(result))
+                breaker._window_outcome(started, failed, not failed)
+                if cell is not None and not failed:
+                    cell[0] = result
+                return result
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
@@ -362,11 +377,24 @@ class CircuitBreaker:
         cell: list[Any] | None = [_MISSING] if isinstance(fallback, LastGoodValue) else None
         predicate = self.config.result_predicate
         breaker = self
+        mono = self._mono
 
         @functools.wraps(func)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
             if not breaker._fast:
-                return await breaker._arun(func, args, kwargs, fallback, cell)
+                if not breaker._fast_window:
+                    return await breaker._arun(func, args, kwargs, fallback, cell)
+                started = mono()
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as exc:
+                    breaker._window_outcome(started, breaker._is_failure(exc), False)
+                    raise
+                failed = predicate is not None and bool(predicate(result))
+                breaker._window_outcome(started, failed, not failed)
+                if cell is not None and not failed:
+                    cell[0] = result
+                return result
             try:
                 result = await func(*args, **kwargs)
             except BaseException as exc:
@@ -477,7 +505,7 @@ class CircuitBreaker:
         if not (failed or ok):
             return
         now = self._mono()
-        slow = now - started >= self.config.slow_call_duration_s
+        slow = now - started >= self._slow_s
         wall = self.clock.now() if failed else 0.0
         window = self._window
         pending = None

@@ -44,41 +44,40 @@ class SlidingWindow:
 
 
 class CountWindow(SlidingWindow):
-    """The last ``window_size`` calls (a ring)."""
+    """The last ``window_size`` calls (a ring of outcome codes: bit 0 failed, bit 1 slow)."""
 
-    __slots__ = ("_failed", "_next", "_size", "_slow")
+    __slots__ = ("_next", "_ring", "_size")
 
     def __init__(self, config: BreakerConfig) -> None:
         # resilience4j: with fewer slots than the minimum, a full window is enough.
         super().__init__(config, min(config.minimum_number_of_calls, config.window_size))
         self._size = config.window_size
-        self._failed = bytearray(self._size)
-        self._slow = bytearray(self._size)
+        self._ring = bytearray(self._size)
         self._next = 0
 
     def record(self, now: float, failed: bool, slow: bool) -> bool:
         """Add one call's outcome, pushing out the oldest once the ring is full."""
         i = self._next
+        code = failed | slow << 1
+        ring = self._ring
         if self.calls == self._size:
-            self.failures -= self._failed[i]
-            self.slow -= self._slow[i]
+            old = ring[i]
+            if old != code:
+                self.failures += failed - (old & 1)
+                self.slow += slow - (old >> 1)
         else:
             self.calls += 1
-        self._failed[i] = failed
-        self._slow[i] = slow
-        self.failures += failed
-        self.slow += slow
+            self.failures += failed
+            self.slow += slow
+        ring[i] = code
         self._next = i + 1 if i + 1 < self._size else 0
-        calls = self.calls
-        return calls >= self._min_calls and (
-            self.failures * 100 >= self._failure_rate * calls
-            or self.slow * 100 >= self._slow_rate * calls
-        )
+        if not (self.failures or self.slow):
+            return False
+        return self.exceeded()
 
     def clear(self) -> None:
         """Forget every call."""
-        self._failed = bytearray(self._size)
-        self._slow = bytearray(self._size)
+        self._ring = bytearray(self._size)
         self._next = 0
         self.calls = self.failures = self.slow = 0
 
