@@ -11,8 +11,6 @@ See docs/architecture.md ("Guard: circuit breaker") for the rules and the Redis 
 
 from ._breaker import (
     LAST_GOOD_VALUE,
-    BreakerStatus,
-    BreakerSync,
     CircuitBreaker,
     Fallback,
     Guarded,
@@ -20,6 +18,7 @@ from ._breaker import (
     Listener,
 )
 from ._config import BreakerConfig, WindowKind
+from ._core import BreakerStatus, BreakerSync
 from ._errors import CircuitOpenError
 from ._metrics import BreakerMetrics
 from ._redis import RedisBreakerSync, SharedBreakerState
