@@ -88,6 +88,6 @@ async def test_a_cancelled_caller_neither_stops_the_batch_nor_strands_the_others
         first.cancel()
         await asyncio.gather(*others)
         await recorder.aclose()
-        assert await recorder.latest_states() == {name: "UP" for name in "abcd"}
+        assert await recorder.latest_states() == dict.fromkeys("abcd", "UP")
     finally:
         await database.dispose()
