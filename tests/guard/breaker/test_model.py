@@ -9,6 +9,7 @@ the breaker and the model must agree on the state and the failure count.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,6 +24,7 @@ from tradewarden.guard.breaker import (
     CircuitBreaker,
     CircuitOpenError,
     Guarded,
+    WindowKind,
 )
 
 from .conftest import BoomError
@@ -46,6 +48,22 @@ class Model:
     epoch: int = 0
     rejected: int = 0
     transitions: list[tuple[BreakerState, BreakerState]] = field(default_factory=list)
+    window: deque[tuple[bool, bool]] | None = None  # (failed, slow) of the last calls
+
+    def __post_init__(self) -> None:
+        if self.config.window is WindowKind.COUNT:
+            self.window = deque(maxlen=self.config.window_size)
+
+    def exceeded(self) -> bool:
+        assert self.window is not None
+        calls = len(self.window)
+        minimum = min(self.config.minimum_number_of_calls, self.config.window_size)
+        failures = sum(f for f, _ in self.window)
+        slow = sum(s for _, s in self.window)
+        return calls >= minimum and (
+            failures * 100 >= self.config.failure_rate_threshold * calls
+            or slow * 100 >= self.config.slow_call_rate_threshold * calls
+        )
 
     def go(self, new: BreakerState, now: float) -> None:
         old = self.state
@@ -56,6 +74,8 @@ class Model:
             self.open_until = now + self.config.timeout_s
         if new is S.CLOSED:
             self.failures, self.last_failure = 0, -math.inf
+            if self.window is not None:
+                self.window.clear()
         if new is not old:
             self.transitions.append((old, new))
 
@@ -63,27 +83,28 @@ class Model:
         if self.state is S.OPEN and now >= self.open_until:
             self.go(S.HALF_OPEN, now)
 
-    def admit(self, now: float) -> tuple[str, int] | None:
+    def admit(self, now: float) -> tuple[str, int, float] | None:
         self.tick(now)
         if self.state is S.CLOSED:
-            return ("closed", self.epoch)
+            return ("closed", self.epoch, now)
         if self.state is S.DISABLED:
-            return ("pass", self.epoch)
+            return ("pass", self.epoch, now)
         if self.state is S.HALF_OPEN and self.inflight < self.config.permitted_calls_in_half_open:
             self.inflight += 1
-            return ("trial", self.epoch)
+            return ("trial", self.epoch, now)
         self.rejected += 1
         return None
 
-    def complete(self, ticket: tuple[str, int], outcome: str, now: float) -> None:
-        kind, epoch = ticket
+    def complete(self, ticket: tuple[str, int, float], outcome: str, now: float) -> None:
+        kind, epoch, started = ticket
+        slow = self.window is not None and now - started >= self.config.slow_call_duration_s
         if kind == "pass" or (outcome == "ignored" and kind == "closed"):
             return
         if kind == "trial":
             if epoch != self.epoch or self.state is not S.HALF_OPEN:
                 return
             self.inflight -= 1
-            if outcome == "fail":
+            if outcome == "fail" or (outcome == "ok" and slow):
                 self.go(S.OPEN, now)
             elif outcome == "ok":
                 self.trial_ok += 1
@@ -91,6 +112,11 @@ class Model:
                     self.go(S.CLOSED, now)
             return
         if self.state is not S.CLOSED:
+            return
+        if self.window is not None:
+            self.window.append((outcome == "fail", slow))
+            if self.exceeded():
+                self.go(S.OPEN, now)
             return
         if outcome == "ok":
             self.failures = 0
@@ -120,6 +146,18 @@ CONFIGS = [
         permitted_calls_in_half_open=1,
         ignore_exceptions=(IgnoredError,),
     ),
+    BreakerConfig(
+        window=WindowKind.COUNT,
+        window_size=4,
+        minimum_number_of_calls=3,
+        failure_rate_threshold=50,
+        slow_call_duration_s=2,
+        slow_call_rate_threshold=60,
+        success_threshold=2,
+        timeout_s=10,
+        permitted_calls_in_half_open=2,
+        ignore_exceptions=(IgnoredError,),
+    ),
 ]
 RAISES = {"fail": BoomError, "ignored": IgnoredError}
 
@@ -128,7 +166,7 @@ class BreakerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.blocks: list[tuple[Guarded, tuple[str, int]]] = []
+        self.blocks: list[tuple[Guarded, tuple[str, int, float]]] = []
         self.heard: list[tuple[BreakerState, BreakerState]] = []
 
     @initialize(config=st.sampled_from(CONFIGS))
@@ -141,12 +179,13 @@ class BreakerMachine(RuleBasedStateMachine):
             listeners=[lambda _b, old, new: self.heard.append((old, new))],
         )
 
-    @rule(outcome=st.sampled_from(["ok", "fail", "ignored"]))
-    def call(self, outcome: str) -> None:
+    @rule(outcome=st.sampled_from(["ok", "fail", "ignored"]), duration=st.sampled_from([0, 3]))
+    def call(self, outcome: str, duration: float) -> None:
         now = self.clock.monotonic()
         ticket = self.model.admit(now)
 
         def run() -> str:
+            self.clock.advance(duration)  # a slow call, with a window
             if outcome in RAISES:
                 raise RAISES[outcome]
             return "done"
@@ -160,7 +199,7 @@ class BreakerMachine(RuleBasedStateMachine):
                 self.breaker.call(run)
         else:
             assert self.breaker.call(run) == "done"
-        self.model.complete(ticket, outcome, now)
+        self.model.complete(ticket, outcome, self.clock.monotonic())
 
     @rule()
     def enter(self) -> None:
