@@ -165,10 +165,45 @@ async def test_pause_and_resume_are_flips_and_stop_the_checks(
     # A paused monitor is not scheduled: no run can start after the pause.
     status = scheduler.get("api")
     assert status is not None
-    assert status.spec.paused
+    assert status.paused
     assert CALLS["api"] <= calls + 1  # at most the run already in flight
     await scheduler.resume("api", "")
     await eventually(lambda: flips.of("api")[-2:] == [("PAUSED", "PENDING"), ("PENDING", "UP")])
+
+
+async def test_an_operator_pause_is_latched_across_a_reload_and_a_restart(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    await scheduler.start([spec("api"), spec("other")])
+    await eventually(lambda: flips.of("api") == [("PENDING", "UP")])
+    await scheduler.pause("api", "provider maintenance")
+    scheduler.apply([spec("api", interval_s=0.6), spec("other")])  # a reload that changes it
+    status = scheduler.get("api")
+    assert status is not None
+    assert status.paused
+    assert status.state == "PAUSED"
+    await scheduler.stop()
+
+    calls, calls_of_other = CALLS["api"], CALLS.get("other", 0)
+    restored = MemoryFlips(restored={"api": "PAUSED", "other": "UP"})
+    async with httpx.AsyncClient() as http:
+        sink = ProbeMetrics(CollectorRegistry())  # a new process, a new registry
+        again = Scheduler(clock=SystemClock(), flips=restored, sink=sink, http=http)
+        await again.start([spec("api"), spec("other")])
+        try:
+            # "other" runs its checks; "api" is never started, though its spec is unpaused.
+            await eventually(lambda: CALLS.get("other", 0) >= calls_of_other + 3)
+            status = again.get("api")
+            assert status is not None
+            assert status.paused
+            assert status.state == "PAUSED"
+            assert CALLS["api"] == calls
+            await again.resume("api", "maintenance over")
+            await eventually(
+                lambda: restored.of("api")[-2:] == [("PAUSED", "PENDING"), ("PENDING", "UP")]
+            )
+        finally:
+            await again.stop()
 
 
 async def test_run_now_checks_at_once(scheduler: Scheduler) -> None:

@@ -69,11 +69,19 @@ class MonitorStatus:
     history: deque[CheckRecord] = field(default_factory=lambda: deque(maxlen=100))
     last_result: ProbeResult | None = None
     running: bool = False
+    # Paused by an operator (API, CLI): latched across reloads and restarts (a stored
+    # PAUSED flip) until resumed, whatever the spec says.
+    held: bool = False
     generation: int = 0
     overlaps_skipped: int = 0
     # Serialises decisions: a run-now and a scheduled run finishing together must not
     # both record the same flip.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def paused(self) -> bool:
+        """Return whether the monitor is not being checked (by its spec or an operator)."""
+        return self.held or self.spec.paused
 
     def outcomes(self) -> list[bool]:
         """Return the successes of the recent checks, oldest first."""
@@ -216,13 +224,15 @@ class Scheduler:
         status = MonitorStatus(spec=spec, probe=probe, history=deque(maxlen=self._history_size))
         if current is None:
             status.state = self._restored.get(name, "PENDING")
+            status.held = status.state == "PAUSED" and not spec.paused
         else:
             self._retire(current.probe)
             status.state = current.state
             status.history = current.history
+            status.held = current.held
             status.generation = current.generation + 1
         self._monitors[name] = status
-        if not spec.paused:
+        if not status.paused:
             self._push(self._clock.monotonic() + first_offset(name, spec.interval_s), status)
         return current is None
 
@@ -252,7 +262,7 @@ class Scheduler:
     async def pause(self, name: str, reason: str) -> MonitorStatus:
         """Stop checking ``name``; its state becomes PAUSED (recorded)."""
         status = self._require(name)
-        status.spec = status.spec.model_copy(update={"paused": True})
+        status.held = True
         status.generation += 1
         async with status.lock:
             await self._transition(status, "PAUSED", reason or "paused")
@@ -261,7 +271,9 @@ class Scheduler:
     async def resume(self, name: str, reason: str) -> MonitorStatus:
         """Check ``name`` again from now; its state is PENDING until the first result."""
         status = self._require(name)
-        status.spec = status.spec.model_copy(update={"paused": False})
+        status.held = False
+        if status.spec.paused:  # the operator overrides the spec until the next change
+            status.spec = status.spec.model_copy(update={"paused": False})
         status.generation += 1
         async with status.lock:
             await self._transition(status, "PENDING", reason or "resumed")
@@ -288,7 +300,7 @@ class Scheduler:
             while self._heap and self._heap[0][0] <= now:
                 due, _, name, generation = heapq.heappop(self._heap)
                 status = self._monitors.get(name)
-                if status is None or status.generation != generation or status.spec.paused:
+                if status is None or status.generation != generation or status.paused:
                     continue  # removed, replaced or paused since it was scheduled
                 self._push(next_due(due, status.spec.interval_s, now), status)
                 if status.running:
@@ -349,7 +361,7 @@ class Scheduler:
         spec = status.spec
         outcomes = [*status.outcomes(), result.success]
         decision = decide(status.state, outcomes, result, spec.failure)
-        if spec.paused or self._monitors.get(spec.name) is not status:
+        if status.paused or self._monitors.get(spec.name) is not status:
             return  # paused, replaced or removed while the check ran: it no longer counts
         if decision.state != status.state:
             stored = await self._transition(status, decision.state, decision.reason)

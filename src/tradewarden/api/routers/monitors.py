@@ -92,7 +92,7 @@ def _monitor(status: MonitorStatus, source: MonitorSource | None) -> MonitorOut:
         kind=spec.kind,
         source=source or "config",
         state=status.state,
-        paused=spec.paused,
+        paused=status.paused,
         interval_s=spec.interval_s,
         timeout_s=spec.timeout_s,
         failure=spec.failure.model_dump(),
