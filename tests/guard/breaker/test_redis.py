@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from support.eventually import eventually
+from support.net import free_port
 from support.redis_server import RedisServer
 from tradewarden.clock import ManualClock
 from tradewarden.guard.breaker import (
@@ -258,3 +259,58 @@ async def test_an_operator_state_set_during_an_outage_wins_at_resync(
             client.hset(f"circuit_breaker:{name}", "state", "FORCED_OPEN")
             await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
             client.close()
+
+
+async def test_names_lists_the_breakers_in_redis(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    sync.write(name, BreakerState.OPEN)
+    r.set(f"circuit_breaker:{name}:state", "OPEN")  # the seeds' other layout: not a breaker
+    try:
+        names = sync.names()
+    finally:
+        r.delete(f"circuit_breaker:{name}:state")
+    assert name in names
+    assert f"{name}:state" not in names
+
+
+async def test_a_detached_breaker_stops_sharing(
+    name: str, clock: ManualClock, sync: RedisBreakerSync, r: redis.Redis
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    await eventually(lambda: sync.connected)
+    sync.detach(breaker)
+    breaker.force_open()
+    sync.write(f"{name}-other", BreakerState.CLOSED)  # a round trip after the detach
+    r.delete(f"circuit_breaker:{name}-other")
+    assert r.exists(f"circuit_breaker:{name}") == 0
+
+
+async def test_an_unknown_state_by_hand_is_ignored(
+    name: str,
+    clock: ManualClock,
+    sync: RedisBreakerSync,
+    r: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    breaker = new_breaker(name, clock, sync)
+    key = f"circuit_breaker:{name}"
+    r.hset(key, "state", "BROKEN")
+    await eventually(lambda: "unknown state" in caplog.text)
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.call(int) == 0
+    r.hset(key, "state", "open")  # case does not matter
+    await eventually(lambda: breaker.state is BreakerState.OPEN)
+
+
+@pytest.mark.slow
+async def test_a_breaker_works_when_redis_was_never_there(name: str, clock: ManualClock) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with RedisBreakerSync(url, socket_timeout_s=0.2) as shared:
+        breaker = new_breaker(name, clock, shared)
+        fail(breaker, 5)
+        assert breaker.state is BreakerState.OPEN
+        clock.advance(30)
+        succeed(breaker, 2)
+        assert breaker.state is BreakerState.CLOSED
+        assert not shared.connected

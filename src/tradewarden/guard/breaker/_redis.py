@@ -101,7 +101,7 @@ class SharedBreakerState:
 class _Entry:
     """What the sync knows about one attached breaker."""
 
-    __slots__ = ("breaker", "dirty", "pending", "resync", "seen")
+    __slots__ = ("bad_state", "breaker", "dirty", "pending", "resync", "seen")
 
     def __init__(self, breaker: CircuitBreaker) -> None:
         self.breaker = breaker
@@ -110,6 +110,7 @@ class _Entry:
         # Not in step since attach or an outage: a missing key means "write ours", not DEL.
         self.resync = True
         self.seen: SharedBreakerState | None = None  # the last snapshot taken up
+        self.bad_state = False  # the hash holds a state we do not know (logged once)
 
 
 class RedisBreakerSync:
@@ -213,7 +214,21 @@ class RedisBreakerSync:
         breaker._sync = self
         self._queue.put((_POLL, breaker.name))
 
+    def detach(self, breaker: CircuitBreaker) -> None:
+        """Stop sharing ``breaker``'s state; it goes on with its local state."""
+        with self._lock:
+            entry = self._entries.get(breaker.name)
+            if entry is None or entry.breaker is not breaker:
+                return
+            del self._entries[breaker.name]
+        breaker._sync = None
+
     # -- operator access without a local breaker (the warden's API) -------------------------
+
+    def names(self) -> list[str]:
+        """Return the names of every breaker with a hash under ``prefix`` (SCAN, sorted)."""
+        keys = self._client.scan_iter(match=f"{_glob_escape(self.prefix)}*", count=500)
+        return sorted(key[len(self.prefix) :] for key in keys if self._client.type(key) == "hash")
 
     def read(self, name: str, timeout_s: float = 30.0) -> SharedBreakerState | None:
         """Return breaker ``name``'s shared state (None if unreadable); raise if Redis is down."""
@@ -331,6 +346,13 @@ class RedisBreakerSync:
         if entry is None:
             return
         status = entry.breaker.status()
+        seen = entry.seen
+        if expected not in ("*", "!op") and seen is not None and seen.state is status.state:
+            # The shared state already is ours (the failures' script opened it, or another
+            # process got there first): writing again could undo an edit made since.
+            with self._lock:
+                entry.pending = max(0, entry.pending - events)
+            return
         remaining = -1 if status.remaining_s is None else int(status.remaining_s * 1000)
         self._run(
             name,
@@ -390,6 +412,11 @@ class RedisBreakerSync:
     def _take_up(self, name: str, snapshot: SharedBreakerState | None) -> None:
         """Adopt ``snapshot`` unless it is older than one taken up, or writes are queued."""
         if snapshot is None:
+            with self._lock:
+                entry = self._entries.get(name)
+                if entry is None or entry.bad_state:
+                    return  # said once until the hash is readable again
+                entry.bad_state = True
             logger.warning("circuit breaker %r: unknown state in %s", name, self.key(name))
             return
         with self._lock:
@@ -405,6 +432,7 @@ class RedisBreakerSync:
             ):
                 return  # read before a newer announcement we already took up
             entry.seen = snapshot
+            entry.bad_state = False
         entry.breaker._adopt(
             snapshot.state,
             snapshot.failure_count,
@@ -504,3 +532,8 @@ class RedisBreakerSync:
             ):
                 return  # not newer than what we hold
         self._take_up(name, snapshot)
+
+
+def _glob_escape(text: str) -> str:
+    """Escape ``text`` for a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
