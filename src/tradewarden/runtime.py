@@ -30,6 +30,7 @@ from tradewarden.auth import (
 )
 from tradewarden.clock import Clock, SystemClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings, load_config_file
+from tradewarden.control import Control, open_control
 from tradewarden.errors import ConfigError, ConflictError
 from tradewarden.health import Readiness
 from tradewarden.probes import (
@@ -99,6 +100,7 @@ class Runtime:
     scheduler: Scheduler | None = field(init=False, default=None)
     monitors: MonitorCatalog | None = field(init=False, default=None)
     heartbeats: HeartbeatBoard | None = field(init=False, default=None)
+    control: Control | None = field(init=False, default=None)
     _http: httpx.AsyncClient | None = field(init=False, default=None)
     _web: aiohttp.ClientSession | None = field(init=False, default=None)
     _flips: StoreFlipRecorder | None = field(init=False, default=None)
@@ -137,6 +139,8 @@ class Runtime:
             clock=self.clock,
             refresh_ttl_s=self.config.auth.refresh_token_ttl_s,
         )
+        # The kill switch and breakers' services: built here, connected on first use.
+        self.control = open_control(self.settings, self.config.control, self.clock)
         if bootstrap_admin:
             self.first_admin = await self._ensure_first_admin()
             if self.first_admin is not None and announce is not None:
@@ -210,6 +214,8 @@ class Runtime:
             await self._http.aclose()
         if self._web is not None:
             await self._web.close()
+        if self.control is not None:
+            self.control.close()
         if self.redis is not None:
             await self.redis.close()
         await self.database.dispose()

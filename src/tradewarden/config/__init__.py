@@ -3,6 +3,7 @@
 from tradewarden.config._example import EXAMPLE_CONFIG
 from tradewarden.config._file import (
     AuthConfig,
+    ControlConfig,
     LoginRateLimitConfig,
     ProbesConfig,
     RedisConfig,
@@ -17,6 +18,7 @@ __all__ = [
     "EXAMPLE_CONFIG",
     "SECRET_FIELDS",
     "AuthConfig",
+    "ControlConfig",
     "LoginRateLimitConfig",
     "ProbesConfig",
     "RedisConfig",

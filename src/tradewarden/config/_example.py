@@ -50,6 +50,18 @@ probes:
   # How often to pick up monitors other instances changed over the API (0: at reload only).
   sync_interval_s: 30
 
+control:
+  # Where the kill switch lives: the bots' KillSwitch must use the same back end.
+  # file: a SQLite file on this machine (default <data dir>/trading_state.db);
+  # redis: keys <trading_state_prefix>:state/:history on REDIS_URL; memory: this process.
+  trading_state_backend: file
+  # trading_state_file: /var/lib/tradewarden/trading_state.db
+  trading_state_prefix: tradewarden:trading
+  # The bots' shared circuit breakers (RedisBreakerSync) on REDIS_URL.
+  breaker_prefix: "circuit_breaker:"
+  breaker_channel: circuit_breaker:events
+  breaker_timeout_s: 30
+
 # Monitors: each has a name, a kind, interval_s (30), timeout_s (10, at most the interval),
 # a failure policy (DOWN after `down_after` failures in a row, or {rate, window,
 # min_results}), labels and `paused`. Kinds: http, tcp, postgres, redis, system, heartbeat.

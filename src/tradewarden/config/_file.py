@@ -7,7 +7,7 @@ operator can fix it without guessing; the service refuses to start on any of the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
@@ -20,6 +20,7 @@ from tradewarden.probes.kinds import MonitorConfig
 
 __all__ = [
     "AuthConfig",
+    "ControlConfig",
     "LoginRateLimitConfig",
     "ProbesConfig",
     "RedisConfig",
@@ -80,6 +81,29 @@ class ProbesConfig(_Section):
     sync_interval_s: float = Field(default=30.0, ge=0, le=3_600)
 
 
+class ControlConfig(_Section):
+    """Where the warden reads and writes the bots' trading state and circuit breakers.
+
+    The bots' ``KillSwitch`` must use the same back end: ``file`` is a SQLite file on this
+    machine (``SQLiteBackend``), ``redis`` the keys under ``trading_state_prefix`` on
+    ``REDIS_URL`` (``RedisBackend``), ``memory`` this process only (tests, demos).
+    """
+
+    trading_state_backend: Literal["memory", "file", "redis"] = "file"
+    # Default: <data dir>/trading_state.db.
+    trading_state_file: Path | None = None
+    # Redis keys <prefix>:state, <prefix>:history and the channel <prefix>:changes.
+    trading_state_prefix: str = Field(default="tradewarden:trading", min_length=1)
+    history_limit: int = Field(default=1000, ge=1, le=100_000)
+    # The shared breakers' hashes (<prefix><name>) and their announcement channel.
+    breaker_prefix: str = Field(default="circuit_breaker:", min_length=1)
+    breaker_channel: str = Field(default="circuit_breaker:events", min_length=1)
+    # How long a breaker opened over the API (not forced) stays OPEN before half-open.
+    breaker_timeout_s: float = Field(default=30.0, gt=0, le=86_400)
+    # A Redis call by the control API gives up after this (then 503).
+    redis_timeout_s: float = Field(default=1.0, gt=0, le=30)
+
+
 class ServiceConfig(_Section):
     """The whole config file."""
 
@@ -88,6 +112,7 @@ class ServiceConfig(_Section):
     auth: AuthConfig = AuthConfig()
     redis: RedisConfig = RedisConfig()
     probes: ProbesConfig = ProbesConfig()
+    control: ControlConfig = ControlConfig()
     monitors: tuple[MonitorConfig, ...] = ()
 
     @field_validator("monitors")

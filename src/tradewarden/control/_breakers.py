@@ -1,0 +1,163 @@
+"""The warden's side of the shared circuit breakers: list them, open, close and reset them.
+
+The bots' breakers share their state through ``RedisBreakerSync`` (guard/breaker/_redis.py):
+one hash per breaker, ``<prefix><name>``, changed only by its Lua scripts, each change
+PUBLISHed. The warden reads and writes through the sync's operator calls (``read`` and
+``write``; ``write`` is the operator's transition, which always wins and is announced), so
+every attached breaker takes a change up within milliseconds. Listing is a SCAN of
+``<prefix>*`` keeping hashes only (the seeds' per-field string keys are not breakers here).
+redis-py blocks, so each call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from tradewarden.control._errors import ControlUnavailableError
+from tradewarden.errors import NotFoundError
+from tradewarden.guard.breaker import BreakerState, RedisBreakerSync, SharedBreakerState
+from tradewarden.redisconn._url import Redactor
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["BreakerAction", "BreakerControl", "BreakerView"]
+
+_T = TypeVar("_T")
+BreakerAction = Literal["open", "close", "reset"]
+_UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerView:
+    """One breaker's shared state as the API shows it (times in epoch seconds)."""
+
+    name: str
+    state: str  # a BreakerState value, or UNKNOWN when the hash holds something else
+    failure_count: int
+    last_failure_time: float | None
+    opened_at: float | None
+    remaining_s: float | None
+    version: int
+
+    @classmethod
+    def of(cls, name: str, snapshot: SharedBreakerState | None) -> BreakerView:
+        """Return the view of a script's snapshot (None: a state the guard does not know)."""
+        if snapshot is None:
+            return cls(name, _UNKNOWN, 0, None, None, None, 0)
+        return cls(
+            name,
+            snapshot.state.value,
+            snapshot.failure_count,
+            snapshot.last_failure_time,
+            snapshot.opened_at,
+            snapshot.remaining_s,
+            snapshot.version,
+        )
+
+
+def _escape_glob(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class BreakerControl:
+    """Read and change the shared breakers on one Redis; needs redis-py."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "circuit_breaker:",
+        channel: str = "circuit_breaker:events",
+        timeout_s: float = 30.0,
+        socket_timeout_s: float = 1.0,
+    ) -> None:
+        import redis as redis_py
+
+        self._redis_py = redis_py
+        self._redactor = Redactor(url)
+        self.prefix = prefix
+        self.timeout_s = timeout_s
+        self._sync = RedisBreakerSync(
+            url, prefix=prefix, channel=channel, socket_timeout_s=socket_timeout_s
+        )  # never started: its operator calls need no threads
+        self._client: redis.Redis = redis_py.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=socket_timeout_s,
+        )
+
+    @property
+    def display_url(self) -> str:
+        """Return the Redis URL with its password masked."""
+        return self._redactor.display_url
+
+    async def all(self) -> list[BreakerView]:
+        """Return every breaker with a hash under the prefix, by name."""
+        return await self._run(self._list)
+
+    async def get(self, name: str) -> BreakerView:
+        """Return one breaker; raise NotFoundError when it has no hash."""
+
+        def read() -> BreakerView:
+            if not self._exists(name):
+                raise NotFoundError(f"no circuit breaker {name!r} in Redis")
+            return BreakerView.of(name, self._sync.read(name, self.timeout_s))
+
+        return await self._run(read)
+
+    async def act(
+        self, name: str, action: BreakerAction, *, forced: bool = True
+    ) -> tuple[BreakerView | None, BreakerView]:
+        """Apply an operator's action; return the state before (None: no hash) and after.
+
+        ``open`` with ``forced`` is FORCED_OPEN (rejects until an operator acts), without
+        it OPEN (half-open after ``timeout_s``); it may create the hash, so a breaker can
+        be opened before any bot has written it. ``close`` and ``reset`` (the same, as in
+        the library: CLOSED, count cleared) need an existing hash (NotFoundError).
+        """
+        if action == "open":
+            target = BreakerState.FORCED_OPEN if forced else BreakerState.OPEN
+        else:
+            target = BreakerState.CLOSED
+
+        def write() -> tuple[BreakerView | None, BreakerView]:
+            before = (
+                BreakerView.of(name, self._sync.read(name, self.timeout_s))
+                if self._exists(name)
+                else None
+            )
+            if before is None and action != "open":
+                raise NotFoundError(f"no circuit breaker {name!r} in Redis")
+            after = BreakerView.of(name, self._sync.write(name, target, self.timeout_s))
+            return before, after
+
+        return await self._run(write)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._sync.close()
+        self._client.close()
+
+    def _exists(self, name: str) -> bool:
+        return bool(self._client.exists(self._sync.key(name)))
+
+    def _list(self) -> list[BreakerView]:
+        keys = self._client.scan_iter(match=f"{_escape_glob(self.prefix)}*", count=500)
+        names = sorted(
+            str(key)[len(self.prefix) :] for key in keys if self._client.type(key) == "hash"
+        )
+        return [BreakerView.of(name, self._sync.read(name, self.timeout_s)) for name in names]
+
+    async def _run(self, work: Callable[[], _T]) -> _T:
+        try:
+            return await asyncio.to_thread(work)
+        except (self._redis_py.RedisError, OSError) as exc:
+            detail = self._redactor.redact(f"{type(exc).__name__}: {exc}")
+            raise ControlUnavailableError(
+                f"circuit breakers: Redis at {self.display_url} unavailable ({detail})"
+            ) from None
