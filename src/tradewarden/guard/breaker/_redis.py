@@ -300,6 +300,12 @@ class RedisBreakerSync:
                     next_poll = time.monotonic() + self.poll_interval_s
             except (self._redis_py.RedisError, OSError) as exc:
                 self._lost(exc, batch)
+            except Exception:
+                # A bug must not end the sync: breakers keep working, the next poll retries.
+                logger.exception("circuit breaker sync: unexpected error; going on")
+                with self._lock:
+                    for entry in self._entries.values():
+                        entry.pending = 0
 
     def _process(self, batch: list[tuple[str, str]]) -> None:
         failures: dict[str, int] = {}
@@ -410,7 +416,7 @@ class RedisBreakerSync:
             self._take_up(name, SharedBreakerState.parse(raw))
 
     def _take_up(self, name: str, snapshot: SharedBreakerState | None) -> None:
-        """Adopt ``snapshot`` unless it is older than one taken up, or writes are queued."""
+        """Note ``snapshot``; adopt it unless it is older than one seen, or writes are queued."""
         if snapshot is None:
             with self._lock:
                 entry = self._entries.get(name)
@@ -421,8 +427,8 @@ class RedisBreakerSync:
             return
         with self._lock:
             entry = self._entries.get(name)
-            if entry is None or entry.pending:
-                return  # local changes not written yet: their script's reply decides
+            if entry is None:
+                return
             seen = entry.seen
             if (
                 seen is not None
@@ -431,8 +437,10 @@ class RedisBreakerSync:
                 and snapshot.version < seen.version
             ):
                 return  # read before a newer announcement we already took up
-            entry.seen = snapshot
+            entry.seen = snapshot  # the newest shared state known, even if not adopted
             entry.bad_state = False
+            if entry.pending:
+                return  # local changes not written yet: their script's reply decides
         entry.breaker._adopt(
             snapshot.state,
             snapshot.failure_count,
