@@ -18,6 +18,7 @@ from tradewarden.api.routers import (
     admin,
     admin_metrics,
     auth,
+    control,
     health,
     heartbeats,
     metrics,
@@ -84,6 +85,7 @@ def create_app(
         monitors.router,
         queues.router,
         heartbeats.router,
+        control.router,
     ):
         app.include_router(router)
     if docs:
