@@ -14,6 +14,8 @@ PACKAGES = [
     "tradewarden.auth",
     "tradewarden.cli",
     "tradewarden.config",
+    "tradewarden.guard.heartbeat",
+    "tradewarden.guard.metrics",
     "tradewarden.guard.retry",
     "tradewarden.guard.rpc",
     "tradewarden.health",

@@ -15,6 +15,8 @@ from .breaker import (
     CircuitOpenError,
     WindowKind,
 )
+from .heartbeat import AsyncHeartbeatClient, HeartbeatClient, HeartbeatConfig
+from .metrics import MetricsServer, OrderStatus, TradingMetrics, metrics_asgi_app
 from .retry import (
     Action,
     Attempt,
@@ -73,6 +75,7 @@ from .trading import (
 __all__ = [
     "LAST_GOOD_VALUE",
     "Action",
+    "AsyncHeartbeatClient",
     "Attempt",
     "BreakerConfig",
     "BreakerMetrics",
@@ -88,13 +91,17 @@ __all__ = [
     "Failure",
     "FailureKind",
     "FeeLevel",
+    "HeartbeatClient",
+    "HeartbeatConfig",
     "KillSwitch",
     "LowBalanceLimit",
     "MemoryBackend",
+    "MetricsServer",
     "NoEndpointAvailableError",
     "OrderDecision",
     "OrderNotionalLimit",
     "OrderSide",
+    "OrderStatus",
     "PermanentFailureError",
     "PoolConfig",
     "PortfolioSnapshot",
@@ -114,12 +121,14 @@ __all__ = [
     "StateChange",
     "StateUnavailableError",
     "SubmitRateLimit",
+    "TradingMetrics",
     "TradingState",
     "UnreadablePolicy",
     "WindowKind",
     "check_order",
     "classify",
     "guard_breakers",
+    "metrics_asgi_app",
     "register_risk_metrics",
     "register_trading_metrics",
 ]
