@@ -20,6 +20,7 @@ from tradewarden.cli._context import (
     load,
     run_with_runtime,
 )
+from tradewarden.cli._control import register_control_commands
 from tradewarden.cli._monitors import monitor_app
 from tradewarden.cli._queues import queue_app
 from tradewarden.cli._serve import serve
@@ -168,6 +169,10 @@ def _print_status(body: dict[str, Any]) -> None:
             str(check.get("error") or ""),
         )
     console.print(table)
+
+
+# After the commands above, so that `--help` lists them first.
+register_control_commands(app)
 
 
 def main() -> None:
