@@ -5,6 +5,8 @@ attempt is audited; bad bodies are 422, a lost back end 503 without its password
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +20,8 @@ from pydantic import SecretStr
 
 from guard.state._fixtures import SHARED_REDIS_URL, private_redis, shared_redis_prefix
 from support.eventually import eventually
-from support.http import bearer
+from support.http import bearer, login
+from support.postgres_server import PostgresServer, make_base_dir
 from support.redis_server import RedisServer
 from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
@@ -401,3 +404,44 @@ async def test_a_breaker_opened_over_the_api_is_taken_up_by_a_bot(
         ]
         denied = await w.audit("POST /api/circuit-breakers/{name}/close")
         assert [row["outcome"] for row in denied] == ["denied"]
+
+
+# -- a database outage ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresServer]:
+    base = make_base_dir()
+    try:
+        with PostgresServer(base) as server:
+            yield server
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_a_kill_during_a_database_outage_is_stored_and_answered_200(
+    private_postgres: PostgresServer, fast_hasher: PasswordHasher, tmp_path: Path, backend: str
+) -> None:
+    if backend != "postgresql" and not os.environ.get("TW_TEST_ALWAYS_PG_OUTAGE"):
+        pytest.skip("the PostgreSQL outage test runs in the PostgreSQL pass")
+    state_file = tmp_path / "state.db"
+    settings = Settings(database_url=private_postgres.url("postgres"), data_dir=tmp_path)
+    control = ControlConfig(trading_state_file=state_file)
+    async with warden_with(settings, fast_hasher, control) as warden:
+        await warden.runtime.auth.create_user(
+            "olga", "olga-password-1", Role.OPERATOR, actor=SYSTEM
+        )
+        tokens = await login(warden.http, "olga", "olga-password-1")
+        headers = bearer(tokens["access_token"])
+        private_postgres.stop()
+        # The access token is trusted on its claims; the audit row cannot be written, but
+        # the halt is stored, so the answer is 200 and says so.
+        response = await warden.post("/api/kill-switch", {"reason": "db down"}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert (response.json()["changed"], response.json()["audited"]) == (True, False)
+        stored = SQLiteBackend(state_file).load()
+        assert stored is not None
+        assert (stored.state, stored.actor) == (TradingState.HALTED, "olga")
+        private_postgres.start()
