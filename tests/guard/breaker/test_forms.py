@@ -7,7 +7,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tradewarden.clock import ManualClock
-from tradewarden.guard.breaker import BreakerConfig, BreakerState, CircuitBreaker, CircuitOpenError
+from tradewarden.guard.breaker import (
+    LAST_GOOD_VALUE,
+    BreakerConfig,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    WindowKind,
+)
 
 from .conftest import BoomError
 
@@ -135,3 +142,80 @@ def test_a_guarded_block_is_entered_once(breaker: CircuitBreaker) -> None:
         pass
     with pytest.raises(RuntimeError, match="entered twice"), block:
         pass
+
+
+def window_breaker(clock: ManualClock) -> CircuitBreaker:
+    config = BreakerConfig(
+        window=WindowKind.COUNT,
+        window_size=4,
+        minimum_number_of_calls=4,
+        result_predicate=lambda r: r == "bad",
+    )
+    return CircuitBreaker("w", config, clock=clock, fallback=LAST_GOOD_VALUE)
+
+
+def test_windowed_decorator_counts_exceptions_and_results(clock: ManualClock) -> None:
+    breaker = window_breaker(clock)
+    results = iter(["good", "bad", "bad"])
+
+    @breaker
+    def fetch() -> str:
+        return next(results)
+
+    @breaker
+    def broken() -> str:
+        raise BoomError
+
+    assert fetch() == "good"
+    assert fetch() == "bad"
+    assert fetch() == "bad"
+    assert breaker.state is BreakerState.CLOSED
+    with pytest.raises(BoomError):
+        broken()
+    assert breaker.state is BreakerState.OPEN  # 3 of 4 failed
+    assert fetch() == "good"  # the last good value while OPEN
+    assert (breaker.successes_total, breaker.failures_total) == (1, 3)
+
+
+async def test_windowed_async_forms_count_exceptions_and_results(clock: ManualClock) -> None:
+    breaker = window_breaker(clock)
+    results = iter(["good", "bad", "bad"])
+
+    @breaker
+    async def fetch() -> str:
+        return next(results)
+
+    async def broken() -> str:
+        raise BoomError
+
+    async def plain_bad() -> str:
+        return "bad"
+
+    assert await fetch() == "good"
+    assert await breaker.acall(plain_bad) == "bad"
+    assert await fetch() == "bad"
+    with pytest.raises(BoomError):
+        await breaker.acall(broken)
+    assert breaker.state is BreakerState.OPEN
+    assert await fetch() == "good"
+
+
+async def test_acall_falls_back_to_its_last_good_value(clock: ManualClock) -> None:
+    breaker = window_breaker(clock)
+
+    async def quote() -> str:
+        return "good"
+
+    assert await breaker.acall(quote) == "good"
+    breaker.open()
+    assert await breaker.acall(quote) == "good"
+
+
+def test_a_sync_call_refuses_an_async_fallback(clock: ManualClock) -> None:
+    async def cached() -> str:
+        return "cached"
+
+    breaker = CircuitBreaker("x", BreakerConfig(failure_threshold=1), clock=clock, fallback=cached)
+    breaker.open()
+    with pytest.raises(TypeError, match="awaitable"):
+        breaker.call(lambda: "live")

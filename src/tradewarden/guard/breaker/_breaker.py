@@ -229,6 +229,8 @@ class CircuitBreaker(BreakerCore):
                 raise
             value = self._fallback_value(rejected, fallback, cell, args, kwargs)
             if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()  # never awaited: close it rather than leak a warning
                 raise TypeError("a sync call's fallback returned an awaitable") from None
             return value
         try:
