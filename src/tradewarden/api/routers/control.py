@@ -13,6 +13,7 @@ refused and audited as ``denied`` by the error handlers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -162,12 +163,20 @@ def _control(runtime: Runtime) -> Control:
     return runtime.control
 
 
+@dataclass(frozen=True)
+class _Action:
+    """One audited attempt: what (``trading.halt``, ...), on what, why, and what was asked."""
+
+    name: str
+    target: str
+    reason: str
+    asked: dict[str, Any]
+
+
 async def _audit(
     runtime: Runtime,
     request: Request,
-    action: str,
-    target: str,
-    reason: str,
+    action: _Action,
     *,
     outcome: Outcome,
     details: dict[str, Any],
@@ -177,15 +186,15 @@ async def _audit(
     The change it records is already stored in the back end: a database outage must not
     turn a halt that happened into an error the operator would act on.
     """
-    base = audit_context(request, reason)
+    base = audit_context(request, action.reason)
     record = AuditRecord(
         actor=base.actor,
         actor_type=base.actor_type,
-        action=action,
+        action=action.name,
         outcome=outcome,
-        target=target,
-        reason=reason,
-        details=details,
+        target=action.target,
+        reason=action.reason,
+        details={**action.asked, **details},
         request_id=base.request_id,
         source_ip=base.source_ip,
     )
@@ -193,26 +202,19 @@ async def _audit(
         async with runtime.database.session() as session:
             await AuditRepository(session).append(record, now=utc_datetime(runtime.clock.now()))
     except (SQLAlchemyError, OSError) as exc:
-        _log.error("control action not audited", action=action, error=type(exc).__name__)
+        _log.error("control action not audited", action=action.name, error=type(exc).__name__)
         return False
     return True
 
 
-async def _attempt(  # noqa: PLR0917 -- one private call site shape, all positional
-    runtime: Runtime,
-    request: Request,
-    action: str,
-    target: str,
-    reason: str,
-    asked: dict[str, Any],
-    run: Callable[[], Awaitable[_T]],
+async def _attempt(
+    runtime: Runtime, request: Request, action: _Action, run: Callable[[], Awaitable[_T]]
 ) -> _T:
     """Run ``run``; on a control failure audit it as ``error`` and answer 503/409/404."""
     try:
         return await run()
     except (ControlError, NotFoundError) as exc:
-        details = {**asked, "error": exc.message}
-        await _audit(runtime, request, action, target, reason, outcome="error", details=details)
+        await _audit(runtime, request, action, outcome="error", details={"error": exc.message})
         if isinstance(exc, NotFoundError):
             status = 404
         elif isinstance(exc, ControlNotConfiguredError):
@@ -222,27 +224,22 @@ async def _attempt(  # noqa: PLR0917 -- one private call site shape, all positio
         raise HTTPException(status, exc.message) from None
 
 
-async def _change(  # noqa: PLR0917 -- one private call site shape, all positional
+async def _change(
     runtime: Runtime,
     request: Request,
-    action: str,
-    reason: str,
-    asked: dict[str, Any],
+    action: _Action,
     run: Callable[[Control], Awaitable[StateOutcome]],
 ) -> ChangeOut:
     control = _control(runtime)
-    outcome = await _attempt(runtime, request, action, _TARGET, reason, asked, lambda: run(control))
+    outcome = await _attempt(runtime, request, action, lambda: run(control))
     details = {
-        **asked,
         "changed": outcome.changed,
         "from": outcome.previous.state.name,
         "to": outcome.current.state.name,
         "version": outcome.current.version,
         "backend": control.trading.kind,
     }
-    audited = await _audit(
-        runtime, request, action, _TARGET, reason, outcome="success", details=details
-    )
+    audited = await _audit(runtime, request, action, outcome="success", details=details)
     return ChangeOut(
         changed=outcome.changed,
         state=_state(outcome.current),
@@ -270,12 +267,11 @@ async def kill(
     """
     body = body or HaltBody()
     reason, message = body.reason, body.message
+    action = _Action("trading.halt", _TARGET, reason, {"message": message})
     return await _change(
         runtime,
         request,
-        "trading.halt",
-        reason,
-        {"message": message},
+        action,
         lambda control: control.trading.halt(_actor(request), reason, message),
     )
 
@@ -291,12 +287,11 @@ async def reduce(
     """Allow only orders that reduce exposure (REDUCING); a HALTED stays HALTED."""
     body = body or HaltBody()
     reason, message = body.reason, body.message
+    action = _Action("trading.reduce", _TARGET, reason, {"message": message})
     return await _change(
         runtime,
         request,
-        "trading.reduce",
-        reason,
-        {"message": message},
+        action,
         lambda control: control.trading.reduce(_actor(request), reason, message),
     )
 
@@ -309,12 +304,12 @@ async def resume(
     """Loosen the state to ACTIVE (or a HALTED to REDUCING): the explicit action that
     un-latches the kill switch. ``reason`` is required."""
     target = TradingState[body.to]
+    asked = {"message": body.message, "requested": body.to}
+    action = _Action("trading.resume", _TARGET, body.reason, asked)
     return await _change(
         runtime,
         request,
-        "trading.resume",
-        body.reason,
-        {"message": body.message, "requested": body.to},
+        action,
         lambda control: control.trading.resume(
             _actor(request), body.reason, body.message, to=target
         ),
@@ -408,29 +403,22 @@ async def _breaker_action(
     runtime: Runtime,
     request: Request,
     name: str,
-    action: BreakerAction,
+    verb: BreakerAction,
     reason: str,
     *,
     forced: bool = True,
 ) -> BreakerActionOut:
     control = _control(runtime)
-    asked: dict[str, Any] = {"forced": forced} if action == "open" else {}
+    asked: dict[str, Any] = {"forced": forced} if verb == "open" else {}
+    action = _Action(f"breaker.{verb}", name, reason, asked)
     before, after = await _attempt(
-        runtime,
-        request,
-        f"breaker.{action}",
-        name,
-        reason,
-        asked,
-        lambda: control.breakers.act(name, action, forced=forced),
+        runtime, request, action, lambda: control.breakers.act(name, verb, forced=forced)
     )
-    details = {**asked, "from": before.state if before else None, "to": after.state}
-    audited = await _audit(
-        runtime, request, f"breaker.{action}", name, reason, outcome="success", details=details
-    )
+    details = {"from": before.state if before else None, "to": after.state}
+    audited = await _audit(runtime, request, action, outcome="success", details=details)
     return BreakerActionOut(
         name=name,
-        action=action,
+        action=verb,
         before=_breaker(before) if before else None,
         after=_breaker(after),
         audited=audited,
