@@ -1,38 +1,18 @@
-"""A real warden served over HTTP on 127.0.0.1, with one heartbeat, for the clients to ping."""
+"""The heartbeat clients' peers: a real warden, a closed port, a server that hangs."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
-import uvicorn
 
-from support.eventually import eventually
 from support.net import LOOPBACK, free_port
-from tradewarden.api import create_app
-from tradewarden.auth import PasswordHasher, Role
+from tradewarden.auth import PasswordHasher
 from tradewarden.clock import ManualClock
-from tradewarden.config import ServiceConfig, Settings
-from tradewarden.probes import Beat
-from tradewarden.probes.kinds import HeartbeatSpec
-from tradewarden.runtime import SYSTEM, Runtime
+from tradewarden.config import Settings
 
-TOKEN = "hb-secret-token-0123456789"
-
-
-@dataclass
-class Warden:
-    url: str
-    api_key: str
-    runtime: Runtime
-
-    def beat(self, name: str = "bot") -> Beat:
-        assert self.runtime.heartbeats is not None
-        return self.runtime.heartbeats.get(name) or Beat()
+from ._warden import TOKEN, TOKEN_ENV, Warden, serve_warden
 
 
 @pytest.fixture
@@ -43,39 +23,9 @@ async def warden(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Warden]:
     """Serve a warden from this test's loop; the clients' threads reach it over loopback."""
-    monkeypatch.setenv("WARDEN_SIDE_HB_TOKEN", TOKEN)
-    spec = HeartbeatSpec(name="bot", period_s=60, grace_s=30, token_env="WARDEN_SIDE_HB_TOKEN")
-    runtime = Runtime(settings, ServiceConfig(monitors=(spec,)), clock=clock, hasher=fast_hasher)
-    await runtime.start(bootstrap_admin=False, run_probes=True)
-    key = await runtime.auth.create_api_key("bot", Role.OPERATOR, actor=SYSTEM)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime, manage_runtime=False),
-            host=LOOPBACK,
-            port=port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    url = f"http://{LOOPBACK}:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/health")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(healthy, timeout_s=30)
-        yield Warden(url, key.key, runtime)
-    finally:
-        server.should_exit = True
-        await serving
-        await runtime.close()
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    async with serve_warden(settings, fast_hasher, clock) as served:
+        yield served
 
 
 @pytest.fixture

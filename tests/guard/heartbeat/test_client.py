@@ -19,7 +19,7 @@ from tradewarden.guard.heartbeat import (
     describe_error,
 )
 
-from .conftest import TOKEN, Warden
+from ._warden import TOKEN, Warden
 
 
 def config(url: str, **options: object) -> HeartbeatConfig:
