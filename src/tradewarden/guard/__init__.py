@@ -13,6 +13,7 @@ from .breaker import (
     BreakerState,
     CircuitBreaker,
     CircuitOpenError,
+    RedisBreakerSync,
     WindowKind,
 )
 from .heartbeat import AsyncHeartbeatClient, HeartbeatClient, HeartbeatConfig
@@ -106,6 +107,7 @@ __all__ = [
     "PoolConfig",
     "PortfolioSnapshot",
     "RedisBackend",
+    "RedisBreakerSync",
     "RedisTrackStore",
     "RetriesExhaustedError",
     "RetryPolicy",
