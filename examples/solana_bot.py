@@ -53,6 +53,7 @@ from tradewarden.guard import (
     TradingMetrics,
     register_trading_metrics,
 )
+from tradewarden.guard.heartbeat import register_heartbeat_metrics
 from tradewarden.guard.rpc import BreakerPort, CircuitBreakerPort
 
 log = logging.getLogger("example.solana_bot")
@@ -204,6 +205,8 @@ async def main_async(args: argparse.Namespace) -> int:
         if args.warden_url
         else None
     )
+    if heartbeat is not None:
+        register_heartbeat_metrics(registry, heartbeat)
 
     def healthy() -> bool:
         return not bot.kill_switch.unreadable

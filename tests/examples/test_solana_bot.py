@@ -93,6 +93,8 @@ async def test_the_bot_trades_on_paper_records_metrics_and_pings_the_warden(
     assert values[("wallet_balance_sol", frozenset({("wallet", "main")}))] == 1.5
     assert values[("swap_execution_duration_seconds_count", frozenset())] == summary["filled"]
     assert values[("circuit_breaker_state", frozenset({("name", "quote_api")}))] == 0
+    sent = frozenset({("heartbeat", "bot"), ("outcome", "sent")})
+    assert values[("heartbeat_client_pings_total", sent)] == 6
     getslot = frozenset({("provider", "local"), ("method", "getSlot"), ("outcome", "success")})
     assert values[("rpc_requests_total", getslot)] >= 3
 

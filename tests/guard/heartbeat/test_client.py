@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from support.eventually import eventually
 from tradewarden.guard.heartbeat import (
@@ -17,7 +18,9 @@ from tradewarden.guard.heartbeat import (
     PingKind,
     backoff_s,
     describe_error,
+    register_heartbeat_metrics,
 )
+from tradewarden.guard.heartbeat._core import retry_after_s
 
 from ._warden import TOKEN, Warden
 
@@ -188,3 +191,40 @@ def test_requests_carry_the_token_in_a_header_never_in_the_url() -> None:
 def test_describe_error_drops_url_credentials_and_queries() -> None:
     error = ConnectionError("POST https://user:pw@rpc.example/v1?api-key=abc failed\nmore")
     assert describe_error(error) == "ConnectionError: POST https://rpc.example/v1?... failed"
+
+
+async def test_the_clients_counts_are_exposed_on_the_bots_registry(closed_port: str) -> None:
+    registry = CollectorRegistry()
+    client = HeartbeatClient(config(closed_port, max_queue=1, backoff_initial_s=0.01))
+    register_heartbeat_metrics(registry, client)
+    client.ping()
+    client.ping()
+    client.ping()
+    await eventually(lambda: client.stats.failed_attempts >= 1)
+    client.close(timeout_s=1)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"heartbeat": "bot", **labels})
+
+    assert sample("heartbeat_client_pings_total", outcome="sent") == 0
+    assert (sample("heartbeat_client_pings_total", outcome="dropped") or 0) >= 1
+    assert (sample("heartbeat_client_pings_total", outcome="failed_attempt") or 0) >= 1
+    assert sample("heartbeat_client_queued") == client.stats.queued
+
+
+def test_a_sync_client_facing_a_hanging_warden_returns_at_once(hanging_server: str) -> None:
+    client = HeartbeatClient(config(hanging_server, timeout_s=0.2, max_queue=2))
+    for _ in range(5):
+        client.ping()
+        client.fail("still failing")
+    assert client.stats.queued <= 2
+    client.close(timeout_s=1)
+    assert client.stats.sent == 0
+
+
+def test_retry_after_is_honoured_up_to_the_backoff_cap() -> None:
+    cfg = config("http://127.0.0.1:1", backoff_max_s=10)
+    assert retry_after_s("3", cfg) == 3
+    assert retry_after_s("3600", cfg) == 10
+    assert retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT", cfg) is None
+    assert retry_after_s(None, cfg) is None

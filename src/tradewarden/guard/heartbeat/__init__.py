@@ -5,7 +5,8 @@ A ping goes into a bounded outbox (full: the oldest is dropped and counted) and 
 the background, by a daemon thread (``HeartbeatClient``) or a task on the bot's loop
 (``AsyncHeartbeatClient``), with short timeouts and an exponential backoff with full jitter.
 The token travels in the ``X-Heartbeat-Token`` header, never in a URL or a log line.
-Standard library only (``urllib``).
+Standard library only (``urllib``). ``register_heartbeat_metrics`` exposes the clients'
+counts (sent, retried, dropped, rejected) on the bot's registry.
 """
 
 from tradewarden.guard.heartbeat._client import AsyncHeartbeatClient, HeartbeatClient, HeartbeatRun
@@ -18,6 +19,7 @@ from tradewarden.guard.heartbeat._core import (
     backoff_s,
     describe_error,
 )
+from tradewarden.guard.heartbeat._metrics import HeartbeatCollector, register_heartbeat_metrics
 from tradewarden.guard.heartbeat._transport import (
     PingRequest,
     PingTransport,
@@ -29,6 +31,7 @@ __all__ = [
     "TOKEN_ENV",
     "AsyncHeartbeatClient",
     "HeartbeatClient",
+    "HeartbeatCollector",
     "HeartbeatConfig",
     "HeartbeatRun",
     "HeartbeatStats",
@@ -40,4 +43,5 @@ __all__ = [
     "UrllibTransport",
     "backoff_s",
     "describe_error",
+    "register_heartbeat_metrics",
 ]
