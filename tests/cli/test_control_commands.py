@@ -120,6 +120,19 @@ async def test_kill_state_and_resume_over_the_api(served: Served) -> None:
     assert "resumed: ACTIVE since" in resumed.output
 
 
+async def test_reduce_and_state_as_json(served: Served) -> None:
+    reduced = await served.run("reduce", "--reason", "drawdown")
+    partial = await served.run("resume", "--reason", "calmer", "--to", "reducing")
+    shown = await served.run("state", "--json")
+    with_history = await served.run("state", "--json", "--history", "2")
+
+    assert reduced.exit_code == 0, reduced.output
+    assert "reducing: REDUCING since" in reduced.output
+    assert "unchanged, already REDUCING" in partial.output  # nothing to loosen to REDUCING
+    assert '"state": "REDUCING"' in shown.output
+    assert '"history": [' in with_history.output
+
+
 async def test_control_commands_fail_in_one_line(served: Served) -> None:
     no_reason = await served.run("resume")
     as_viewer = await served.run("kill", "--reason", "curious", key=served.viewer)
@@ -139,6 +152,7 @@ async def test_breaker_commands_reach_a_bot_breaker(served: Served) -> None:
         opened = await served.run("breaker", "open", "jupiter", "--reason", "flaky")
         await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
         listed = await served.run("breaker", "list", "--json")
+        table = await served.run("breaker", "list")
         closed = await served.run("breaker", "close", "jupiter", "--reason", "recovered")
         await eventually(lambda: breaker.state is BreakerState.CLOSED)
         unknown = await served.run("breaker", "reset", "nobody", "--reason", "typo")
@@ -146,6 +160,7 @@ async def test_breaker_commands_reach_a_bot_breaker(served: Served) -> None:
     assert opened.exit_code == 0, opened.output
     assert "jupiter: no state -> FORCED_OPEN" in opened.output
     assert '"state": "FORCED_OPEN"' in listed.output
+    assert "FORCED_OPEN" in table.output
     assert "jupiter: FORCED_OPEN -> CLOSED" in closed.output
     assert unknown.exit_code == 1
     assert "404: no circuit breaker 'nobody'" in unknown.output
