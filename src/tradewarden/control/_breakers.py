@@ -2,11 +2,11 @@
 
 The bots' breakers share their state through ``RedisBreakerSync`` (guard/breaker/_redis.py):
 one hash per breaker, ``<prefix><name>``, changed only by its Lua scripts, each change
-PUBLISHed. The warden reads and writes through the sync's operator calls (``read`` and
-``write``; ``write`` is the operator's transition, which always wins and is announced), so
-every attached breaker takes a change up within milliseconds. Listing is a SCAN of
-``<prefix>*`` keeping hashes only (the seeds' per-field string keys are not breakers here).
-redis-py blocks, so each call runs in a worker thread.
+PUBLISHed. The warden goes through the sync's operator calls, never started (no threads):
+``names`` (a SCAN of ``<prefix>*`` keeping hashes; the seeds' per-field string keys are not
+breakers here), ``read`` and ``write`` (the operator's transition, which always wins and is
+announced), so every attached breaker takes a change up within milliseconds. redis-py
+blocks, so each call runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from tradewarden.control._errors import ControlUnavailableError
 from tradewarden.errors import NotFoundError
 from tradewarden.guard.breaker import BreakerState, RedisBreakerSync, SharedBreakerState
 from tradewarden.redisconn._url import Redactor
-
-if TYPE_CHECKING:
-    import redis
 
 __all__ = ["BreakerAction", "BreakerControl", "BreakerView"]
 
@@ -59,10 +56,6 @@ class BreakerView:
         )
 
 
-def _escape_glob(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
 class BreakerControl:
     """Read and change the shared breakers on one Redis; needs redis-py."""
 
@@ -84,12 +77,6 @@ class BreakerControl:
         self._sync = RedisBreakerSync(
             url, prefix=prefix, channel=channel, socket_timeout_s=socket_timeout_s
         )  # never started: its operator calls need no threads
-        self._client: redis.Redis = redis_py.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-        )
 
     @property
     def display_url(self) -> str:
@@ -104,9 +91,10 @@ class BreakerControl:
         """Return one breaker; raise NotFoundError when it has no hash."""
 
         def read() -> BreakerView:
-            if not self._exists(name):
+            view = self._read(name)
+            if view is None:
                 raise NotFoundError(f"no circuit breaker {name!r} in Redis")
-            return BreakerView.of(name, self._sync.read(name, self.timeout_s))
+            return view
 
         return await self._run(read)
 
@@ -126,11 +114,7 @@ class BreakerControl:
             target = BreakerState.CLOSED
 
         def write() -> tuple[BreakerView | None, BreakerView]:
-            before = (
-                BreakerView.of(name, self._sync.read(name, self.timeout_s))
-                if self._exists(name)
-                else None
-            )
+            before = self._read(name)
             if before is None and action != "open":
                 raise NotFoundError(f"no circuit breaker {name!r} in Redis")
             after = BreakerView.of(name, self._sync.write(name, target, self.timeout_s))
@@ -139,19 +123,19 @@ class BreakerControl:
         return await self._run(write)
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connection."""
         self._sync.close()
-        self._client.close()
 
-    def _exists(self, name: str) -> bool:
-        return bool(self._client.exists(self._sync.key(name)))
+    def _read(self, name: str) -> BreakerView | None:
+        """Return the breaker's view, None when it has no hash (READ creates nothing)."""
+        snapshot = self._sync.read(name, self.timeout_s)
+        if snapshot is not None and not snapshot.exists:
+            return None
+        return BreakerView.of(name, snapshot)  # a None snapshot: a hash in an unknown state
 
     def _list(self) -> list[BreakerView]:
-        keys = self._client.scan_iter(match=f"{_escape_glob(self.prefix)}*", count=500)
-        names = sorted(
-            str(key)[len(self.prefix) :] for key in keys if self._client.type(key) == "hash"
-        )
-        return [BreakerView.of(name, self._sync.read(name, self.timeout_s)) for name in names]
+        views = (self._read(name) for name in self._sync.names())
+        return [view for view in views if view is not None]  # deleted since the SCAN
 
     async def _run(self, work: Callable[[], _T]) -> _T:
         try:
