@@ -218,6 +218,17 @@ async def test_a_bot_in_another_process_refuses_after_a_kill(
         bot.wait(timeout=30)
 
 
+async def test_a_kill_outlives_the_warden_that_stored_it(
+    settings: Settings, fast_hasher: PasswordHasher, state_file: Path
+) -> None:
+    control = ControlConfig(trading_state_file=state_file)
+    async with warden_with(settings, fast_hasher, control) as first:
+        assert (await first.post("/api/kill-switch", {"reason": "emergency"})).status_code == 200
+    async with warden_with(settings, fast_hasher, control) as second:
+        risk = (await second.status())["risk"]
+    assert (risk["killSwitchActive"], risk["reason"]) == (True, "emergency")
+
+
 async def test_a_kill_without_a_body_still_halts(warden: Warden) -> None:
     # The seeds' shutdown checklist: curl -X POST .../api/kill-switch, no body.
     response = await warden.http.post("/api/kill-switch", headers=warden.operator)
