@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tradewarden.guard.state._errors import StateUnavailableError, VersionConflictError
-from tradewarden.guard.state._guarded import GuardedWatcher
+from tradewarden.guard.state._guarded import WatchThread
 from tradewarden.guard.state._port import StateWatcher, Subscription
 from tradewarden.guard.state._record import INITIAL_STATE, StateChange
 
@@ -59,22 +59,12 @@ _STORED = -1
 _CORRUPT = -2
 
 
-class _Watch:
+class _Watch(WatchThread):
     """One pub/sub connection in a thread, reconnecting and re-syncing after a loss."""
 
     def __init__(self, backend: RedisBackend, watcher: StateWatcher) -> None:
         self._backend = backend
-        self._watcher = GuardedWatcher(watcher)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"tradewarden-state-watch:{backend.prefix}", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
+        super().__init__(watcher, backend.prefix)
 
     def _run(self) -> None:
         import redis

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tradewarden.guard.state._errors import StateUnavailableError, VersionConflictError
-from tradewarden.guard.state._guarded import GuardedWatcher
+from tradewarden.guard.state._guarded import WatchThread
 from tradewarden.guard.state._port import StateWatcher, Subscription
 from tradewarden.guard.state._record import INITIAL_STATE, StateChange
 
@@ -49,22 +49,12 @@ def _row_to_change(row: tuple[object, ...]) -> StateChange:
     return StateChange.from_fields(dict(zip(names, row, strict=True)))
 
 
-class _Watch:
+class _Watch(WatchThread):
     """One polling thread with its own connection."""
 
     def __init__(self, backend: SQLiteBackend, watcher: StateWatcher) -> None:
         self._backend = backend
-        self._watcher = GuardedWatcher(watcher)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"tradewarden-state-watch:{backend.path.name}", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
+        super().__init__(watcher, backend.path.name)
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
