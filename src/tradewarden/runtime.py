@@ -156,6 +156,8 @@ class Runtime:
             )
             await self.redis.start()
         if run_probes:
+            # The service (not the CLI's admin commands) also follows the trading state.
+            await self.control.watch(self.registry)
             await self._start_probes()
 
     async def _start_probes(self) -> None:

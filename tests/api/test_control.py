@@ -128,7 +128,9 @@ async def test_a_kill_reaches_a_bot_on_the_same_file_and_a_resume_lets_it_trade(
     warden: Warden, state_file: Path
 ) -> None:
     with bot_switch(SQLiteBackend(state_file, poll_interval_s=0.05)) as bot:
-        assert bot.active
+        # A new file opened by the watch and the first load at once may read "locked"
+        # for one poll (the switch then fails closed): wait for the first good read.
+        await eventually(lambda: bot.active)
         response = await warden.post(
             "/api/kill-switch", {"reason": "emergency", "message": "Manual activation"}
         )
@@ -227,6 +229,31 @@ async def test_a_kill_outlives_the_warden_that_stored_it(
     async with warden_with(settings, fast_hasher, control) as second:
         risk = (await second.status())["risk"]
     assert (risk["killSwitchActive"], risk["reason"]) == (True, "emergency")
+
+
+async def test_the_service_exposes_the_trading_state_on_metrics(
+    settings: Settings, fast_hasher: PasswordHasher, state_file: Path
+) -> None:
+    runtime = Runtime(
+        settings,
+        ServiceConfig(control=ControlConfig(trading_state_file=state_file)),
+        clock=ManualClock(),
+        hasher=fast_hasher,
+    )
+    await runtime.start(bootstrap_admin=False, connect_redis=False, run_probes=True)
+    try:
+        assert runtime.control is not None
+        await runtime.control.trading.halt("alice", "emergency")
+        transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://w") as http:
+
+            async def halted() -> bool:
+                text = (await http.get("/metrics")).text
+                return "\ntrading_state 2.0\n" in text
+
+            await eventually(halted)
+    finally:
+        await runtime.close()
 
 
 async def test_a_kill_without_a_body_still_halts(warden: Warden) -> None:

@@ -6,8 +6,10 @@ import importlib
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from support.eventually import eventually
 from tradewarden.clock import ManualClock
 from tradewarden.config import ControlConfig, Settings, parse_config_text
 from tradewarden.control import ControlNotConfiguredError, open_control, trading_state_file
@@ -75,3 +77,18 @@ def test_the_public_surface_is_all() -> None:
     assert public - {"annotations"} == set(module.__all__)
     for name in module.__all__:
         assert getattr(module, name) is not None
+
+
+async def test_the_watcher_exposes_what_a_bot_enforces(tmp_path: Path) -> None:
+    control = open_control(_settings(tmp_path), ControlConfig(), ManualClock())
+    registry = CollectorRegistry()
+    try:
+        watcher = await control.watch(registry)
+        assert await control.watch(registry) is watcher  # one per control
+        assert registry.get_sample_value("trading_state") == 0
+        await control.trading.halt("alice", "emergency")
+        await eventually(lambda: registry.get_sample_value("trading_state") == 2)
+        assert registry.get_sample_value("trading_state_version") == 1
+        assert registry.get_sample_value("trading_state_unreadable") == 0
+    finally:
+        control.close()

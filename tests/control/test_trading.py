@@ -37,7 +37,9 @@ async def test_a_halt_is_stored_before_it_returns_and_a_bot_refuses_orders(
     bot_backend = SQLiteBackend(path, poll_interval_s=0.05)
     bot = KillSwitch(bot_backend)
     try:
-        assert bot.active
+        # A new file opened by the watch and the first load at once may read "locked"
+        # for one poll (the switch then fails closed): wait for the first good read.
+        await eventually(lambda: bot.active)
         outcome = await control.halt("alice", "emergency", "Manual activation")
         assert outcome.changed
         assert outcome.current.state is TradingState.HALTED

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client import CollectorRegistry
 
 from tradewarden.clock import Clock
 from tradewarden.config import ControlConfig, Settings
 from tradewarden.control._breakers import BreakerControl
-from tradewarden.control._errors import ControlNotConfiguredError
+from tradewarden.control._errors import ControlError, ControlNotConfiguredError
 from tradewarden.control._trading import TradingControl
 from tradewarden.errors import ConfigError
 from tradewarden.guard.state import MemoryBackend, RedisBackend, SQLiteBackend, StateBackend
+from tradewarden.guard.trading import KillSwitch, register_trading_metrics
 from tradewarden.redisconn._url import Redactor
 
 __all__ = ["Control", "open_control", "trading_state_file"]
@@ -25,6 +30,7 @@ class Control:
 
     trading: TradingControl
     breakers_or_none: BreakerControl | None
+    watcher: KillSwitch | None = field(default=None, init=False)
 
     @property
     def breakers(self) -> BreakerControl:
@@ -33,8 +39,27 @@ class Control:
             raise ControlNotConfiguredError(NO_REDIS)
         return self.breakers_or_none
 
+    async def watch(self, registry: CollectorRegistry) -> KillSwitch:
+        """Follow the stored state as a bot does and expose it on ``registry``.
+
+        A ``KillSwitch`` with the bots' default policy (fail closed) that never changes
+        anything: ``trading_state``, ``trading_state_version`` and
+        ``trading_state_unreadable`` on the warden's ``/metrics`` say what a bot on this
+        back end enforces, so an alert on a halt needs no bot to be scraped.
+        """
+        if self.watcher is None:
+            # Open the store first: a new SQLite file set up by the switch's watch thread and
+            # its first load at once can report "database is locked" for one poll.
+            with contextlib.suppress(ControlError):
+                await self.trading.current()
+            self.watcher = await asyncio.to_thread(KillSwitch, self.trading.backend)
+            register_trading_metrics(self.watcher, registry)
+        return self.watcher
+
     def close(self) -> None:
         """Release the back end and the connections."""
+        if self.watcher is not None:
+            self.watcher.close()
         self.trading.close()
         if self.breakers_or_none is not None:
             self.breakers_or_none.close()
