@@ -3,6 +3,7 @@ queue monitors, over its API (so the warden audits them)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -64,36 +65,40 @@ def _said(result: dict[str, Any], what: str) -> None:
             console.print(f"  {key}: {value}")
 
 
-@queue_app.command("pause")
-def queue_pause(
-    monitor: MonitorArgument,
-    queue: QueueArgument,
-    reason: ReasonOption,
-    all_workers: AllWorkersOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-) -> None:
-    """Stop workers taking jobs from the queue (running jobs finish)."""
-    body = {"reason": reason, "all_workers": all_workers}
-    result = _act("pause", monitor, queue, body, config, url, api_key)
-    _said(result, "paused" if result["paused"] else "not paused")
+def _pause_command(action: str, doc: str, paused: str, unpaused: str) -> Callable[..., None]:
+    """Return the ``pause`` or ``resume`` command: one body, told apart by ``action``."""
+
+    def command(
+        monitor: MonitorArgument,
+        queue: QueueArgument,
+        reason: ReasonOption,
+        all_workers: AllWorkersOption = False,
+        config: ConfigOption = None,
+        url: UrlOption = None,
+        api_key: ApiKeyOption = None,
+    ) -> None:
+        body = {"reason": reason, "all_workers": all_workers}
+        result = _act(action, monitor, queue, body, config, url, api_key)
+        _said(result, paused if result["paused"] else unpaused)
+
+    command.__name__ = command.__qualname__ = f"queue_{action}"
+    command.__doc__ = doc
+    return command
 
 
-@queue_app.command("resume")
-def queue_resume(
-    monitor: MonitorArgument,
-    queue: QueueArgument,
-    reason: ReasonOption,
-    all_workers: AllWorkersOption = False,
-    config: ConfigOption = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-) -> None:
-    """Let workers take jobs from the queue again."""
-    body = {"reason": reason, "all_workers": all_workers}
-    result = _act("resume", monitor, queue, body, config, url, api_key)
-    _said(result, "still paused" if result["paused"] else "resumed")
+queue_pause = queue_app.command("pause")(
+    _pause_command(
+        "pause",
+        "Stop workers taking jobs from the queue (running jobs finish).",
+        "paused",
+        "not paused",
+    )
+)
+queue_resume = queue_app.command("resume")(
+    _pause_command(
+        "resume", "Let workers take jobs from the queue again.", "still paused", "resumed"
+    )
+)
 
 
 @queue_app.command("retry-failed")
