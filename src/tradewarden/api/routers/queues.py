@@ -158,7 +158,16 @@ def _out(spec: QueueSpec, result: QueueActionResult) -> ActionOut:
     )
 
 
-def _pause_body(spec: QueueSpec, body: PauseBody) -> None:
+async def _pause_or_resume(
+    runtime: Runtime,
+    request: Request,
+    monitor: str,
+    queue: str,
+    body: PauseBody,
+    *,
+    action: Literal["pause", "resume"],
+) -> ActionOut:
+    spec = _queue_spec(runtime, monitor, queue)
     if body.all_workers and spec.backend != "rq":
         raise RequestValidationError(
             [
@@ -169,6 +178,17 @@ def _pause_body(spec: QueueSpec, body: PauseBody) -> None:
                 }
             ]
         )
+    operation = pause_queue if action == "pause" else resume_queue
+    return await _act(
+        runtime,
+        request,
+        spec,
+        queue,
+        action=action,
+        reason=body.reason,
+        asked={"all_workers": body.all_workers},
+        run=lambda: operation(spec, queue, all_workers=body.all_workers),
+    )
 
 
 @router.post("/{monitor}/{queue}/pause", response_model=ActionOut, summary="Pause a queue")
@@ -184,18 +204,7 @@ async def pause(
 
     BullMQ only; RQ with ``all_workers`` (every worker of the Redis database); never Celery.
     """
-    spec = _queue_spec(runtime, monitor, queue)
-    _pause_body(spec, body)
-    return await _act(
-        runtime,
-        request,
-        spec,
-        queue,
-        action="pause",
-        reason=body.reason,
-        asked={"all_workers": body.all_workers},
-        run=lambda: pause_queue(spec, queue, all_workers=body.all_workers),
-    )
+    return await _pause_or_resume(runtime, request, monitor, queue, body, action="pause")
 
 
 @router.post("/{monitor}/{queue}/resume", response_model=ActionOut, summary="Resume a queue")
@@ -208,18 +217,7 @@ async def resume(
     _operator: Operator,
 ) -> ActionOut:
     """Let workers take jobs from the queue again (audited)."""
-    spec = _queue_spec(runtime, monitor, queue)
-    _pause_body(spec, body)
-    return await _act(
-        runtime,
-        request,
-        spec,
-        queue,
-        action="resume",
-        reason=body.reason,
-        asked={"all_workers": body.all_workers},
-        run=lambda: resume_queue(spec, queue, all_workers=body.all_workers),
-    )
+    return await _pause_or_resume(runtime, request, monitor, queue, body, action="resume")
 
 
 @router.post(
