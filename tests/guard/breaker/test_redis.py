@@ -7,10 +7,11 @@ server; the outage tests run a private redis-server they can stop.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -218,10 +219,11 @@ async def test_operators_read_and_write_shared_state_without_a_breaker(
     assert (shared.state, shared.exists) == (BreakerState.FORCED_OPEN, True)
 
 
-@pytest.mark.slow
-async def test_without_redis_the_breaker_works_locally_and_resyncs(
+@contextlib.asynccontextmanager
+async def opened_during_an_outage(
     tmp_path: Path, name: str, clock: ManualClock
-) -> None:
+) -> AsyncIterator[tuple[CircuitBreaker, redis.Redis]]:
+    """Yield a breaker that opened while its Redis was down, and a client of the Redis back."""
     with RedisServer(tmp_path) as server:
         url = server.url()
         with RedisBreakerSync(url, poll_interval_s=0.05, socket_timeout_s=0.2) as shared:
@@ -235,30 +237,30 @@ async def test_without_redis_the_breaker_works_locally_and_resyncs(
             await eventually(lambda: not shared.connected)
             server.start()  # empty: the local OPEN is written back
             client = redis.Redis.from_url(url, decode_responses=True)
-            key = f"circuit_breaker:{name}"
-            await eventually(lambda: client.hget(key, "state") == "OPEN")
-            client.hset(key, mapping={"state": "CLOSED", "failureCount": "0"})
-            await eventually(lambda: breaker.state is BreakerState.CLOSED)
-            client.close()
+            try:
+                yield breaker, client
+            finally:
+                client.close()
+
+
+@pytest.mark.slow
+async def test_without_redis_the_breaker_works_locally_and_resyncs(
+    tmp_path: Path, name: str, clock: ManualClock
+) -> None:
+    async with opened_during_an_outage(tmp_path, name, clock) as (breaker, client):
+        key = f"circuit_breaker:{name}"
+        await eventually(lambda: client.hget(key, "state") == "OPEN")
+        client.hset(key, mapping={"state": "CLOSED", "failureCount": "0"})
+        await eventually(lambda: breaker.state is BreakerState.CLOSED)
 
 
 @pytest.mark.slow
 async def test_an_operator_state_set_during_an_outage_wins_at_resync(
     tmp_path: Path, name: str, clock: ManualClock
 ) -> None:
-    with RedisServer(tmp_path) as server:
-        url = server.url()
-        with RedisBreakerSync(url, poll_interval_s=0.05, socket_timeout_s=0.2) as shared:
-            breaker = new_breaker(name, clock, shared)
-            await eventually(lambda: shared.connected)
-            server.stop()
-            fail(breaker, 5)
-            await eventually(lambda: not shared.connected)
-            server.start()
-            client = redis.Redis.from_url(url, decode_responses=True)
-            client.hset(f"circuit_breaker:{name}", "state", "FORCED_OPEN")
-            await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
-            client.close()
+    async with opened_during_an_outage(tmp_path, name, clock) as (breaker, client):
+        client.hset(f"circuit_breaker:{name}", "state", "FORCED_OPEN")
+        await eventually(lambda: breaker.state is BreakerState.FORCED_OPEN)
 
 
 async def test_names_lists_the_breakers_in_redis(
