@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from support.eventually import eventually
-from tradewarden.guard.state import SQLiteBackend, TradingState
+from tradewarden.guard.state import SQLiteBackend, StateBackend, TradingState
 from tradewarden.guard.trading import KillSwitch
 
 BOT = Path(__file__).with_name("_bot.py")
@@ -54,10 +55,14 @@ def start_watching_bots(outs: list[Path], spec: str) -> list[subprocess.Popen[st
     ]
 
 
-async def test_bot_processes_watching_one_file_all_follow_a_halt(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    spec = f"sqlite:{path}"
-    outs = [tmp_path / f"bot-{i}.txt" for i in range(4)]
+async def bots_follow_a_halt(
+    outs_dir: Path, spec: str, open_backend: Callable[[], StateBackend]
+) -> KillSwitch:
+    """Start four watching bots on ``spec``, halt and resume them, and return the operator.
+
+    ``open_backend`` is called once every bot has read the first state.
+    """
+    outs = [outs_dir / f"bot-{i}.txt" for i in range(4)]
     bots = start_watching_bots(outs, spec)
 
     def all_read(expected: str) -> bool:
@@ -65,17 +70,25 @@ async def test_bot_processes_watching_one_file_all_follow_a_halt(tmp_path: Path)
 
     try:
         await eventually(lambda: all_read("ACTIVE 0"), timeout_s=30)
-        backend = SQLiteBackend(path)
-        operator = KillSwitch(backend, watch=False)
-        operator.halt("operator:alice", "convergence test")
-        await eventually(lambda: all_read("HALTED 1"))
-        operator.resume("operator:alice", "done")
-        await eventually(lambda: all_read("ACTIVE 2"))
-        backend.close()
+        backend = open_backend()
+        try:
+            operator = KillSwitch(backend, watch=False)
+            operator.halt("operator:alice", "convergence test")
+            await eventually(lambda: all_read("HALTED 1"))
+            operator.resume("operator:alice", "done")
+            await eventually(lambda: all_read("ACTIVE 2"))
+        finally:
+            backend.close()
     finally:
         for bot in bots:
             assert bot.stdin is not None
             bot.stdin.close()
         for bot in bots:
             assert bot.wait(timeout=30) == 0
+    return operator
+
+
+async def test_bot_processes_watching_one_file_all_follow_a_halt(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    operator = await bots_follow_a_halt(tmp_path, f"sqlite:{path}", lambda: SQLiteBackend(path))
     assert operator.state is TradingState.ACTIVE

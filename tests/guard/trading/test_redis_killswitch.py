@@ -12,7 +12,7 @@ from support.redis_server import RedisServer
 from tradewarden.guard.state import RedisBackend, StateUnavailableError, TradingState
 from tradewarden.guard.trading import KillSwitch, UnreadablePolicy
 
-from .test_processes import run_bot, start_watching_bots
+from .test_processes import bots_follow_a_halt, run_bot
 
 pytestmark = pytest.mark.redis
 
@@ -77,26 +77,7 @@ async def test_a_halt_during_an_outage_is_stored_when_redis_returns(
 async def test_bot_processes_on_redis_all_follow_a_halt(
     shared_redis_prefix: str, tmp_path: Path
 ) -> None:
-    base = tmp_path
     spec = f"redis:{SHARED_REDIS_URL}|{shared_redis_prefix}"
-    outs = [base / f"bot-{i}.txt" for i in range(4)]
-    bots = start_watching_bots(outs, spec)
-
-    def all_read(expected: str) -> bool:
-        return all(out.is_file() and out.read_text() == expected for out in outs)
-
-    backend = RedisBackend(SHARED_REDIS_URL, prefix=shared_redis_prefix)
-    try:
-        await eventually(lambda: all_read("ACTIVE 0"), timeout_s=30)
-        operator = KillSwitch(backend, watch=False)
-        operator.halt("operator:alice", "convergence test")
-        await eventually(lambda: all_read("HALTED 1"))
-        operator.resume("operator:alice", "done")
-        await eventually(lambda: all_read("ACTIVE 2"))
-    finally:
-        for bot in bots:
-            assert bot.stdin is not None
-            bot.stdin.close()
-        for bot in bots:
-            assert bot.wait(timeout=30) == 0
-        backend.close()
+    await bots_follow_a_halt(
+        tmp_path, spec, lambda: RedisBackend(SHARED_REDIS_URL, prefix=shared_redis_prefix)
+    )
