@@ -2,9 +2,9 @@
 
 HTTP monitors go through aiohttp, not httpx: on this project's benchmark machine a loopback
 check costs about 80 µs of CPU through aiohttp (its C parser, a pool that is a dict of
-deques) and about 1.8 ms through httpx 0.28 (bench/http_clients.py) (httpcore's pool walks
-every connection twice per request; encode/httpx#3215), which decides how many monitors one
-core holds. The other kinds keep httpx (few requests, richer API).
+deques) and about 1.8 ms through httpx 0.28, whose pool walks every connection twice per
+request (encode/httpx#3215; bench/http_clients.py measures both). That decides how many
+monitors one core holds. The other kinds keep httpx (few requests, richer API).
 """
 
 from __future__ import annotations
