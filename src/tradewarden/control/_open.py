@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from tradewarden.clock import Clock
 from tradewarden.config import ControlConfig, Settings
 from tradewarden.control._breakers import BreakerControl
-from tradewarden.control._errors import ControlError, ControlNotConfiguredError
+from tradewarden.control._errors import ControlNotConfiguredError
 from tradewarden.control._trading import TradingControl
 from tradewarden.errors import ConfigError
 from tradewarden.guard.state import MemoryBackend, RedisBackend, SQLiteBackend, StateBackend
@@ -48,10 +47,6 @@ class Control:
         back end enforces, so an alert on a halt needs no bot to be scraped.
         """
         if self.watcher is None:
-            # Open the store first: a new SQLite file set up by the switch's watch thread and
-            # its first load at once can report "database is locked" for one poll.
-            with contextlib.suppress(ControlError):
-                await self.trading.current()
             self.watcher = await asyncio.to_thread(KillSwitch, self.trading.backend)
             register_trading_metrics(self.watcher, registry)
         return self.watcher

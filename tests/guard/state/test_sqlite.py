@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from tradewarden.guard.state import (
     VersionConflictError,
 )
 
+from ._opener import RecordingSwitch
 from ._watchers import RecordingWatcher
 
 
@@ -110,3 +114,80 @@ async def test_a_watcher_that_raises_does_not_end_the_watch(tmp_path: Path) -> N
     writer.write(halt(2), expected_version=1)
     await eventually(lambda: watcher.saw_version(2))
     backend.close()
+
+
+# Each open races only briefly, so the tests repeat it on fresh files.
+THREAD_ROUNDS = 200
+PROCESS_ROUNDS = 40
+
+
+def open_at_once(backends: list[SQLiteBackend]) -> list[RecordingSwitch]:
+    """Start a watching switch on each back end, each in its own thread, all released at once."""
+    start = threading.Barrier(len(backends))
+    switches: list[RecordingSwitch] = []
+
+    def open_one(backend: SQLiteBackend) -> None:
+        start.wait()
+        switches.append(RecordingSwitch(backend))
+
+    threads = [threading.Thread(target=open_one, args=(b,)) for b in backends]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return switches
+
+
+def test_threads_opening_a_new_file_at_once_never_find_it_unavailable(tmp_path: Path) -> None:
+    outages: list[Exception] = []
+    states: set[TradingState] = set()
+    for round_ in range(THREAD_ROUNDS):
+        path = tmp_path / str(round_) / "state.db"
+        backends = [SQLiteBackend(path, poll_interval_s=0.01) for _ in range(3)]
+        switches = open_at_once(backends)
+        # A watch delivers once it is set up; only then is it past the race.
+        assert all(switch.delivered.wait(timeout=30.0) for switch in switches)
+        for backend in backends:
+            backend.close()
+        outages += [error for switch in switches for error in switch.outages]
+        states |= {switch.state for switch in switches}
+    assert outages == []
+    assert states == {TradingState.ACTIVE}
+
+
+OPENER = Path(__file__).with_name("_opener.py")
+
+
+def test_processes_opening_a_new_file_at_once_never_find_it_unavailable(
+    tmp_path: Path,
+) -> None:
+    openers = [
+        subprocess.Popen(
+            [sys.executable, str(OPENER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        pipes = [(opener.stdin, opener.stdout) for opener in openers]
+        for _, out in pipes:  # each has imported everything
+            assert out is not None
+            assert out.readline().strip() == "ready"
+        for round_ in range(PROCESS_ROUNDS):
+            path = tmp_path / f"state-{round_}.db"
+            for into, _ in pipes:  # release them together
+                assert into is not None
+                into.write(f"{path}\n")
+                into.flush()
+            for _, out in pipes:  # every one is set up before the next round
+                assert out is not None
+                assert out.readline().strip() == "open"
+        reports = [opener.communicate(timeout=60)[0].strip() for opener in openers]
+    finally:
+        for opener in openers:
+            if opener.poll() is None:
+                opener.kill()
+                opener.wait()
+    assert reports == ["0 ACTIVE"] * len(openers)

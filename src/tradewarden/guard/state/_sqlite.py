@@ -7,6 +7,13 @@ writer commits; ``synchronous=FULL`` because a kill that vanishes on power loss 
 than a slow write (writes are rare). Other processes notice a change by polling
 ``PRAGMA data_version``, which changes when another connection commits and costs no
 file read: a poll every ``poll_interval_s`` (0.1 s) keeps convergence well under 1 s.
+
+Setting up a new file races: switching it to WAL needs an exclusive lock and SQLite
+answers "database is locked" at once, without waiting, when another connection is setting
+it up too. So the set-up switches to WAL only when the file is not in WAL yet, creates the
+table under ``BEGIN IMMEDIATE`` (which waits out ``busy_timeout_s``), and retries a lock
+within that budget; a poll that meets a lock counts it as a loss only once it lasted
+longer than the budget.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +35,11 @@ __all__ = ["SQLiteBackend"]
 
 _T = TypeVar("_T")
 
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SET_UP_FIRST_WAIT_S = 0.005
+_SET_UP_MAX_WAIT_S = 0.1
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trading_state_changes (
     version INTEGER PRIMARY KEY,
@@ -37,11 +50,18 @@ CREATE TABLE IF NOT EXISTS trading_state_changes (
     changed_at REAL NOT NULL
 )
 """
+_HAS_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trading_state_changes'"
 _COLUMNS = "version, state, actor, reason, message, changed_at"
 _CURRENT = f"SELECT {_COLUMNS} FROM trading_state_changes ORDER BY version DESC LIMIT 1"  # noqa: S608 -- constant
 
 
 _INSERT = f"INSERT INTO trading_state_changes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 -- constant
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Say whether ``exc`` is another connection holding a lock (not a bad file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
 
 def _row_to_change(row: tuple[object, ...]) -> StateChange:
@@ -61,6 +81,7 @@ class _Watch(WatchThread):
         data_version: int | None = None
         delivered: int | None = None
         failing = False
+        busy_since: float | None = None
         while not self._stop.is_set():
             try:
                 if conn is None:
@@ -75,7 +96,18 @@ class _Watch(WatchThread):
                         failing = False
                         delivered = change.version
                         self._watcher.state_changed(change)
+                busy_since = None
             except (sqlite3.Error, StateUnavailableError) as exc:
+                if _is_busy(exc) and not failing:
+                    # Another connection holds a lock for a moment (setting the file up,
+                    # a checkpoint): the state is not lost unless the lock outlasts the
+                    # budget. The connection is kept; it is not broken.
+                    now = time.monotonic()
+                    busy_since = now if busy_since is None else busy_since
+                    if now - busy_since < self._backend._busy_timeout_s:
+                        self._stop.wait(self._backend.poll_interval_s)
+                        continue
+                busy_since = None
                 if conn is not None:
                     with contextlib.suppress(sqlite3.Error):
                         conn.close()
@@ -193,15 +225,41 @@ class SQLiteBackend:
                 f"trading state file {self.path} cannot be opened: {exc}"
             ) from exc
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute(_SCHEMA)
+            self._set_up(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StateUnavailableError(
                 f"trading state file {self.path} cannot be used: {exc}"
             ) from exc
         return conn
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL and create the table once, retrying a lock within the budget."""
+        deadline = time.monotonic() + self._busy_timeout_s
+        wait_s = _SET_UP_FIRST_WAIT_S
+        while True:
+            try:
+                conn.execute("PRAGMA synchronous=FULL")
+                # Only the first connection switches: the switch fails at once, without
+                # the busy timeout, while any other connection has the file open.
+                if conn.execute("PRAGMA journal_mode").fetchone() != ("wal",):
+                    conn.execute("PRAGMA journal_mode=WAL")
+                if conn.execute(_HAS_TABLE).fetchone() is None:
+                    # IMMEDIATE takes the write lock first, so a second creator waits
+                    # (busy timeout) instead of failing at the read-to-write upgrade.
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute(_SCHEMA)
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if not _is_busy(exc) or time.monotonic() + wait_s > deadline:
+                    raise
+            else:
+                return
+            time.sleep(wait_s)
+            wait_s = min(wait_s * 2, _SET_UP_MAX_WAIT_S)
 
     def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``work`` on the shared connection (caller holds the lock); map failures."""
