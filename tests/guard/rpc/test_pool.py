@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from support.eventually import eventually
 from support.net import free_port
 from support.solana_node import SolanaNode, unhealthy_error
-from tradewarden.clock import ManualClock, SystemClock
+from tradewarden.clock import ManualClock
 from tradewarden.guard.retry import (
     Attempt,
     FailureKind,
@@ -23,6 +24,8 @@ from tradewarden.guard.retry import (
 from tradewarden.guard.rpc import (
     Endpoint,
     EvmBlockSampler,
+    HttpReply,
+    HttpxTransport,
     NoEndpointAvailableError,
     PoolConfig,
     RpcError,
@@ -30,6 +33,7 @@ from tradewarden.guard.rpc import (
     RpcPool,
     RpcResponseError,
     SolanaSlotSampler,
+    TransportFailure,
 )
 
 WALLET = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
@@ -521,19 +525,52 @@ async def test_durations_are_observed_per_provider_and_method(
     assert pools.registry.get_sample_value("rpc_request_duration_seconds_count", labels) == 2
 
 
+class TimeoutsOnTheClock:
+    """The real transport, timing out on the test's clock: once a hung node holds a request,
+    the clock moves on by that request's timeout and the request times out."""
+
+    def __init__(self, nodes: list[SolanaNode], clock: ManualClock) -> None:
+        self.nodes, self.clock = nodes, clock
+        self.real = HttpxTransport()
+        self.timeouts_s: list[float] = []
+
+    async def post(
+        self, url: str, body: bytes, *, headers: Mapping[str, str], timeout_s: float
+    ) -> HttpReply:
+        self.timeouts_s.append(timeout_s)
+        node = next(n for n in self.nodes if url.startswith(n.url()))
+        held = node.hanging
+        sent = asyncio.create_task(self.real.post(url, body, headers=headers, timeout_s=3600.0))
+        await eventually(lambda: node.hanging > held)
+        sent.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TransportFailure):
+            await sent
+        self.clock.advance(timeout_s)
+        raise TransportFailure("timed out", timeout=True, delivered=True)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
 async def test_the_request_deadline_bounds_the_endpoints_tried(
-    nodes: list[SolanaNode], pools: Pools
+    nodes: list[SolanaNode], clock: ManualClock, pools: Pools
 ) -> None:
     for node in nodes:
         node.hang = True
-    # Real time here: the deadline is the point, and hung requests are what spend it.
+    # Time passes on the test's clock only, so no endpoint's slice depends on how busy
+    # the machine is (real 0.2 s slices did, and failed under load).
+    transport = TimeoutsOnTheClock(nodes, clock)
     pool = pools(
         pools.seed_endpoints(),
-        config=PoolConfig(request_timeout_s=0.2, deadline_s=0.3),
-        clock=SystemClock(),
+        config=PoolConfig(request_timeout_s=10.0, deadline_s=15.0),
+        transport=transport,
     )
-    with pytest.raises(NoEndpointAvailableError, match="public: deadline passed"):
-        await pool.request("getSlot")
+    try:
+        with pytest.raises(NoEndpointAvailableError, match="public: deadline passed"):
+            await pool.request("getSlot")
+    finally:
+        await transport.aclose()
+    assert transport.timeouts_s == [10.0, 5.0]  # the second gets what is left
     assert [count(n, "getSlot") for n in nodes] == [1, 1, 0]
 
 

@@ -137,7 +137,10 @@ class RpcPool:
         self.config = config or PoolConfig()
         self._clock = clock or SystemClock()
         self._owns_transport = transport is None
-        self._transport: Transport = transport or HttpxTransport()
+        # httpx's request log then names the provider, not the URL with its key.
+        self._transport: Transport = transport or HttpxTransport(
+            names={e.url: e.name for e in endpoints}
+        )
         self._sampler: HealthSampler = sampler or SolanaSlotSampler()
         factory = breaker_factory or (lambda name: LocalBreaker(name, clock=self._clock))
         self._members = [
