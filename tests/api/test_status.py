@@ -19,7 +19,7 @@ from support.redis_server import RedisServer
 from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import ManualClock
-from tradewarden.config import RedisConfig, ServerConfig, ServiceConfig, Settings
+from tradewarden.config import ControlConfig, RedisConfig, ServerConfig, ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
 
 
@@ -221,3 +221,70 @@ async def test_concurrent_requests_share_one_check(
     reports = await asyncio.gather(*waiting)
     assert pings == 1
     assert {report.verdict for report in reports} == {"ok"}
+
+
+async def test_status_carries_the_trading_state_and_its_back_end(
+    start_warden: StartWarden,
+) -> None:
+    warden = await start_warden()
+    response = await warden.status()
+    assert response.text.startswith('{"status":"ok",')
+    body = response.json()
+    assert body["trading_state"] == "ACTIVE"
+    store = body["dependencies"]["trading_state"]
+    assert store["status"] == "up"
+    assert store["critical"] is False
+    assert (store["backend"], store["state"], store["version"]) == ("file", "ACTIVE", 0)
+    assert warden.runtime.control is not None
+    await warden.runtime.control.trading.halt("operator:alice", "drill")
+    body = (await warden.status()).json()
+    assert body["trading_state"] == "HALTED"
+    assert body["dependencies"]["trading_state"]["version"] == 1
+
+
+def corrupt_state_file(tmp_path: Path, *, required: bool = False) -> ServiceConfig:
+    path = tmp_path / "bad-state.db"
+    path.write_bytes(b"this is not a database, it is garbage" * 200)
+    control = ControlConfig(trading_state_file=path, trading_state_required=required)
+    return ServiceConfig(server=ServerConfig(status_cache_s=0), control=control)
+
+
+async def test_an_unreadable_trading_state_degrades_but_stays_200(
+    start_warden: StartWarden, tmp_path: Path
+) -> None:
+    warden = await start_warden(corrupt_state_file(tmp_path))
+    response = await warden.status()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["trading_state"] is None  # not a guess
+    store = body["dependencies"]["trading_state"]
+    assert store["status"] == "down"
+    assert "not a database" in store["error"]
+
+
+async def test_a_required_trading_state_down_gives_503(
+    start_warden: StartWarden, tmp_path: Path
+) -> None:
+    warden = await start_warden(corrupt_state_file(tmp_path, required=True))
+    response = await warden.status()
+    assert response.status_code == 503
+    assert response.json()["status"] == "down"
+    assert response.json()["dependencies"]["trading_state"]["critical"] is True
+
+
+async def test_a_trading_state_redis_that_is_down_is_reported_without_its_password(
+    start_warden: StartWarden,
+) -> None:
+    config = ServiceConfig(
+        server=ServerConfig(status_cache_s=0),
+        control=ControlConfig(trading_state_backend="redis", redis_timeout_s=0.5),
+    )
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    warden = await start_warden(config, redis_url=url)
+    response = await warden.status()
+    assert response.status_code == 200
+    store = response.json()["dependencies"]["trading_state"]
+    assert (store["status"], store["backend"]) == ("down", "redis")
+    assert store["error"]
+    assert "hunter2-secret" not in response.text

@@ -95,6 +95,9 @@ class ControlConfig(_Section):
     # Redis keys <prefix>:state, <prefix>:history and the channel <prefix>:changes.
     trading_state_prefix: str = Field(default="tradewarden:trading", min_length=1)
     history_limit: int = Field(default=1000, ge=1, le=100_000)
+    # When true, /status is down (503) while the trading-state back end cannot be read;
+    # otherwise that is only degraded.
+    trading_state_required: bool = False
     # The shared breakers' hashes (<prefix><name>) and their announcement channel.
     breaker_prefix: str = Field(default="circuit_breaker:", min_length=1)
     breaker_channel: str = Field(default="circuit_breaker:events", min_length=1)

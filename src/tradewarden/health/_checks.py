@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,6 +60,15 @@ class ReadinessReport:
     checks: tuple[DependencyCheck, ...]
     checked_at: float
 
+    @property
+    def trading_state(self) -> str | None:
+        """Return the stored trading state (ACTIVE, REDUCING, HALTED); None if unread."""
+        for check in self.checks:
+            if check.name == "trading_state":
+                state = check.details.get("state")
+                return state if isinstance(state, str) else None
+        return None
+
 
 def verdict(checks: tuple[DependencyCheck, ...]) -> Verdict:
     """Return down if a critical dependency is down, degraded if anything else is off."""
@@ -99,9 +109,36 @@ async def _check_redis(runtime: Runtime) -> DependencyCheck:
     )
 
 
+async def _check_trading_state(runtime: Runtime) -> DependencyCheck:
+    """Read the kill switch's store (the one the bots watch); its error text is redacted."""
+    critical = runtime.config.control.trading_state_required
+    control = runtime.control
+    if control is None:
+        return DependencyCheck("trading_state", "not_configured", critical)
+    details: dict[str, Any] = {"backend": control.trading.kind}
+    started = time.perf_counter()  # a latency, like the database ping's: real time
+    try:
+        change = await control.trading.current()
+    except TradewardenError as exc:  # ControlError: a message already redacted
+        details["state"] = None
+        return DependencyCheck(
+            "trading_state", "down", critical, error=exc.message, details=details
+        )
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    details["state"] = change.state.name
+    details["version"] = change.version
+    return DependencyCheck(
+        "trading_state", _timed_status(latency_ms), critical, latency_ms, details=details
+    )
+
+
 async def check_dependencies(runtime: Runtime) -> ReadinessReport:
     """Check every dependency concurrently and return the report."""
-    checks = tuple(await asyncio.gather(_check_database(runtime), _check_redis(runtime)))
+    checks = tuple(
+        await asyncio.gather(
+            _check_database(runtime), _check_redis(runtime), _check_trading_state(runtime)
+        )
+    )
     return ReadinessReport(verdict(checks), checks, checked_at=runtime.clock.now())
 
 

@@ -33,6 +33,7 @@ async def status(runtime: RuntimeDep, _caller: Viewer) -> JSONResponse:
         "version": __version__,
         "uptime_s": round(runtime.clock.now() - runtime.started_at, 3),
         "checked_at": utc_datetime(report.checked_at).isoformat(timespec="milliseconds"),
+        "trading_state": report.trading_state,
         "dependencies": {check.name: check.as_dict() for check in report.checks},
     }
     return JSONResponse(body, status_code=503 if report.verdict == "down" else 200)
