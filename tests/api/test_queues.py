@@ -22,6 +22,7 @@ from rq.suspension import is_suspended
 from probes._queue_workers import (
     WORKER_TIMEOUT_S,
     bull_queue,
+    close_worker,
     enqueue_rq,
     fill_bullmq,
     rq_worker_argv,
@@ -175,7 +176,7 @@ async def test_bullmq_pause_stops_a_real_worker_until_resumed(
 
             await eventually(job_done, timeout_s=WORKER_TIMEOUT_S)
         finally:
-            await worker.close()
+            await close_worker(worker)
 
     (pause_row,) = await warden.audit("queue.pause")
     assert pause_row["actor"] == "api_key:operator"

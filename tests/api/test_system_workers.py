@@ -18,6 +18,7 @@ from probes._queue_workers import (
     SUCCEED,
     WORKER_TIMEOUT_S,
     celery_worker_argv,
+    close_worker,
     enqueue_rq,
     make_celery_app,
     rq_worker_argv,
@@ -109,7 +110,7 @@ async def test_bullmq_lists_the_connections_named_after_the_queue(system: System
 
         await eventually(connected, timeout_s=WORKER_TIMEOUT_S, interval_s=0.2)
     finally:
-        await worker.close()
+        await close_worker(worker)
 
     jobs = system.latest["jobs"]
     assert jobs["error"] is None

@@ -169,6 +169,17 @@ async def bull_queue(url: str, name: str = "orders") -> AsyncIterator[bullmq.Que
         await queue.close()
 
 
+async def close_worker(worker: bullmq.Worker) -> None:
+    """Close a BullMQ worker without waiting on its fetch in flight.
+
+    A plain ``close()`` waits for every processing task, and one blocked on the broker can
+    keep it waiting for good (seen here: a test hung for over ten minutes); cancelling it
+    does not help, since ``close()`` shields its teardown. The tests close workers once
+    their jobs are done, so ``force`` loses nothing.
+    """
+    await worker.close(force=True)
+
+
 async def fill_bullmq(queue: bullmq.Queue, url: str) -> float:
     """Finish 3 jobs and fail 2 with a real worker, then leave 4 unprocessed.
 
@@ -187,7 +198,7 @@ async def fill_bullmq(queue: bullmq.Queue, url: str) -> float:
 
         await eventually(all_finished, timeout_s=WORKER_TIMEOUT_S)
     finally:
-        await worker.close()
+        await close_worker(worker)
     oldest = await queue.add("later", {"index": 0})
     await queue.add("later", {"index": 1})
     await queue.add("urgent", {}, {"priority": 1})
