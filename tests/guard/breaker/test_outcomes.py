@@ -97,3 +97,51 @@ def test_an_ignored_exception_in_a_trial_frees_the_slot(clock: ManualClock) -> N
         breaker.call(raise_, DeterministicError())
     assert breaker.state is BreakerState.HALF_OPEN
     assert breaker.call(lambda: 1) == 1  # the slot is free again
+
+
+class PredicateBugError(Exception):
+    """A predicate's own bug."""
+
+
+def broken_predicate(_: object) -> bool:
+    raise PredicateBugError("predicate failed")
+
+
+def _half_open(config: BreakerConfig, clock: ManualClock) -> CircuitBreaker:
+    breaker = CircuitBreaker("x", config, clock=clock)
+    breaker.open()
+    clock.advance(30)
+    assert breaker.state is BreakerState.HALF_OPEN
+    return breaker
+
+
+def test_a_result_predicate_that_raises_frees_the_trial_slot(clock: ManualClock) -> None:
+    breaker = _half_open(BreakerConfig(result_predicate=broken_predicate), clock)
+    with pytest.raises(PredicateBugError):
+        breaker.call(lambda: 1)
+    with pytest.raises(PredicateBugError):
+        breaker.call(lambda: 1)  # admitted: the first trial's slot was given back
+
+
+def test_a_failure_predicate_that_raises_frees_the_trial_slot(clock: ManualClock) -> None:
+    breaker = _half_open(BreakerConfig(failure_predicate=broken_predicate), clock)
+    with pytest.raises(PredicateBugError):
+        breaker.call(raise_, BoomError("down"))
+    with pytest.raises(PredicateBugError), breaker.guarded():
+        raise BoomError("down")
+    assert breaker.call(lambda: 1) == 1
+    assert breaker.state is BreakerState.HALF_OPEN
+
+
+async def test_an_async_result_predicate_that_raises_frees_the_trial_slot(
+    clock: ManualClock,
+) -> None:
+    breaker = _half_open(BreakerConfig(result_predicate=broken_predicate), clock)
+
+    async def one() -> int:
+        return 1
+
+    with pytest.raises(PredicateBugError):
+        await breaker.acall(one)
+    with pytest.raises(PredicateBugError):
+        await breaker.acall(one)

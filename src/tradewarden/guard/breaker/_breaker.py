@@ -236,7 +236,7 @@ class CircuitBreaker(BreakerCore):
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            self._complete(kind, epoch, started, self._is_failure(exc), ok=False)
+            self._complete_error(kind, epoch, started, exc)
             raise
         self._finish(kind, epoch, started, result, cell)
         return result
@@ -268,7 +268,7 @@ class CircuitBreaker(BreakerCore):
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
-            self._complete(kind, epoch, started, self._is_failure(exc), ok=False)
+            self._complete_error(kind, epoch, started, exc)
             raise
         self._finish(kind, epoch, started, result, cell)
         return result
@@ -277,7 +277,11 @@ class CircuitBreaker(BreakerCore):
         self, kind: int, epoch: int, started: float, result: Any, cell: list[Any] | None
     ) -> None:
         predicate = self.config.result_predicate
-        failed = predicate is not None and bool(predicate(result))
+        try:
+            failed = predicate is not None and bool(predicate(result))
+        except BaseException:
+            self._complete(kind, epoch, started, False, ok=False)  # the predicate's bug: free it
+            raise
         self._complete(kind, epoch, started, failed, ok=not failed)
         if not failed and kind != _PASS:
             if cell is not None:
@@ -343,9 +347,10 @@ class Guarded:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        breaker = self._breaker
-        failed = exc is not None and breaker._is_failure(exc)
-        breaker._complete(self._kind, self._epoch, self._started, failed, ok=exc is None)
+        if exc is None:
+            self._breaker._complete(self._kind, self._epoch, self._started, False, ok=True)
+        else:
+            self._breaker._complete_error(self._kind, self._epoch, self._started, exc)
 
     async def __aenter__(self) -> Self:
         return self.__enter__()

@@ -355,6 +355,15 @@ class BreakerCore:
                 pending = None
         self._notify(pending)
 
+    def _complete_error(self, kind: int, epoch: int, started: float, exc: BaseException) -> None:
+        """Record an admitted call that raised ``exc``."""
+        try:
+            failed = self._is_failure(exc)
+        except BaseException:
+            self._complete(kind, epoch, started, False, ok=False)  # the predicate's bug: free it
+            raise
+        self._complete(kind, epoch, started, failed, ok=False)
+
     def _trial_outcome(
         self, epoch: int, now: float, *, failed: bool, ok: bool
     ) -> list[tuple[BreakerState, BreakerState]] | None:
