@@ -8,16 +8,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from typer.testing import CliRunner, Result
 
 from guard.state._fixtures import SHARED_REDIS_URL, shared_redis_prefix
 from support.eventually import eventually
-from support.net import free_port
-from tradewarden.api import create_app
+from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.cli import app
 from tradewarden.clock import ManualClock
@@ -64,33 +61,8 @@ async def served(
     await runtime.start(bootstrap_admin=False, connect_redis=False)
     operator = await runtime.auth.create_api_key("ops", Role.OPERATOR, actor=SYSTEM)
     viewer = await runtime.auth.create_api_key("watcher", Role.VIEWER, actor=SYSTEM)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime, manage_runtime=False),
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_config=None,
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/health")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(healthy, timeout_s=30)
+    async with serve_runtime(runtime) as url:
         yield Served(url, operator.key, viewer.key, state_file, prefix)
-    finally:
-        server.should_exit = True
-        await serving
-        await runtime.close()
 
 
 async def test_kill_state_and_resume_over_the_api(served: Served) -> None:

@@ -6,17 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
-import uvicorn
 from typer.testing import CliRunner, Result
 
 from probes._queue_workers import bull_queue, fill_bullmq
-from support.eventually import eventually
-from support.net import free_port
 from support.redis_server import RedisServer
-from tradewarden.api import create_app
+from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.cli import app
 from tradewarden.clock import ManualClock
@@ -44,33 +40,8 @@ async def served(
     )
     await runtime.start(bootstrap_admin=False, run_probes=True)
     key = await runtime.auth.create_api_key("ops", Role.OPERATOR, actor=SYSTEM)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime, manage_runtime=False),
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_config=None,
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/health")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(healthy, timeout_s=30)
+    async with serve_runtime(runtime) as url:
         yield url, key.key
-    finally:
-        server.should_exit = True
-        await serving
-        await runtime.close()
 
 
 async def _queue(served: tuple[str, str], *args: str) -> Result:

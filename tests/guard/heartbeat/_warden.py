@@ -3,17 +3,11 @@ clients and the example bot to ping."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
-import uvicorn
-
-from support.eventually import eventually
-from support.net import LOOPBACK, free_port
-from tradewarden.api import create_app
+from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
@@ -45,31 +39,5 @@ async def serve_warden(
     runtime = Runtime(settings, ServiceConfig(monitors=(spec,)), clock=clock, hasher=hasher)
     await runtime.start(bootstrap_admin=False, run_probes=True)
     key = await runtime.auth.create_api_key("bot", Role.OPERATOR, actor=SYSTEM)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime, manage_runtime=False),
-            host=LOOPBACK,
-            port=port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    url = f"http://{LOOPBACK}:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/health")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(healthy, timeout_s=30)
+    async with serve_runtime(runtime, access_log=False) as url:
         yield Warden(url, key.key, runtime)
-    finally:
-        server.should_exit = True
-        await serving
-        await runtime.close()
