@@ -9,6 +9,7 @@ handlers. What each backend can do, and why not, is in ``probes/kinds/_queue_ops
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -30,7 +31,7 @@ from tradewarden.probes.kinds._queue_ops import (
     retry_failed,
 )
 from tradewarden.runtime import Runtime
-from tradewarden.store import AuditRecord, AuditRepository
+from tradewarden.store import AuditRepository
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
@@ -103,17 +104,12 @@ async def _audit(
     details: dict[str, Any],
     failed: bool,
 ) -> None:
-    base = audit_context(request, reason)
-    record = AuditRecord(
-        actor=base.actor,
-        actor_type=base.actor_type,
+    record = dataclasses.replace(
+        audit_context(request, reason),
         action=f"queue.{action}",
         outcome="error" if failed else "success",
         target=target,
-        reason=reason,
         details=details,
-        request_id=base.request_id,
-        source_ip=base.source_ip,
     )
     async with runtime.database.session() as session:
         await AuditRepository(session).append(record, now=utc_datetime(runtime.clock.now()))
