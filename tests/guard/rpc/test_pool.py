@@ -622,3 +622,30 @@ async def test_a_retry_after_date_is_read_against_the_injected_clock(
     pool = pools.seeds()
     await pool.request("getSlot")
     assert pool.status()[0].rate_limited_for_s == pytest.approx(10.0)
+
+
+class NeverAnswers:
+    """A plugged-in transport that ignores its ``timeout_s`` and never answers."""
+
+    async def post(
+        self, url: str, body: bytes, *, headers: Mapping[str, str], timeout_s: float
+    ) -> HttpReply:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_the_pool_bounds_a_transport_that_ignores_its_timeout(
+    nodes: list[SolanaNode], registry: CollectorRegistry, pools: Pools
+) -> None:
+    pool = pools(
+        pools.seed_endpoints()[:1],
+        config=PoolConfig(request_timeout_s=0.05),
+        transport=NeverAnswers(),
+    )
+    async with asyncio.timeout(5):  # the test's own guard: without the pool's bound it hangs
+        with pytest.raises(NoEndpointAvailableError, match="helius: timeout"):
+            await pool.request("getSlot")
+    assert requests_total(registry, "helius", "getSlot", "timeout") == 1

@@ -386,12 +386,20 @@ class RpcPool:
         started = self._clock.monotonic()
         outcome = "success"
         try:
-            reply = await self._transport.post(
-                member.endpoint.url,
-                body,
-                headers=member.endpoint.headers,
-                timeout_s=timeout_s,
-            )
+            # A plugged-in transport may not honour timeout_s: the pool bounds the wait itself.
+            bound = asyncio.timeout(timeout_s)
+            try:
+                async with bound:
+                    reply = await self._transport.post(
+                        member.endpoint.url,
+                        body,
+                        headers=member.endpoint.headers,
+                        timeout_s=timeout_s,
+                    )
+            except TimeoutError:
+                if not bound.expired():
+                    raise  # the transport's own error, not the pool's bound
+                raise TransportFailure("timed out", timeout=True, delivered=True) from None
             return self._result(name, method, reply)
         except TransportFailure as exc:
             outcome = (
