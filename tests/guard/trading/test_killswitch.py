@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from tradewarden.clock import ManualClock
 from tradewarden.guard.state import (
+    INITIAL_STATE,
     MemoryBackend,
     StateChange,
     StateUnavailableError,
@@ -278,3 +280,45 @@ def test_a_store_that_comes_back_older_does_not_undo_a_known_halt(
     assert switch.state is HALTED
     assert not switch.unreadable
     assert "went back" in caplog.text
+
+
+def test_a_resume_while_an_unstored_halt_is_being_stored_is_not_lost() -> None:
+    class Gated(MemoryBackend):
+        """Lose the first write; hold the next halt's write until released."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lost_one = False
+            self.storing_halt = threading.Event()
+            self.release = threading.Event()
+
+        def write(self, change: StateChange, *, expected_version: int) -> None:
+            if not self.lost_one:
+                self.lost_one = True
+                raise StateUnavailableError("one lost write")
+            if change.state is HALTED and not self.storing_halt.is_set():
+                self.storing_halt.set()
+                assert self.release.wait(5)
+            super().write(change, expected_version=expected_version)
+
+    backend = Gated()
+    switch = KillSwitch(backend, watch=False)
+    with pytest.raises(StateUnavailableError):
+        switch.halt("risk:drawdown", "limit")
+    # The back end answers again: its watch delivers the state and the switch stores the halt.
+    recovery = threading.Thread(target=switch.state_changed, args=(INITIAL_STATE,))
+    recovery.start()
+    assert backend.storing_halt.wait(5)
+    resume = threading.Thread(target=switch.resume, args=("operator:alice", "all clear"))
+    resume.start()
+    # Give the resume time to finish before the halt lands, as it could unserialised.
+    resume.join(timeout=0.2)
+    backend.release.set()
+    recovery.join(timeout=5)
+    resume.join(timeout=5)
+    assert not recovery.is_alive()
+    assert not resume.is_alive()
+    stored = backend.load()
+    assert stored is not None
+    assert (stored.state, stored.actor) == (ACTIVE, "operator:alice")
+    assert switch.state is ACTIVE

@@ -72,6 +72,9 @@ class KillSwitch:
         self._clock = clock or SystemClock()
         self._policy = on_unreadable
         self._lock = threading.RLock()
+        # One decide-and-write at a time: a resume must not slip between the watch's
+        # decision to store an unstored halt and its write, or the halt lands after it.
+        self._changing = threading.RLock()
         self._listeners: list[StateListener] = []
         self._known: StateChange | None = None
         # The strictest tightening this process applied but could not store yet.
@@ -172,15 +175,21 @@ class KillSwitch:
     def state_changed(self, change: StateChange) -> None:
         """Adopt a stored change; after an outage, store what could not be stored."""
         self._adopt(change)
-        with self._lock:
-            pending = self._unstored if not self.unreadable else None
-        if pending is not None:
-            try:
-                self._change(
-                    pending.state, pending.actor, pending.reason, pending.message, tighten=True
-                )
-            except StateError as exc:
-                _log.warning("kill switch: %s still not stored: %s", pending.state.name, exc)
+        # A change under way here settles the unstored one; the next notification retries.
+        if not self._changing.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                pending = self._unstored if not self.unreadable else None
+            if pending is not None:
+                try:
+                    self._change(
+                        pending.state, pending.actor, pending.reason, pending.message, tighten=True
+                    )
+                except StateError as exc:
+                    _log.warning("kill switch: %s still not stored: %s", pending.state.name, exc)
+        finally:
+            self._changing.release()
 
     def state_unavailable(self, error: Exception) -> None:
         """Apply the unreadable policy and say so loudly."""
@@ -201,6 +210,12 @@ class KillSwitch:
             self._notify()
 
     def _change(
+        self, target: TradingState, actor: str, reason: str, message: str, *, tighten: bool
+    ) -> StateChange:
+        with self._changing:
+            return self._decide_and_write(target, actor, reason, message, tighten=tighten)
+
+    def _decide_and_write(
         self, target: TradingState, actor: str, reason: str, message: str, *, tighten: bool
     ) -> StateChange:
         fresh = False
