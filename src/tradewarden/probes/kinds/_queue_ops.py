@@ -161,9 +161,13 @@ def _check_queue(spec: QueueSpec, queue: str) -> None:
 
 
 async def _on_broker(
-    spec: QueueSpec, work: Callable[[str, float], Awaitable[_T]], timeout_s: float | None
+    spec: QueueSpec,
+    bull: Callable[[str, float], Awaitable[_T]],
+    rq: Callable[[str, float], _T],
+    timeout_s: float | None,
 ) -> _T:
-    """Run ``work(broker_url, timeout_s)``; wrap every failure in ``QueueBrokerError``.
+    """Run ``bull(broker_url, timeout_s)`` on BullMQ, ``rq`` (blocking) in a thread on RQ;
+    wrap every failure in ``QueueBrokerError``.
 
     Each command is bounded by ``timeout_s`` (socket timeouts, no retry), the whole action
     is not: cancelling a retry of many jobs half-way would leave it half done while the
@@ -176,7 +180,9 @@ async def _on_broker(
         raise QueueBrokerError(str(exc)) from None
     scrub = _scrubber(broker_url, result_url)
     try:
-        return await work(broker_url, timeout_s)
+        if spec.backend == "bullmq":
+            return await bull(broker_url, timeout_s)
+        return await asyncio.to_thread(rq, broker_url, timeout_s)
     except QueueActionError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason
@@ -244,10 +250,7 @@ async def _set_paused(
             details["caveat"] = _RQ_PAUSE_CAVEAT
         return QueueActionResult(action, queue, spec.backend, paused=now_paused, details=details)
 
-    async def rq(url: str, timeout_s: float) -> QueueActionResult:
-        return await asyncio.to_thread(rq_sync, url, timeout_s)
-
-    return await _on_broker(spec, bull if spec.backend == "bullmq" else rq, timeout_s)
+    return await _on_broker(spec, bull, rq_sync, timeout_s)
 
 
 async def pause_queue(
@@ -320,10 +323,7 @@ async def retry_failed(
             details={"missing": counts["missing"]},
         )
 
-    async def rq(url: str, timeout_s: float) -> QueueActionResult:
-        return await asyncio.to_thread(rq_sync, url, timeout_s)
-
-    return await _on_broker(spec, bull if spec.backend == "bullmq" else rq, timeout_s)
+    return await _on_broker(spec, bull, rq_sync, timeout_s)
 
 
 # --- clean finished jobs ------------------------------------------------------------------
@@ -383,7 +383,4 @@ async def clean_queue(
             removed = _rq_clean(connection, queue, state, time.time() - older_than_s, limit)
         return QueueActionResult("clean", queue, spec.backend, removed=removed, details=details)
 
-    async def rq(url: str, timeout_s: float) -> QueueActionResult:
-        return await asyncio.to_thread(rq_sync, url, timeout_s)
-
-    return await _on_broker(spec, bull if spec.backend == "bullmq" else rq, timeout_s)
+    return await _on_broker(spec, bull, rq_sync, timeout_s)
