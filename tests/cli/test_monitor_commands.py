@@ -6,14 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner, Result
 
-from support.eventually import eventually
-from support.net import free_port
-from tradewarden.api import create_app
+from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.cli import app
 from tradewarden.clock import ManualClock
@@ -29,33 +25,8 @@ async def served(settings: Settings, fast_hasher: PasswordHasher) -> AsyncIterat
     runtime = Runtime(settings, ServiceConfig(), clock=ManualClock(), hasher=fast_hasher)
     await runtime.start(bootstrap_admin=False, run_probes=False)
     key = await runtime.auth.create_api_key("ops", Role.OPERATOR, actor=SYSTEM)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime, manage_runtime=False),
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_config=None,
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/health")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(healthy, timeout_s=30)
+    async with serve_runtime(runtime) as url:
         yield url, key.key
-    finally:
-        server.should_exit = True
-        await serving
-        await runtime.close()
 
 
 async def _monitor(served: tuple[str, str], *args: str) -> Result:
