@@ -60,3 +60,14 @@ def test_time_window_holds_the_calls_of_its_last_seconds(
         assert window.calls == len(held)
         assert window.failures == sum(f for f, _ in held)
         assert window.slow == sum(s for _, s in held)
+
+
+def test_time_window_keeps_a_call_whose_time_was_read_before_a_later_ones() -> None:
+    # Each outcome's time is read before the breaker's lock: a thread can record 5.9 s
+    # after another recorded 6.0 s. The newest second stays 6 and its call stays counted.
+    config = BreakerConfig(window=WindowKind.TIME, window_size=10, minimum_number_of_calls=1)
+    window = TimeWindow(config)
+    window.record(6.0, False, False)
+    window.record(5.9, True, False)
+    window.record(6.1, False, True)
+    assert (window.calls, window.failures, window.slow) == (3, 1, 1)

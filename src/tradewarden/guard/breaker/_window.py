@@ -98,8 +98,11 @@ class TimeWindow(SlidingWindow):
     def record(self, now: float, failed: bool, slow: bool) -> bool:
         """Add one call's outcome to the bucket of its second; return ``exceeded()``."""
         second = math.floor(now)
-        if second != self._head:
+        head = self._head
+        if head is None or second > head:
             self._advance(second)
+        elif second < head:
+            second = head  # its time was read before a later call's took the lock
         i = second % self._size
         self._calls[i] += 1
         self._failed[i] += failed
