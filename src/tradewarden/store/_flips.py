@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -19,17 +18,6 @@ class FlipRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def add(
-        self, *, monitor: str, old_state: str, new_state: str, reason: str, at: datetime
-    ) -> MonitorFlip:
-        """Write one flip."""
-        flip = MonitorFlip(
-            monitor=monitor, old_state=old_state, new_state=new_state, reason=reason, at=at
-        )
-        self._session.add(flip)
-        await self._session.flush()
-        return flip
 
     async def add_many(self, rows: Iterable[dict[str, Any]]) -> int:
         """Write flips given as ``monitor, old_state, new_state, reason, at`` mappings in one
