@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -28,6 +29,7 @@ from tradewarden.guard.breaker import (
     CircuitOpenError,
     RedisBreakerSync,
 )
+from tradewarden.guard.breaker._redis import SharedBreakerState
 
 from .conftest import fail, succeed
 
@@ -316,3 +318,27 @@ async def test_a_breaker_works_when_redis_was_never_there(name: str, clock: Manu
         succeed(breaker, 2)
         assert breaker.state is BreakerState.CLOSED
         assert not shared.connected
+
+
+class FailsWhileAdopting(CircuitBreaker):
+    """A breaker whose next call fails, opening it, just as the sync starts to adopt."""
+
+    def _adopt(self, *args: Any, **kwargs: Any) -> None:
+        fail(self)  # opens, queueing the transition for the worker
+        super()._adopt(*args, **kwargs)
+
+
+def test_a_local_transition_made_while_a_snapshot_is_taken_up_is_kept(
+    clock: ManualClock,
+) -> None:
+    # The worker notes a snapshot, then adopts it outside the sync's lock; a call that opens
+    # the breaker in between queues its transition, and the older snapshot must not undo it.
+    sync = RedisBreakerSync(f"redis://127.0.0.1:{free_port()}/0")  # never started
+    breaker = FailsWhileAdopting("between", BreakerConfig(failure_threshold=1), clock=clock)
+    sync.attach(breaker)
+    closed = SharedBreakerState(BreakerState.CLOSED, 0, None, None, 3, None, exists=True)
+    try:
+        sync._take_up("between", closed)
+        assert breaker.state is BreakerState.OPEN
+    finally:
+        sync.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
@@ -22,8 +22,6 @@ from ._state import BreakerState
 from ._window import new_window
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ._breaker import CircuitBreaker
 
     Listener = Callable[[CircuitBreaker, BreakerState, BreakerState], None]
@@ -229,11 +227,18 @@ class BreakerCore:
         failure_count: int,
         last_failure_wall: float | None,
         remaining_s: float | None,
+        *,
+        superseded: Callable[[], bool] | None = None,
     ) -> None:
-        """Take up a state another process (or an operator, by hand) wrote: the sync calls this."""
+        """Take up a state another process (or an operator, by hand) wrote: the sync calls this.
+
+        ``superseded()``, asked under the lock, says a local change came since the snapshot.
+        """
         clock = self.clock
         now = clock.monotonic()
         with self._lock:
+            if superseded is not None and superseded():
+                return
             pending = None
             if state is not self._state:
                 pending = self._transition(state, now, remaining_s=remaining_s, announce=False)

@@ -446,7 +446,12 @@ class RedisBreakerSync:
             snapshot.failure_count,
             snapshot.last_failure_time,
             snapshot.remaining_s,
+            superseded=lambda: self._has_pending(entry),  # a change since the check above
         )
+
+    def _has_pending(self, entry: _Entry) -> bool:
+        with self._lock:
+            return entry.pending > 0
 
     def _timeout_ms(self, name: str) -> int:
         entry = self._entries.get(name)
