@@ -145,3 +145,25 @@ async def test_an_async_result_predicate_that_raises_frees_the_trial_slot(
         await breaker.acall(one)
     with pytest.raises(PredicateBugError):
         await breaker.acall(one)
+
+
+class ListenerStopError(BaseException):
+    """A listener's BaseException (a KeyboardInterrupt, a SystemExit) during admission."""
+
+
+def test_a_listener_that_raises_base_exception_on_half_open_frees_the_trial_slot(
+    clock: ManualClock,
+) -> None:
+    stops = [True]
+
+    def listener(_: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
+        if new is BreakerState.HALF_OPEN and stops.pop():
+            raise ListenerStopError
+
+    breaker = CircuitBreaker("x", BreakerConfig(), clock=clock, listeners=[listener])
+    breaker.open()
+    clock.advance(30)
+    with pytest.raises(ListenerStopError):
+        breaker.call(lambda: 1)  # the call that moved OPEN to HALF_OPEN, and took the slot
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.call(lambda: 2) == 2  # the slot was given back

@@ -334,7 +334,12 @@ class BreakerCore:
                 if state is BreakerState.OPEN:
                     remaining = self._open_until - now
                 admitted = None
-        self._notify(pending)
+        try:
+            self._notify(pending)
+        except BaseException:  # a listener's KeyboardInterrupt: the call never runs
+            if admitted is not None:
+                self._complete(*admitted, False, ok=False)  # give a trial's slot back
+            raise
         if admitted is None:
             raise CircuitOpenError(self.name, state, remaining)
         return admitted
