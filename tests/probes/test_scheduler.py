@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from probes._fakes import BEHAVIOUR, CALLS, FakeSpec, MemoryFlips, degraded, down, up
+from probes._targets import HttpTarget
 from support.eventually import eventually
 from tradewarden.clock import SystemClock
 from tradewarden.probes import ConsecutivePolicy, Flip, Probe, ProbeMetrics, Scheduler
 from tradewarden.probes._scheduler import first_offset, next_due
+from tradewarden.probes.kinds import HttpSpec
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +93,30 @@ async def test_a_hung_target_times_out_and_does_not_delay_others(
     assert stuck.last_result.error == "timed out after 0.4 s"
     calls_before = CALLS.get("fine", 0)
     await eventually(lambda: CALLS.get("fine", 0) >= calls_before + 3)
+
+
+async def test_a_probe_that_keeps_to_its_deadline_names_what_stalled(
+    scheduler: Scheduler, flips: MemoryFlips
+) -> None:
+    # The scheduler's own cut-off comes a little later, so the probe's message stands.
+    with HttpTarget() as target:
+        hung = HttpSpec(
+            name="hung",
+            url=target.url("/hang"),
+            interval_s=0.5,
+            timeout_s=0.3,
+            failure=ConsecutivePolicy(down_after=1),
+        )
+        await scheduler.start([hung])
+        await eventually(lambda: flips.of("hung") == [("PENDING", "DOWN")])
+        status = scheduler.get("hung")
+        assert status is not None
+        assert status.last_result is not None
+        assert status.last_result.error is not None
+        assert status.last_result.error.startswith(
+            "timed out (waiting for the response) after 0.3 s (GET http://127.0.0.1:"
+        )
+        await scheduler.stop()
 
 
 async def test_a_probe_that_raises_is_a_down_result_with_a_redacted_error(

@@ -341,7 +341,10 @@ class Scheduler:
         )
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(spec.timeout_s):
+            # A backstop a little past the probe's own deadline: a probe that keeps to
+            # ``ctx.timeout_s`` names what stalled (connect, the response, the body), and
+            # one that does not is still cut off.
+            async with asyncio.timeout(spec.timeout_s + min(1.0, 0.1 * spec.timeout_s)):
                 return await probe.run(context)
         except TimeoutError:
             return ProbeResult.failure(
