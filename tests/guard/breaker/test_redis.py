@@ -8,6 +8,7 @@ server; the outage tests run a private redis-server they can stop.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import uuid
@@ -340,5 +341,24 @@ def test_a_local_transition_made_while_a_snapshot_is_taken_up_is_kept(
     try:
         sync._take_up("between", closed)
         assert breaker.state is BreakerState.OPEN
+    finally:
+        sync.close()
+
+
+def test_an_announcement_with_unreadable_fields_is_logged_and_ignored(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Raised in the subscriber thread, it ended the thread: no announcement was taken up
+    # again until the process restarted.
+    sync = RedisBreakerSync(f"redis://127.0.0.1:{free_port()}/0")  # never started
+    breaker = CircuitBreaker("garbled", clock=clock)
+    sync.attach(breaker)
+    fields = {"state": "OPEN", "lastFailureTime": -1, "openedAt": -1, "remainingMs": 30_000}
+    announcement = {"name": "garbled", "origin": "elsewhere", "version": 9, **fields}
+    try:
+        sync._announced(json.dumps({**announcement, "failureCount": None}))
+        sync._announced(json.dumps({**announcement, "failureCount": "many"}))
+        assert breaker.state is BreakerState.CLOSED
+        assert caplog.text.count("unreadable announcement") == 2
     finally:
         sync.close()

@@ -528,10 +528,10 @@ class RedisBreakerSync:
                 payload["remainingMs"],
                 1,
             ]
+            snapshot = SharedBreakerState.parse(raw)  # in the try: its ints may be anything
         except (ValueError, KeyError, TypeError):
             logger.warning("circuit breaker sync: unreadable announcement %r", data)
             return
-        snapshot = SharedBreakerState.parse(raw)
         with self._lock:
             entry = self._entries.get(name)
             if entry is None or entry.pending:
