@@ -34,6 +34,7 @@ from tradewarden.guard.rpc import (
     RpcResponseError,
     SolanaSlotSampler,
     TransportFailure,
+    guard_breakers,
 )
 
 WALLET = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
@@ -359,6 +360,26 @@ async def test_an_open_breaker_skips_the_endpoint_until_its_wait_is_over(
     clock.advance(30.0)
     assert await pool.request("getSlot") == nodes[0].slot  # the half-open trial
     assert count(nodes[0], "getSlot") == 6
+
+
+@pytest.mark.parametrize("breakers", ["local", "guard"])
+async def test_cancelled_requests_count_against_no_endpoint(
+    nodes: list[SolanaNode], pools: Pools, breakers: str
+) -> None:
+    nodes[0].hang = True
+    options: dict[str, Any] = {}
+    if breakers == "guard":
+        options["breaker_factory"] = guard_breakers(clock=pools.clock)
+    pool = pools(pools.seed_endpoints(), config=PoolConfig(request_timeout_s=30.0), **options)
+    for attempt in range(1, 7):  # more than the failure threshold (5)
+        task = asyncio.create_task(pool.request("getSlot"))
+        await eventually(lambda attempt=attempt: count(nodes[0], "getSlot") == attempt)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert pool.status()[0].breaker == "CLOSED"
+    nodes[0].hang = False
+    assert await pool.request("getSlot") == nodes[0].slot
 
 
 async def test_every_endpoint_failing_raises_with_each_ones_failure(

@@ -12,6 +12,7 @@ is the small consecutive-failure breaker the pool uses when given none.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -39,6 +40,10 @@ class Permit(Protocol):
 
     def record_failure(self) -> None:
         """Record that the call failed."""
+        ...
+
+    def release(self) -> None:
+        """Give the admission back with no outcome (the call was cancelled)."""
         ...
 
 
@@ -74,6 +79,11 @@ class _GuardedPermit:
     def record_failure(self) -> None:
         error = _EndpointFailureError("endpoint failed")
         self._block.__exit__(type(error), error, None)
+
+    def release(self) -> None:
+        # The breaker counts no cancellation: its slot is freed, nothing is decided.
+        cancelled = asyncio.CancelledError()
+        self._block.__exit__(type(cancelled), cancelled, None)
 
 
 class CircuitBreakerPort:
@@ -128,6 +138,12 @@ class _LocalPermit:
         if not self._done:
             self._done = True
             self._breaker._record(ok=False, trial=self._trial)
+
+    def release(self) -> None:
+        if not self._done:
+            self._done = True
+            if self._trial:
+                self._breaker._trial_in_flight = False
 
 
 class LocalBreaker:

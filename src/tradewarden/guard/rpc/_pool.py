@@ -305,9 +305,11 @@ class RpcPool:
                 self._failed_over(member, permit, exc, sending=sending, waits=waits)
                 errors.append(exc)
                 continue
+            except asyncio.CancelledError:
+                permit.release()  # the caller gave up: nothing is known of the endpoint
+                raise
             except BaseException:
-                # Cancelled (or a transport's bug): the breaker's trial permit is given back.
-                permit.record_failure()
+                permit.record_failure()  # a transport's bug
                 raise
             permit.record_success()
             self._update_health(member)
