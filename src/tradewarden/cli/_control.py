@@ -74,6 +74,19 @@ def _changed(result: dict[str, Any], verb: str) -> None:
         console.print("warning: stored, but the warden could not write the audit row")
 
 
+def _post_change(
+    path: str,
+    reason: str,
+    message: str,
+    config: ConfigOption,
+    url: str | None,
+    api_key: str | None,
+    verb: str,
+) -> None:
+    body = {"reason": reason, "message": message}
+    _changed(_call("POST", path, config, url, api_key, body), verb)
+
+
 def kill(
     reason: ReasonOption,
     message: MessageOption = "",
@@ -82,8 +95,7 @@ def kill(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Halt every bot on the warden's trading-state back end (no new orders)."""
-    body = {"reason": reason, "message": message}
-    _changed(_call("POST", "/v1/kill-switch", config, url, api_key, body), "halted")
+    _post_change("/v1/kill-switch", reason, message, config, url, api_key, "halted")
 
 
 def reduce(
@@ -94,8 +106,7 @@ def reduce(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Allow only orders that reduce exposure (a halt stays a halt)."""
-    body = {"reason": reason, "message": message}
-    _changed(_call("POST", "/v1/kill-switch/reduce", config, url, api_key, body), "reducing")
+    _post_change("/v1/kill-switch/reduce", reason, message, config, url, api_key, "reducing")
 
 
 def resume(

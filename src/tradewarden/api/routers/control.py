@@ -252,6 +252,19 @@ def _actor(request: Request) -> str:
     return audit_context(request).actor
 
 
+async def _tighten(
+    runtime: Runtime, request: Request, body: HaltBody, verb: Literal["halt", "reduce"]
+) -> ChangeOut:
+    """Halt or reduce (the two changes that only tighten), audited as ``trading.<verb>``."""
+    action = _Action(f"trading.{verb}", _TARGET, body.reason, {"message": body.message})
+
+    def run(control: Control) -> Awaitable[StateOutcome]:
+        change = control.trading.halt if verb == "halt" else control.trading.reduce
+        return change(_actor(request), body.reason, body.message)
+
+    return await _change(runtime, request, action, run)
+
+
 @router.post("/api/kill-switch", response_model=ChangeOut, summary="Halt trading")
 @router.post("/v1/kill-switch", response_model=ChangeOut, summary="Halt trading (versioned)")
 async def kill(
@@ -265,15 +278,7 @@ async def kill(
     Stored before the answer; latched until a resume. Already HALTED: nothing written
     (``changed`` false). The body is optional (reason "no reason given").
     """
-    body = body or HaltBody()
-    reason, message = body.reason, body.message
-    action = _Action("trading.halt", _TARGET, reason, {"message": message})
-    return await _change(
-        runtime,
-        request,
-        action,
-        lambda control: control.trading.halt(_actor(request), reason, message),
-    )
+    return await _tighten(runtime, request, body or HaltBody(), "halt")
 
 
 @router.post("/api/kill-switch/reduce", response_model=ChangeOut, summary="Reduce only")
@@ -285,15 +290,7 @@ async def reduce(
     body: Annotated[HaltBody | None, Body()] = None,
 ) -> ChangeOut:
     """Allow only orders that reduce exposure (REDUCING); a HALTED stays HALTED."""
-    body = body or HaltBody()
-    reason, message = body.reason, body.message
-    action = _Action("trading.reduce", _TARGET, reason, {"message": message})
-    return await _change(
-        runtime,
-        request,
-        action,
-        lambda control: control.trading.reduce(_actor(request), reason, message),
-    )
+    return await _tighten(runtime, request, body or HaltBody(), "reduce")
 
 
 @router.post("/api/kill-switch/resume", response_model=ChangeOut, summary="Resume trading")
