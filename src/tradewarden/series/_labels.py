@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 __all__ = ["METRIC_NAME", "LabelMatcher", "Labels", "MatchOp"]
@@ -58,10 +58,8 @@ class Labels(tuple[tuple[str, str], ...]):
 
     def without_name(self) -> Labels:
         """Return a copy without ``__name__``."""
-        if not self or self[0][0] != METRIC_NAME:
-            # "__name__" sorts before every lower-case name but not before upper case.
-            if not self.has(METRIC_NAME):
-                return self
+        if not self.has(METRIC_NAME):
+            return self
         return self.without((METRIC_NAME,))
 
     def only(self, names: Iterable[str]) -> Labels:
@@ -99,7 +97,7 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-class MatchOp(str, Enum):
+class MatchOp(StrEnum):
     """A label matcher's operator."""
 
     EQUAL = "="
@@ -133,8 +131,8 @@ class LabelMatcher:
             return value == self.value
         if self.op is MatchOp.NOT_EQUAL:
             return value != self.value
-        assert self._regex is not None
-        hit = self._regex.fullmatch(value) is not None
+        regex = self._regex
+        hit = regex is not None and regex.fullmatch(value) is not None
         return hit if self.op is MatchOp.REGEX else not hit
 
     def matches_empty(self) -> bool:
