@@ -1,5 +1,7 @@
 """The PromQL evaluator, on top of the promql-parser package."""
 
+from tradewarden.promql._ast import metric_names, parse
+from tradewarden.promql._engine import Engine, QueryResult
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._values import (
     Annotations,
@@ -17,8 +19,10 @@ from tradewarden.promql._values import (
 __all__ = [
     "Annotations",
     "Call",
+    "Engine",
     "Matrix",
     "QueryError",
+    "QueryResult",
     "RangeWindow",
     "Sample",
     "Scalar",
@@ -26,4 +30,6 @@ __all__ = [
     "String",
     "Value",
     "Vector",
+    "metric_names",
+    "parse",
 ]

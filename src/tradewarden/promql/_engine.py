@@ -1,0 +1,437 @@
+"""The PromQL evaluator: instant and range queries over a :class:`Queryable`.
+
+Every selector reads storage once per query, for the whole time span the query needs
+(planned before evaluation); each step then slices the series it needs by bisection.
+A range query evaluates the expression at every step; subquery steps are memoised per
+query. Name removal is delayed (see ``_values``): ``__name__`` leaves the results at the
+end of each step, where a duplicate label set is an error, as in Prometheus 3.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tradewarden.promql._aggregate import aggregate
+from tradewarden.promql._ast import (
+    AT_END,
+    AT_START,
+    Aggregate,
+    At,
+    Binary,
+    Expr,
+    FuncCall,
+    MatrixSel,
+    Node,
+    NumberLit,
+    StringLit,
+    Subquery,
+    Unary,
+    VectorSel,
+    compile_expr,
+    parse,
+)
+from tradewarden.promql._binary import binary_op
+from tradewarden.promql._errors import QueryError
+from tradewarden.promql._functions import FUNCTIONS
+from tradewarden.promql._values import (
+    Annotations,
+    Call,
+    Matrix,
+    RangeWindow,
+    Sample,
+    Scalar,
+    Series,
+    String,
+    Value,
+    Vector,
+)
+from tradewarden.series import Labels, Queryable, is_stale
+
+__all__ = ["Engine", "QueryResult"]
+
+_DEFAULT_SUBQUERY_STEP_MS = 60_000
+_SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
+_DUPLICATE = "vector cannot contain metrics with the same labelset"
+
+# One selected series: labels, timestamps, values.
+_Buf = tuple[Labels, list[int], list[float]]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A query's value and the warnings and infos it collected."""
+
+    value: Value
+    annotations: Annotations
+
+
+class Engine:
+    """Evaluates PromQL over a storage."""
+
+    def __init__(
+        self,
+        storage: Queryable,
+        *,
+        lookback_delta_ms: int = 300_000,
+        subquery_step_ms: int = _DEFAULT_SUBQUERY_STEP_MS,
+    ) -> None:
+        if lookback_delta_ms <= 0:
+            raise ValueError("lookback_delta_ms must be positive")
+        self._storage = storage
+        self._lookback = lookback_delta_ms
+        self._subquery_step = subquery_step_ms
+
+    def instant(self, query: str | Expr, t_ms: int) -> QueryResult:
+        """Evaluate ``query`` at ``t_ms``."""
+        text, node = _compile(query)
+        ev = _Evaluator(self, text, node, t_ms, t_ms, 0)
+        value = ev.run_instant()
+        return QueryResult(value, ev.annotations)
+
+    def range(self, query: str | Expr, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        """Evaluate ``query`` at every step from ``start_ms`` to ``end_ms``."""
+        if step_ms <= 0:
+            raise QueryError("zero or negative query resolution step widths are not accepted")
+        if end_ms < start_ms:
+            raise QueryError("end timestamp must not be before start time")
+        text, node = _compile(query)
+        if isinstance(node, MatrixSel | Subquery):
+            raise QueryError(
+                'invalid expression type "range vector" for range query, must be Scalar or '
+                "instant Vector"
+            )
+        if isinstance(node, StringLit):
+            raise QueryError(
+                'invalid expression type "string" for range query, must be Scalar or instant Vector'
+            )
+        ev = _Evaluator(self, text, node, start_ms, end_ms, step_ms)
+        value = ev.run_range()
+        return QueryResult(value, ev.annotations)
+
+
+def _compile(query: str | Expr) -> tuple[str, Node]:
+    if isinstance(query, str):
+        return query, compile_expr(parse(query))
+    return str(query), compile_expr(query)
+
+
+def _drop_names(vec: Vector) -> Vector:
+    """Remove ``__name__`` where flagged; a duplicate label set is an error."""
+    seen: set[Labels] = set()
+    out = Vector()
+    for s in vec:
+        labels = s.labels
+        if s.drop_name:
+            labels = labels.without_name()
+        if labels in seen:
+            raise QueryError(_DUPLICATE)
+        seen.add(labels)
+        out.append(Sample(labels, s.t, s.v) if s.drop_name else s)
+    return out
+
+
+class _Evaluator:
+    """One query's evaluation state."""
+
+    def __init__(  # noqa: PLR0917 - private, called from two places
+        self, engine: Engine, text: str, node: Node, start: int, end: int, step: int
+    ) -> None:
+        self._storage = engine._storage
+        self._lookback = engine._lookback
+        self._sub_step = engine._subquery_step
+        self._text = text
+        self._node = node
+        self._start = start
+        self._end = end
+        self._is_range = step > 0 and end > start
+        self.annotations = Annotations()
+        self._spans: dict[int, list[int]] = {}
+        self._selected: dict[int, list[_Buf]] = {}
+        self._subquery_memo: dict[tuple[int, int], Vector | Scalar] = {}
+        self._sort_positions: list[int] = []
+        self._step = step
+        self._dispatch: dict[type, Callable[[Any, int], Any]] = {
+            VectorSel: self._vector,
+            NumberLit: lambda n, t: Scalar(t, n.value),
+            StringLit: lambda n, t: String(t, n.value),
+            Unary: self._unary,
+            Binary: self._binary,
+            Aggregate: self._aggregate,
+            FuncCall: self._call,
+            MatrixSel: self._matrix_top,
+            Subquery: self._subquery_top,
+        }
+        self._plan(node, start, end)
+
+    # -- planning: which time span each selector needs ---------------------------------
+
+    def _at(self, at: At, lo: int, hi: int) -> tuple[int, int]:
+        if at is None:
+            return lo, hi
+        if at == AT_START:
+            return self._start, self._start
+        if at == AT_END:
+            return self._end, self._end
+        return int(at), int(at)
+
+    def _need(self, sel: VectorSel, lo: int, hi: int) -> None:
+        span = self._spans.get(id(sel))
+        if span is None:
+            self._spans[id(sel)] = [lo, hi]
+        else:
+            span[0] = min(span[0], lo)
+            span[1] = max(span[1], hi)
+
+    def _plan(self, n: Node, lo: int, hi: int) -> None:
+        if isinstance(n, VectorSel):
+            a, b = self._at(n.at, lo, hi)
+            self._need(n, a - n.offset_ms - self._lookback, b - n.offset_ms)
+        elif isinstance(n, MatrixSel):
+            a, b = self._at(n.vs.at, lo, hi)
+            self._need(n.vs, a - n.vs.offset_ms - n.range_ms, b - n.vs.offset_ms)
+        elif isinstance(n, Subquery):
+            a, b = self._at(n.at, lo, hi)
+            self._plan(n.expr, a - n.offset_ms - n.range_ms, b - n.offset_ms)
+        elif isinstance(n, Unary):
+            self._plan(n.expr, lo, hi)
+        elif isinstance(n, Binary):
+            self._plan(n.lhs, lo, hi)
+            self._plan(n.rhs, lo, hi)
+        elif isinstance(n, Aggregate):
+            self._plan(n.expr, lo, hi)
+            if n.param is not None:
+                self._plan(n.param, lo, hi)
+        elif isinstance(n, FuncCall):
+            for arg in n.args:
+                self._plan(arg, lo, hi)
+
+    def _select(self, sel: VectorSel, *, drop_stale: bool) -> list[_Buf]:
+        key = id(sel)
+        bufs = self._selected.get(key)
+        if bufs is not None:
+            return bufs
+        lo, hi = self._spans[key]
+        seen: set[Labels] = set()
+        bufs = []
+        for matchers in sel.alternatives:
+            for data in self._storage.select(matchers, lo, hi):
+                if data.labels in seen:
+                    continue
+                seen.add(data.labels)
+                ts = list(data.timestamps)
+                vs = list(data.values)
+                if drop_stale and any(math.isnan(v) for v in vs):
+                    keep = [i for i, v in enumerate(vs) if not is_stale(v)]
+                    ts = [ts[i] for i in keep]
+                    vs = [vs[i] for i in keep]
+                if ts:
+                    bufs.append((data.labels, ts, vs))
+        bufs.sort(key=lambda b: b[0])
+        self._selected[key] = bufs
+        return bufs
+
+    # -- top level ---------------------------------------------------------------------
+
+    def run_instant(self) -> Value:
+        t = self._start
+        value = self._eval(self._node, t)
+        self._warn_sort()
+        if isinstance(value, Vector):
+            return _drop_names(value)
+        if isinstance(value, Matrix):
+            return self._finish_matrix(value)
+        if isinstance(value, Scalar | String):
+            return value
+        raise QueryError(f"unexpected result type {type(value).__name__}")
+
+    def run_range(self) -> Matrix:
+        series: dict[Labels, Series] = {}
+        for t in range(self._start, self._end + 1, self._step):
+            value = self._eval(self._node, t)
+            if isinstance(value, Scalar):
+                vec = Vector([Sample(Labels(), t, value.v)])
+            elif isinstance(value, Vector):
+                vec = _drop_names(value)
+            else:
+                raise QueryError(
+                    f"invalid expression type {type(value).__name__!r} for range query, "
+                    "must be Scalar or instant Vector"
+                )
+            for s in vec:
+                ser = series.get(s.labels)
+                if ser is None:
+                    series[s.labels] = Series(s.labels, [t], [s.v])
+                else:
+                    ser.ts.append(t)
+                    ser.vs.append(s.v)
+        self._warn_sort()
+        return Matrix(series[k] for k in sorted(series))
+
+    def _finish_matrix(self, m: Matrix) -> Matrix:
+        out: dict[Labels, Series] = {}
+        for s in m:
+            labels = s.labels.without_name() if s.drop_name else s.labels
+            if labels in out:
+                raise QueryError(_DUPLICATE)
+            out[labels] = Series(labels, s.ts, s.vs)
+        return Matrix(out[k] for k in sorted(out))
+
+    def _warn_sort(self) -> None:
+        if not self._is_range:
+            return
+        for pos in self._sort_positions:
+            self.annotations.warn(
+                "PromQL warning: sort is ineffective for range queries since results are "
+                f"always ordered by labels ({_position(self._text, pos)})"
+            )
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def _eval(self, n: Node, t: int) -> Any:
+        return self._dispatch[type(n)](n, t)
+
+    def _ref(self, at: At, offset: int, t: int) -> int:
+        if at is None:
+            return t - offset
+        if at == AT_START:
+            return self._start - offset
+        if at == AT_END:
+            return self._end - offset
+        return int(at) - offset
+
+    def _vector(self, n: VectorSel, t: int, *, own_t: bool = False) -> Vector:
+        ref = self._ref(n.at, n.offset_ms, t)
+        floor = ref - self._lookback
+        out = Vector()
+        for labels, ts, vs in self._select(n, drop_stale=False):
+            i = bisect_right(ts, ref) - 1
+            if i < 0 or ts[i] <= floor:
+                continue
+            v = vs[i]
+            if math.isnan(v) and is_stale(v):
+                continue
+            out.append(Sample(labels, ts[i] if own_t else t, v))
+        return out
+
+    def _window(self, n: MatrixSel, t: int) -> RangeWindow:
+        vs = n.vs
+        ref = self._ref(vs.at, vs.offset_ms, t)
+        lo_t = ref - n.range_ms
+        series = Matrix()
+        for labels, ts, vals in self._select(vs, drop_stale=True):
+            lo = bisect_right(ts, lo_t)
+            hi = bisect_right(ts, ref)
+            if lo < hi:
+                series.append(Series(labels, ts[lo:hi], vals[lo:hi]))
+        return RangeWindow(series, lo_t, ref, n.range_ms)
+
+    def _subquery_window(self, n: Subquery, t: int) -> RangeWindow:
+        ref = self._ref(n.at, n.offset_ms, t)
+        step = n.step_ms or self._sub_step
+        lo_t = ref - n.range_ms
+        first = (lo_t // step + 1) * step
+        series: dict[Labels, Series] = {}
+        memo = self._subquery_memo
+        key = id(n)
+        for ti in range(first, ref + 1, step):
+            value = memo.get((key, ti))
+            if value is None:
+                value = self._eval(n.expr, ti)
+                if isinstance(value, String | Matrix):
+                    raise QueryError("subquery is only allowed on instant vector or scalar")
+                memo[(key, ti)] = value
+            if isinstance(value, Scalar):
+                samples: Vector = Vector([Sample(Labels(), ti, value.v)])
+            else:
+                samples = value
+            for s in samples:
+                ser = series.get(s.labels)
+                if ser is None:
+                    series[s.labels] = Series(s.labels, [ti], [s.v], s.drop_name)
+                else:
+                    ser.ts.append(ti)
+                    ser.vs.append(s.v)
+                    ser.drop_name = ser.drop_name or s.drop_name
+        return RangeWindow(Matrix(series.values()), lo_t, ref, n.range_ms)
+
+    def _matrix_top(self, n: MatrixSel, t: int) -> Matrix:
+        return self._window(n, t).series
+
+    def _subquery_top(self, n: Subquery, t: int) -> Matrix:
+        return self._subquery_window(n, t).series
+
+    def _unary(self, n: Unary, t: int) -> Vector | Scalar:
+        value = self._eval(n.expr, t)
+        if isinstance(value, Scalar):
+            return Scalar(t, -value.v)
+        if isinstance(value, Vector):
+            return Vector(Sample(s.labels, s.t, -s.v, True) for s in value)
+        raise QueryError("unary expression only allowed on expressions of type scalar or vector")
+
+    def _binary(self, n: Binary, t: int) -> Vector | Scalar:
+        lhs = self._eval(n.lhs, t)
+        if n.op == "and" and isinstance(lhs, Vector) and not lhs:
+            return Vector()
+        rhs = self._eval(n.rhs, t)
+        if not isinstance(lhs, Vector | Scalar) or not isinstance(rhs, Vector | Scalar):
+            raise QueryError("binary expression must contain only scalar and instant vector types")
+        return binary_op(n, lhs, rhs, t)
+
+    def _aggregate(self, n: Aggregate, t: int) -> Vector:
+        param = None if n.param is None else self._eval(n.param, t)
+        vec = self._eval(n.expr, t)
+        if not isinstance(vec, Vector):
+            raise QueryError(f"expected type instant vector in aggregation expression {n.op}")
+        return aggregate(n, vec, param, t, self.annotations)
+
+    def _call(self, n: FuncCall, t: int) -> Vector | Scalar:
+        name = n.name
+        impl = FUNCTIONS.get(name)
+        if impl is None:
+            raise QueryError(f"unknown function {name}")
+        if name in _SORT_FUNCTIONS and self._is_range:
+            pos = _find_call(self._text, name)
+            if pos not in self._sort_positions:
+                self._sort_positions.append(pos)
+        args: list[Value | RangeWindow] = []
+        for arg in n.args:
+            if isinstance(arg, MatrixSel):
+                args.append(self._window(arg, t))
+            elif isinstance(arg, Subquery):
+                args.append(self._subquery_window(arg, t))
+            elif isinstance(arg, VectorSel) and name == "timestamp":
+                args.append(self._vector(arg, t, own_t=True))
+            else:
+                args.append(self._eval(arg, t))
+        exprs = [a.src for a in n.args]
+        if self._step:
+            return impl(
+                Call(
+                    name,
+                    t,
+                    args,
+                    exprs,
+                    self.annotations,
+                    self._start,
+                    self._end,
+                    self._step,
+                )
+            )
+        return impl(Call(name, t, args, exprs, self.annotations))
+
+
+def _find_call(text: str, name: str) -> int:
+    """The offset of a call in the query text (best effort: the parser keeps no positions)."""
+    match = re.search(rf"(?<![A-Za-z0-9_:]){re.escape(name)}\s*\(", text)
+    return match.start() if match else 0
+
+
+def _position(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{line}:{col}"

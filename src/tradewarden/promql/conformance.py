@@ -1,0 +1,752 @@
+"""The PromQL conformance harness: runs Prometheus's own ``.test`` files (the
+``promqltest`` format, see ``FORMAT.md`` next to them) against :class:`Engine` over a
+:class:`ListStorage`, and reports passed / failed / skipped per file.
+
+    python -m tradewarden.promql.conformance [-v] [DIR or FILE ...]
+
+The default directory is ``../shared/promqltest`` next to the repository root;
+``TW_PROMQLTEST_DIR`` overrides it. Comparison follows ``promql/promqltest/test.go``:
+relative float tolerance 1e-6 (``almost.Equal``: NaN equals NaN), exact timestamps,
+result order only with ``expect ordered``, warnings/infos matched by message or regex, and
+every instant eval is also run as a range query around its time (middle step compared).
+Out of scope and counted as skipped, each with its reason: evals that expect or select
+native histograms (``{{...}}`` points, ``load_with_nhcb`` series).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tradewarden.promql._ast import compile_expr, parse, selectors
+from tradewarden.promql._engine import Engine
+from tradewarden.promql._errors import QueryError
+from tradewarden.promql._values import Annotations, Matrix, Sample, Scalar, String, Value, Vector
+from tradewarden.series import METRIC_NAME, STALE_NAN, Labels, ListStorage, is_stale
+
+__all__ = [
+    "EvalFailure",
+    "FileReport",
+    "default_dir",
+    "main",
+    "parse_duration_ms",
+    "parse_series",
+    "run_file",
+]
+
+EPSILON = 1e-6
+_MIN_NORMAL = 2.2250738585072014e-308
+
+_DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+_UNIT_MS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "y": 31_536_000_000,
+}
+_PAT_LOAD = re.compile(r"^load(?:_(with_nhcb))?\s+(.+?)$")
+_PAT_INSTANT = re.compile(
+    r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$"
+)
+_PAT_RANGE = re.compile(
+    r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$"
+)
+_PAT_EXPECT = re.compile(
+    r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$"
+)
+_PAT_EXPECT_RANGE = re.compile(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
+_CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
+_NUM = r"[+-]?(?:[Ii]nf|NaN|0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_UNUM = r"(?:[Ii]nf|NaN|0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_PAT_EXPAND = re.compile(rf"^({_NUM})(?:([+-])({_UNUM}))?x(\d+)$")
+_PAT_NUMBER = re.compile(rf"^{_NUM}$")
+
+
+# -- parsing ---------------------------------------------------------------------------
+
+
+def parse_duration_ms(text: str) -> int:
+    """A Prometheus duration (``1h30m``, ``10s53ms``, ``0``) in milliseconds."""
+    text = text.strip()
+    if text == "0":
+        return 0
+    pos = 0
+    total = 0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += int(m.group(1)) * _UNIT_MS[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"not a valid duration string: {text!r}")
+    return total
+
+
+def _parse_number(token: str) -> float:
+    try:
+        return float(int(token, 0))
+    except ValueError:
+        return float(token)
+
+
+# A point: a float, STALE (the stale marker), or None (no sample, "_").
+Point = float | None
+
+
+def _expand(token: str) -> list[Point]:
+    if token == "_":  # noqa: S105 - not a password
+        return [None]
+    if token.startswith("_x"):
+        return [None] * int(token[2:])
+    if token == "stale":  # noqa: S105 - not a password
+        return [STALE_NAN]
+    m = _PAT_EXPAND.match(token)
+    if m:
+        start = _parse_number(m.group(1))
+        delta = 0.0 if m.group(2) is None else _parse_number(m.group(3))
+        if m.group(2) == "-":
+            delta = -delta
+        n = int(m.group(4))
+        return [start + delta * i for i in range(n + 1)]
+    if _PAT_NUMBER.match(token):
+        return [_parse_number(token)]
+    raise ValueError(f"bad value {token!r}")
+
+
+_QUOTES = {'"', "'", "`"}
+
+
+def _read_quoted(text: str, i: int) -> tuple[str, int]:
+    quote = text[i]
+    i += 1
+    out: list[str] = []
+    while i < len(text):
+        ch = text[i]
+        if ch == quote:
+            return "".join(out), i + 1
+        if ch == "\\" and quote != "`":
+            i += 1
+            esc = text[i]
+            mapping = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+            if esc in mapping:
+                out.append(mapping[esc])
+            elif esc == "x":
+                out.append(chr(int(text[i + 1 : i + 3], 16)))
+                i += 2
+            elif esc == "u":
+                out.append(chr(int(text[i + 1 : i + 5], 16)))
+                i += 4
+            else:
+                out.append(esc)
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    raise ValueError(f"unterminated string in {text!r}")
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    return i
+
+
+def _read_ident(text: str, i: int) -> tuple[str, int]:
+    j = i
+    while j < len(text) and (text[j].isalnum() or text[j] in "_:."):
+        j += 1
+    return text[i:j], j
+
+
+def parse_series(line: str) -> tuple[Labels, str]:
+    """Split ``metric{a="b"} rest`` into the label set and the rest of the line."""
+    i = _skip_space(line, 0)
+    pairs: list[tuple[str, str]] = []
+    name, i = _read_ident(line, i)
+    if name:
+        pairs.append((METRIC_NAME, name))
+    if i < len(line) and line[i] == "{":
+        i += 1
+        while True:
+            i = _skip_space(line, i)
+            if i >= len(line):
+                raise ValueError(f"unterminated label set in {line!r}")
+            if line[i] == "}":
+                i += 1
+                break
+            if line[i] == ",":
+                i += 1
+                continue
+            if line[i] in _QUOTES:
+                label, i = _read_quoted(line, i)
+            else:
+                label, i = _read_ident(line, i)
+            i = _skip_space(line, i)
+            if i < len(line) and line[i] == "=":
+                i = _skip_space(line, i + 1)
+                value, i = _read_quoted(line, i)
+                pairs.append((label, value))
+            else:  # a quoted metric name: {"metric.name", a="b"}
+                pairs.append((METRIC_NAME, label))
+    return Labels.from_pairs(pairs), line[i:].strip()
+
+
+def _parse_points(text: str) -> list[Point]:
+    points: list[Point] = []
+    for token in text.split():
+        points.extend(_expand(token))
+    return points
+
+
+@dataclass
+class _Load:
+    line: int
+    step_ms: int
+    series: list[tuple[Labels, list[Point]]]
+    histograms: list[Labels]
+
+
+@dataclass
+class _Clear:
+    line: int
+
+
+@dataclass
+class _Expectation:
+    kind: str  # ordered, fail, warn, no_warn, info, no_info
+    message: str | None = None
+    regex: re.Pattern[str] | None = None
+
+    def matches(self, text: str) -> bool:
+        if self.message is not None:
+            return self.message == text
+        return self.regex is None or self.regex.search(text) is not None
+
+    def __str__(self) -> str:
+        return self.message if self.message is not None else str(self.regex and self.regex.pattern)
+
+
+@dataclass
+class _Eval:
+    line: int
+    expr: str
+    is_range: bool
+    start: int
+    end: int
+    step: int
+    fail: bool = False
+    warn: bool = False
+    info: bool = False
+    ordered: bool = False
+    fail_message: str | None = None
+    fail_regex: re.Pattern[str] | None = None
+    expects: list[_Expectation] = field(default_factory=list)
+    expect_scalar: float | None = None
+    expected: dict[Labels, tuple[int, list[Point]]] = field(default_factory=dict)
+    expected_string: str | None = None
+    exclude_from_range: bool = False
+    skip: str | None = None
+
+    def of(self, kind: str) -> list[_Expectation]:
+        return [e for e in self.expects if e.kind == kind]
+
+    @property
+    def is_fail(self) -> bool:
+        return self.fail or bool(self.of("fail"))
+
+    @property
+    def is_ordered(self) -> bool:
+        return self.ordered or bool(self.of("ordered"))
+
+
+Command = _Load | _Clear | _Eval
+
+
+def _lines(text: str) -> list[str]:
+    out = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        out.append("" if line.startswith("#") else line)
+    return out
+
+
+def parse_file(text: str) -> list[Command]:
+    """Parse a test file into its commands."""
+    lines = _lines(text)
+    cmds: list[Command] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line:
+            i += 1
+            continue
+        word = line.split(None, 1)[0].lower()
+        if word == "clear":
+            cmds.append(_Clear(i + 1))
+            i += 1
+        elif word.startswith("load"):
+            i, load = _parse_load(lines, i)
+            cmds.append(load)
+        elif word.startswith("eval"):
+            i, ev = _parse_eval(lines, i)
+            cmds.append(ev)
+        else:
+            raise ValueError(f"line {i + 1}: invalid command {line!r}")
+    return cmds
+
+
+def _parse_load(lines: list[str], i: int) -> tuple[int, _Load]:
+    m = _PAT_LOAD.match(lines[i])
+    if not m:
+        raise ValueError(f"line {i + 1}: invalid load command")
+    nhcb = m.group(1) == "with_nhcb"
+    load = _Load(i + 1, parse_duration_ms(m.group(2)), [], [])
+    i += 1
+    series: dict[Labels, list[Point]] = {}  # a later line for the same series replaces it
+    while i < len(lines) and lines[i]:
+        labels, rest = parse_series(lines[i])
+        if "{{" in rest:
+            load.histograms.append(labels)
+        else:
+            series[labels] = _parse_points(rest)
+            if nhcb:
+                base = _nhcb_base(labels)
+                if base is not None:
+                    load.histograms.append(base)
+        i += 1
+    load.series = list(series.items())
+    return i, load
+
+
+def _nhcb_base(labels: Labels) -> Labels | None:
+    name = labels.metric_name
+    for suffix in ("_bucket", "_count", "_sum"):
+        if name.endswith(suffix):
+            return labels.set(METRIC_NAME, name[: -len(suffix)]).without(("le",))
+    return None
+
+
+def _parse_eval(lines: list[str], i: int) -> tuple[int, _Eval]:  # noqa: PLR0912, PLR0915
+    header = lines[i]
+    inst = _PAT_INSTANT.match(header)
+    rng = None if inst else _PAT_RANGE.match(header)
+    if inst:
+        mod, expr = inst.group(1), inst.group(3)
+        t = parse_duration_ms(inst.group(2) or "0")
+        ev = _Eval(i + 1, expr, False, t, t, 0)
+    elif rng:
+        mod, expr = rng.group(1), rng.group(5)
+        ev = _Eval(
+            i + 1,
+            expr,
+            True,
+            parse_duration_ms(rng.group(2)),
+            parse_duration_ms(rng.group(3)),
+            parse_duration_ms(rng.group(4)),
+        )
+    else:
+        raise ValueError(f"line {i + 1}: invalid eval command")
+    ev.fail = mod == "fail"
+    ev.warn = mod == "warn"
+    ev.info = mod == "info"
+    ev.ordered = mod == "ordered"
+    j = 0
+    while i + 1 < len(lines) and lines[i + 1]:
+        i += 1
+        j += 1
+        line = lines[i]
+        if ev.fail and line.startswith("expected_fail_message"):
+            ev.fail_message = line[len("expected_fail_message") :].strip()
+            break
+        if ev.fail and line.startswith("expected_fail_regexp"):
+            ev.fail_regex = re.compile(line[len("expected_fail_regexp") :].strip())
+            break
+        if line.startswith("expect range vector"):
+            m = _PAT_EXPECT_RANGE.match(line)
+            if not m:
+                raise ValueError(f"line {i + 1}: invalid range vector definition")
+            ev.start = parse_duration_ms(m.group(1))
+            ev.end = parse_duration_ms(m.group(2))
+            ev.step = parse_duration_ms(m.group(3))
+            ev.exclude_from_range = True
+            continue
+        if line.startswith("expect string"):
+            ev.expected_string = _unquote_go(line[len("expect string") :].strip())
+            ev.exclude_from_range = True
+            continue
+        if line.split(" ")[0] == "expect":
+            m = _PAT_EXPECT.match(line)
+            if not m:
+                raise ValueError(f"line {i + 1}: invalid expect statement")
+            exp = _Expectation(m.group(1))
+            if m.group(2) == "msg":
+                exp.message = m.group(3).strip()
+            elif m.group(2) == "regex":
+                exp.regex = re.compile(m.group(3).strip())
+            ev.expects.append(exp)
+            j -= 1
+            continue
+        if "{{" in line:
+            ev.skip = "expects native histograms"
+            continue
+        try:
+            ev.expect_scalar = _parse_number(line)
+            break
+        except ValueError:
+            pass
+        labels, rest = parse_series(line)
+        ev.expected[labels] = (j, _parse_points(rest))
+    return i + 1, ev
+
+
+def _unquote_go(text: str) -> str:
+    if text.startswith("`") and text.endswith("`"):
+        return text[1:-1]
+    value, _ = _read_quoted(text, 0)
+    return value
+
+
+# -- comparison ------------------------------------------------------------------------
+
+
+def almost_equal(a: float, b: float) -> bool:
+    """Prometheus's ``almost.Equal`` with the harness's epsilon."""
+    a_stale = math.isnan(a) and is_stale(a)
+    b_stale = math.isnan(b) and is_stale(b)
+    if a_stale or b_stale:
+        return a_stale and b_stale
+    if math.isnan(a) and math.isnan(b):
+        return True
+    if a == b:
+        return True
+    abs_sum = abs(a) + abs(b)
+    diff = abs(a - b)
+    if a == 0 or b == 0 or abs_sum < _MIN_NORMAL:
+        return diff < EPSILON * _MIN_NORMAL
+    return diff / min(abs_sum, sys.float_info.max) < EPSILON
+
+
+class _MismatchError(Exception):
+    """An eval whose outcome differs from the file's expectation."""
+
+
+def _fmt(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return repr(v)
+
+
+def _compare(ev: _Eval, value: Value) -> None:  # noqa: PLR0912
+    if isinstance(value, Matrix):
+        if ev.is_ordered:
+            raise _MismatchError("expected ordered result, but query returned a matrix")
+        if ev.expect_scalar is not None:
+            raise _MismatchError("expected scalar result, but got matrix")
+        seen = set()
+        for s in value:
+            if s.labels not in ev.expected:
+                raise _MismatchError(f"unexpected metric {s.labels} in result, has {_points(s)}")
+            seen.add(s.labels)
+            _, vals = ev.expected[s.labels]
+            expected: list[tuple[int, float]] = []
+            for k, p in enumerate(vals):
+                t = ev.start + k * ev.step
+                if t > ev.end:
+                    raise _MismatchError(f"expected {len(vals)} points for {s.labels}, too many")
+                if p is not None:
+                    expected.append((t, p))
+            if len(expected) != len(s.ts):
+                raise _MismatchError(
+                    f"expected {len(expected)} points for {s.labels}: {expected}, got {_points(s)}"
+                )
+            for (et, evv), at, av in zip(expected, s.ts, s.vs, strict=True):
+                if et != at or not almost_equal(av, evv):
+                    raise _MismatchError(f"expected {expected} for {s.labels}, got {_points(s)}")
+        for labels in ev.expected:
+            if labels not in seen:
+                raise _MismatchError(
+                    f"expected metric {labels} not found (got {_matrix_str(value)})"
+                )
+        return
+    if isinstance(value, Vector):
+        if ev.expect_scalar is not None:
+            raise _MismatchError(f"expected scalar result, but got vector {_vector_str(value)}")
+        seen = set()
+        for pos, smp in enumerate(value):
+            if smp.labels not in ev.expected:
+                raise _MismatchError(
+                    f"unexpected metric {smp.labels} in result, has value {_fmt(smp.v)} "
+                    f"(got {_vector_str(value)})"
+                )
+            exp_pos, vals = ev.expected[smp.labels]
+            if ev.is_ordered and exp_pos != pos + 1:
+                raise _MismatchError(
+                    f"expected metric {smp.labels} at position {exp_pos} but was at {pos + 1}"
+                )
+            if not vals or vals[0] is None or not almost_equal(vals[0], smp.v):
+                shown = _fmt(vals[0]) if vals and vals[0] is not None else "_"
+                raise _MismatchError(f"expected {shown} for {smp.labels} but got {_fmt(smp.v)}")
+            seen.add(smp.labels)
+        for labels, (_, vals) in ev.expected.items():
+            if labels not in seen:
+                raise _MismatchError(
+                    f"expected metric {labels} with {vals} not found (got {_vector_str(value)})"
+                )
+        return
+    if isinstance(value, Scalar):
+        if ev.expect_scalar is None:
+            raise _MismatchError(
+                f"expected vector or matrix result, but got scalar {_fmt(value.v)}"
+            )
+        if not almost_equal(ev.expect_scalar, value.v):
+            raise _MismatchError(
+                f"expected scalar {_fmt(ev.expect_scalar)} but got {_fmt(value.v)}"
+            )
+        return
+    if isinstance(value, String):
+        if ev.expected_string != value.v:
+            raise _MismatchError(f'expected string "{ev.expected_string}" but got "{value.v}"')
+        return
+    raise _MismatchError(f"unexpected result type {type(value).__name__}")
+
+
+def _points(s: object) -> str:
+    ts = getattr(s, "ts", [])
+    vs = getattr(s, "vs", [])
+    return "[" + ", ".join(f"{_fmt(v)}@{t}" for t, v in zip(ts, vs, strict=True)) + "]"
+
+
+def _vector_str(v: Vector) -> str:
+    return "{" + ", ".join(f"{s.labels} => {_fmt(s.v)}" for s in v) + "}"
+
+
+def _matrix_str(m: Matrix) -> str:
+    return "{" + ", ".join(f"{s.labels} => {_points(s)}" for s in m) + "}"
+
+
+def _check_annotations(ev: _Eval, ann: Annotations) -> None:
+    if ev.warn and not ann.warnings:
+        raise _MismatchError("expected warnings but got none")
+    if ev.info and not ann.infos:
+        raise _MismatchError("expected info annotations but got none")
+    for kind, actual in (("warn", ann.warnings), ("info", ann.infos)):
+        wanted = ev.of(kind)
+        if not wanted:
+            continue
+        if not actual:
+            raise _MismatchError(f"expected {kind} annotations but none were found")
+        for e in wanted:
+            if not any(e.matches(a) for a in actual):
+                raise _MismatchError(
+                    f"expected {kind} annotation matching {str(e)!r}, found {actual}"
+                )
+        for a in actual:
+            if not any(e.matches(a) for e in wanted):
+                raise _MismatchError(f"unexpected {kind} annotation {a!r}")
+    if ev.of("no_warn") and ann.warnings:
+        raise _MismatchError(f"unexpected warning annotations: {ann.warnings}")
+    if ev.of("no_info") and ann.infos:
+        raise _MismatchError(f"unexpected info annotations: {ann.infos}")
+
+
+def _check_failure(ev: _Eval, err: QueryError) -> None:
+    msg = str(err)
+    if ev.fail_message is not None and ev.fail_message != msg:
+        raise _MismatchError(f"expected error {ev.fail_message!r}, got {msg!r}")
+    if ev.fail_regex is not None and not ev.fail_regex.search(msg):
+        raise _MismatchError(f"expected error matching {ev.fail_regex.pattern!r}, got {msg!r}")
+    fails = ev.of("fail")
+    if fails and not fails[0].matches(msg):
+        raise _MismatchError(f"expected error matching {str(fails[0])!r}, got {msg!r}")
+
+
+def _run_eval(engine: Engine, ev: _Eval) -> None:  # noqa: PLR0912 - test.go's order of checks
+    try:
+        if ev.is_range:
+            result = engine.range(ev.expr, ev.start, ev.end, ev.step)
+        else:
+            result = engine.instant(ev.expr, ev.end)
+    except QueryError as err:
+        if ev.is_fail:
+            _check_failure(ev, err)
+            return
+        raise _MismatchError(f"error evaluating query: {err}") from None
+    if ev.is_fail:
+        raise _MismatchError("expected error evaluating query but got none")
+    _check_annotations(ev, result.annotations)
+    _compare(ev, result.value)
+    if ev.is_range or ev.exclude_from_range or _CONTEXT_FUNCS.search(ev.expr):
+        return
+    t = ev.end
+    try:
+        ranged = engine.range(ev.expr, t - 60_000, t + 60_000, 60_000)
+    except QueryError as err:
+        raise _MismatchError(f"error evaluating query in range mode: {err}") from None
+    if ev.is_ordered:
+        return
+    if not isinstance(ranged.value, Matrix):
+        raise _MismatchError("range mode did not return a matrix")
+    vec = Vector()
+    for s in ranged.value:
+        for pt, pv in zip(s.ts, s.vs, strict=True):
+            if pt == t:
+                vec.append(Sample(s.labels, pt, pv))
+                break
+    if isinstance(result.value, Scalar) and not vec:
+        raise _MismatchError("range mode returned no point for the scalar")
+    try:
+        _compare(ev, Scalar(t, vec[0].v) if isinstance(result.value, Scalar) else vec)
+    except _MismatchError as exc:
+        raise _MismatchError(f"range mode: {exc}") from None
+
+
+# -- running ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalFailure:
+    """One failed eval."""
+
+    file: str
+    line: int
+    expr: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.expr}\n    {self.message}"
+
+
+@dataclass
+class FileReport:
+    """Counts for one test file."""
+
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[EvalFailure] = field(default_factory=list)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """``name: passed N, failed N, skipped N (reason: N, ...)``."""
+        line = f"{self.name}: passed {self.passed}, failed {self.failed}, skipped {self.skipped}"
+        if self.skip_reasons:
+            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self.skip_reasons.items()))
+            line += f" ({reasons})"
+        return line
+
+
+def _selects_histogram(expr: str, histograms: Sequence[Labels]) -> bool:
+    if not histograms:
+        return False
+    try:
+        node = compile_expr(parse(expr))
+    except QueryError:
+        return False
+    for sel in selectors(node):
+        for matchers in sel.alternatives:
+            for labels in histograms:
+                if all(m.matches(labels.get(m.name)) for m in matchers):
+                    return True
+    return False
+
+
+def run_file(path: Path) -> FileReport:
+    """Run every command of one test file."""
+    report = FileReport(path.name)
+    storage = ListStorage()
+    engine = Engine(storage)
+    histograms: list[Labels] = []
+    for cmd in parse_file(path.read_text(encoding="utf-8")):
+        if isinstance(cmd, _Clear):
+            storage.clear()
+            histograms.clear()
+        elif isinstance(cmd, _Load):
+            for labels, points in cmd.series:
+                for k, p in enumerate(points):
+                    if p is not None:
+                        storage.append(labels, k * cmd.step_ms, p)
+            histograms.extend(cmd.histograms)
+        else:
+            reason = cmd.skip
+            if reason is None and _selects_histogram(cmd.expr, histograms):
+                reason = "selects native histograms"
+            if reason is not None:
+                report.skipped += 1
+                report.skip_reasons[reason] += 1
+                continue
+            try:
+                _run_eval(engine, cmd)
+            except _MismatchError as exc:
+                report.failed += 1
+                report.failures.append(EvalFailure(path.name, cmd.line, cmd.expr, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - a crash is one failed eval, not the run's end
+                report.failed += 1
+                report.failures.append(
+                    EvalFailure(path.name, cmd.line, cmd.expr, f"{type(exc).__name__}: {exc}")
+                )
+            else:
+                report.passed += 1
+    return report
+
+
+def default_dir() -> Path:
+    """``TW_PROMQLTEST_DIR``, else ``../shared/promqltest`` next to the repository root."""
+    env = os.environ.get("TW_PROMQLTEST_DIR")
+    if env:
+        return Path(env)
+    root = Path(__file__).resolve().parents[3]
+    return root.parent / "shared" / "promqltest"
+
+
+def _files(targets: Sequence[str]) -> Iterator[Path]:
+    for target in targets:
+        p = Path(target)
+        if p.is_dir():
+            yield from sorted(p.glob("*.test"))
+        else:
+            yield p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; exit status 1 when an eval failed."""
+    parser = argparse.ArgumentParser(prog="python -m tradewarden.promql.conformance")
+    parser.add_argument("targets", nargs="*", help="test directories or files")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each failure")
+    args = parser.parse_args(argv)
+    targets = args.targets or [str(default_dir())]
+    paths = list(_files(targets))
+    if not paths:
+        print(f"no .test files in {', '.join(targets)}", file=sys.stderr)
+        return 2
+    total = FileReport("total")
+    for path in paths:
+        if not path.exists():
+            print(f"{path}: no such file", file=sys.stderr)
+            return 2
+        report = run_file(path)
+        if args.verbose:
+            for failure in report.failures:
+                print(failure)
+        print(report.summary())
+        total.passed += report.passed
+        total.failed += report.failed
+        total.skipped += report.skipped
+    print(total.summary())
+    return 1 if total.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
