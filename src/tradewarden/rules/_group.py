@@ -1,0 +1,210 @@
+"""A rule group: its rules evaluated in order, their samples appended, stale markers for
+series a rule no longer returns, and the ``for`` state restored from ``ALERTS_FOR_STATE``
+(Prometheus's ``rules/group.go``)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from tradewarden.rules._alerts import Alert
+from tradewarden.rules._files import GroupSpec
+from tradewarden.rules._rules import (
+    AlertingRule,
+    EvalContext,
+    RecordingRule,
+    Rule,
+    RuleEvalError,
+    RuleHealth,
+    build_rule,
+    for_state_labels,
+)
+from tradewarden.series import (
+    STALE_NAN,
+    Appender,
+    LabelMatcher,
+    Labels,
+    MatchOp,
+    Queryable,
+    is_stale,
+)
+
+__all__ = ["Group", "restore_for_state"]
+
+
+@dataclass(slots=True)
+class Group:
+    """One group of one file, with its rules' state."""
+
+    spec: GroupSpec
+    interval_ms: int
+    rules: list[Rule] = field(init=False)
+    previous: list[set[Labels]] = field(init=False)
+    stale: set[Labels] = field(default_factory=set)
+    last_eval_ms: int | None = None
+    eval_duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.rules = [build_rule(spec) for spec in self.spec.rules]
+        self.previous = [set() for _ in self.rules]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(file, name): a group's identity across reloads."""
+        return (self.spec.file, self.spec.name)
+
+    @property
+    def name(self) -> str:
+        """The group's name."""
+        return self.spec.name
+
+    def alerting_rules(self) -> list[AlertingRule]:
+        """The group's alerting rules."""
+        return [rule for rule in self.rules if isinstance(rule, AlertingRule)]
+
+    def reads(self, names: frozenset[str]) -> bool:
+        """Whether any rule reads one of ``names``."""
+        return any(rule.reads(names) for rule in self.rules)
+
+    def copy_state(self, old: Group) -> None:
+        """Carry alerts and series over from the group this one replaces; the series of
+        rules that are gone get stale markers at the next evaluation."""
+        self.last_eval_ms, self.eval_duration_s = old.last_eval_ms, old.eval_duration_s
+        self.stale |= old.stale
+        matched: set[int] = set()
+        index_of: dict[tuple[object, ...], list[int]] = {}
+        for i, rule in enumerate(old.rules):
+            index_of.setdefault(rule.identity(), []).append(i)
+        for i, rule in enumerate(self.rules):
+            candidates = index_of.get(rule.identity())
+            if not candidates:
+                continue
+            j = candidates.pop(0)
+            matched.add(j)
+            previous = old.rules[j]
+            self.previous[i] = old.previous[j]
+            rule.health, rule.last_error = previous.health, previous.last_error
+            rule.last_eval_ms, rule.eval_duration_s = (
+                previous.last_eval_ms,
+                previous.eval_duration_s,
+            )
+            if isinstance(rule, AlertingRule) and isinstance(previous, AlertingRule):
+                rule.tracker.active = previous.tracker.active
+                rule.restored = previous.restored
+        for j, series in enumerate(old.previous):
+            if j not in matched:
+                self.stale |= series
+
+    def stale_series(self) -> set[Labels]:
+        """Every series the group wrote at its last evaluation (marked stale when the
+        group is removed)."""
+        out = set(self.stale)
+        for series in self.previous:
+            out |= series
+        return out
+
+    def evaluate(
+        self,
+        t_ms: int,
+        ctx: EvalContext,
+        appender: Appender,
+        *,
+        only: frozenset[str] | None = None,
+    ) -> list[AlertingRule]:
+        """Evaluate the rules at ``t_ms`` (with ``only``: the rules that read those names,
+        and those that read what an earlier rule just recorded); append their samples and
+        stale markers. Return the alerting rules evaluated without error."""
+        started = time.perf_counter()
+        ok: list[AlertingRule] = []
+        trigger = set(only) if only is not None else None
+        for i, rule in enumerate(self.rules):
+            if trigger is not None and not rule.reads(frozenset(trigger)):
+                continue
+            rule_started = time.perf_counter()
+            try:
+                samples = rule.evaluate(t_ms, ctx)
+            except RuleEvalError as exc:
+                rule.health, rule.last_error = RuleHealth.ERR, str(exc)
+                rule.last_eval_ms = t_ms
+                rule.eval_duration_s = time.perf_counter() - rule_started
+                continue
+            rule.health, rule.last_error, rule.last_eval_ms = RuleHealth.OK, "", t_ms
+            returned: set[Labels] = set()
+            for labels, value in samples:
+                appender.append(labels, t_ms, value)
+                returned.add(labels)
+            for labels in self.previous[i] - returned:
+                appender.append(labels, t_ms, STALE_NAN)
+            self.previous[i] = returned
+            if isinstance(rule, RecordingRule):
+                if trigger is not None:
+                    trigger.add(rule.name)
+            else:
+                ok.append(rule)
+            rule.eval_duration_s = time.perf_counter() - rule_started
+        for labels in self.stale:
+            appender.append(labels, t_ms, STALE_NAN)
+        self.stale.clear()
+        self.last_eval_ms = t_ms
+        self.eval_duration_s = time.perf_counter() - started
+        return ok
+
+
+def restore_for_state(
+    rule: AlertingRule,
+    storage: Queryable,
+    t_ms: int,
+    *,
+    outage_tolerance_ms: int,
+    grace_period_ms: int,
+) -> None:
+    """Restore the ``for`` clocks of the rule's active alerts from ``ALERTS_FOR_STATE``
+    (Prometheus's ``RestoreForState``), then mark the rule restored.
+
+    An alert seen within the outage tolerance gets its old active-at back, shifted by the
+    time the warden was down (so it still waits its full ``for``, counting the time it
+    had already been pending), and never fires sooner than the grace period from now.
+    """
+    hold = rule.spec.for_ms
+    if hold < grace_period_ms:
+        rule.restored = True
+        return
+    for alert in rule.alerts():
+        labels = for_state_labels(alert)
+        matchers = [LabelMatcher(name, MatchOp.EQUAL, value) for name, value in labels]
+        last: tuple[int, float] | None = None
+        for series in storage.select(matchers, t_ms - outage_tolerance_ms, t_ms):
+            if len(series.labels) == len(labels) and series.timestamps:
+                last = (series.timestamps[-1], series.values[-1])
+                break
+        if last is None or is_stale(last[1]) or math.isnan(last[1]):
+            continue
+        down_at_ms = (last[0] // 1000) * 1000
+        restored_active_ms = int(last[1]) * 1000
+        remaining = hold - (down_at_ms - restored_active_ms)
+        if remaining <= 0:
+            pass  # it was firing: the next evaluation makes it firing again if it still is
+        elif remaining < grace_period_ms:
+            restored_active_ms = t_ms + grace_period_ms - hold
+        else:
+            restored_active_ms += t_ms - down_at_ms
+        alert.active_at_ms = restored_active_ms
+    rule.restored = True
+
+
+def sendable(
+    rules: Iterable[AlertingRule], t_ms: int, resend_delay_ms: int, interval_ms: int
+) -> list[Alert]:
+    """The alerts to hand off now, as copies; marks them sent (Prometheus's sendAlerts)."""
+    out: list[Alert] = []
+    delta = max(resend_delay_ms, interval_ms)
+    for rule in rules:
+        for alert in rule.alerts():
+            if not alert.needs_sending(t_ms, resend_delay_ms):
+                continue
+            alert.last_sent_ms = t_ms
+            alert.valid_until_ms = t_ms + 4 * delta
+            out.append(replace(alert))
+    return out

@@ -1,0 +1,273 @@
+"""The rule manager: groups evaluated on their interval and as soon as samples they read
+arrive, alerts handed off, rule files reloaded all-or-nothing.
+
+Event-driven evaluation: the store calls :meth:`RuleManager.notify` with the metric names
+of each batch appended. A group whose rules read one of them is evaluated at once, unless
+it was evaluated less than ``debounce_s`` ago; then once, at the end of that window. Only
+the rules that read the names run (and those reading what they record), so a 5 s probe's
+sample reaches its alert within the debounce window instead of the next interval. The
+group's own appends (its records and ``ALERTS``) do not wake the group itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tradewarden.clock import Clock, SystemClock
+from tradewarden.rules._alerts import Alert
+from tradewarden.rules._expr import InstantQuery
+from tradewarden.rules._files import GroupSpec, load_rule_files
+from tradewarden.rules._group import Group, restore_for_state, sendable
+from tradewarden.rules._rules import AlertingRule, EvalContext
+from tradewarden.rules._sink import AlertSink, MemorySink
+from tradewarden.series import STALE_NAN, Appender, Labels, Queryable
+
+__all__ = ["RuleManager", "RuleManagerOptions"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleManagerOptions:
+    """Tuning, with Prometheus's defaults where it has one."""
+
+    evaluation_interval_ms: int = 15_000
+    debounce_s: float = 0.05
+    resend_delay_ms: int = 60_000
+    outage_tolerance_ms: int = 3_600_000
+    for_grace_period_ms: int = 600_000
+    external_labels: Mapping[str, str] = field(default_factory=dict)
+    external_url: str = ""
+
+
+@dataclass(slots=True)
+class _Runner:
+    group: Group
+    wake: asyncio.Event
+    names: set[str] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    last_run: float | None = None
+
+
+class RuleManager:
+    """Owns the rule groups; ``start()`` in a running loop, ``stop()`` at the end."""
+
+    def __init__(
+        self,
+        *,
+        query: InstantQuery,
+        storage: Queryable,
+        appender: Appender,
+        clock: Clock | None = None,
+        sink: AlertSink | None = None,
+        options: RuleManagerOptions | None = None,
+    ) -> None:
+        self._query = query
+        self._storage = storage
+        self._appender = appender
+        self._clock = clock or SystemClock()
+        self.sink: AlertSink = sink if sink is not None else MemorySink()
+        self.options = options or RuleManagerOptions()
+        self._groups: dict[tuple[str, str], Group] = {}
+        self._runners: dict[tuple[str, str], _Runner] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._appending: Group | None = None
+        self._started = False
+        self._restored_once = False
+        self._lock = asyncio.Lock()
+
+    # -- loading -------------------------------------------------------------------------
+
+    def groups(self) -> list[Group]:
+        """The groups in force, in file then group order."""
+        return list(self._groups.values())
+
+    def load_files(self, paths: Iterable[Path], extra: Sequence[GroupSpec] = ()) -> None:
+        """Load rule files (plus generated groups); on any problem raise
+        :class:`RuleLoadError` and keep the rules in force."""
+        self.apply(load_rule_files(paths) + list(extra))
+
+    def apply(self, specs: Sequence[GroupSpec]) -> None:
+        """Replace the groups with ``specs`` (already validated), carrying state over."""
+        new: dict[tuple[str, str], Group] = {}
+        for spec in specs:
+            interval = spec.interval_ms or self.options.evaluation_interval_ms
+            group = Group(spec, interval)
+            for rule in group.alerting_rules():
+                rule.restored = self._restored_once or not self._started
+            old = self._groups.get(group.key)
+            if old is not None:
+                group.copy_state(old)
+            new[group.key] = group
+        removed = [g for key, g in self._groups.items() if key not in new]
+        self._groups = new
+        t_ms = self._now_ms()
+        for group in removed:
+            for labels in group.stale_series():
+                self._append(group, labels, t_ms, STALE_NAN)
+        if self._started:
+            self._sync_runners()
+
+    # -- running -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Evaluate every group once, restore ``for`` clocks, then run the schedules."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        for group in self._groups.values():
+            for rule in group.alerting_rules():
+                rule.restored = False
+        self._started = True
+        t_ms = self._now_ms()
+        for group in list(self._groups.values()):
+            await self._evaluate(group, t_ms, None, restore=True)
+        self._restored_once = True
+        self._sync_runners()
+
+    async def stop(self) -> None:
+        """Stop the schedules (the store keeps the series: its snapshot has them)."""
+        self._started = False
+        runners = list(self._runners.values())
+        self._runners.clear()
+        for runner in runners:
+            if runner.task is not None:
+                runner.task.cancel()
+        for runner in runners:
+            if runner.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner.task
+
+    def notify(self, names: frozenset[str]) -> None:
+        """The store's subscriber: wake the groups that read ``names`` (any thread)."""
+        loop = self._loop
+        if loop is None or not self._started:
+            return
+        if threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._wake, names, None)
+        else:
+            self._wake(names, self._appending)
+
+    def _wake(self, names: frozenset[str], source: Group | None) -> None:
+        for key, runner in self._runners.items():
+            group = runner.group
+            if group is source or key not in self._groups:
+                continue
+            if group.reads(names):
+                runner.names |= names
+                runner.wake.set()
+
+    def _sync_runners(self) -> None:
+        for key in list(self._runners):
+            runner = self._runners[key]
+            if key not in self._groups:
+                if runner.task is not None:
+                    runner.task.cancel()
+                del self._runners[key]
+            else:
+                runner.group = self._groups[key]
+        for key, group in self._groups.items():
+            if key not in self._runners:
+                runner = _Runner(group, asyncio.Event())
+                runner.task = asyncio.create_task(self._run(runner), name=f"rules:{group.name}")
+                self._runners[key] = runner
+
+    async def _run(self, runner: _Runner) -> None:
+        loop = asyncio.get_running_loop()
+        next_due = loop.time() + runner.group.interval_ms / 1000
+        while True:
+            timeout = next_due - loop.time()
+            if timeout > 0 and not runner.wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(runner.wake.wait(), timeout)
+            due = loop.time() >= next_due
+            if not due and runner.last_run is not None:
+                # At most one event-driven evaluation per debounce window.
+                earliest = runner.last_run + self.options.debounce_s
+                if loop.time() < earliest:
+                    await asyncio.sleep(earliest - loop.time())
+            names = frozenset(runner.names)
+            runner.names.clear()
+            runner.wake.clear()
+            runner.last_run = loop.time()
+            try:
+                await self._evaluate(runner.group, self._now_ms(), None if due else names)
+            except Exception:  # noqa: BLE001 - a bug in one group must not end its schedule
+                _log.exception("rule group %s failed", runner.group.name)
+            if due:
+                interval = runner.group.interval_ms / 1000
+                while next_due <= loop.time():
+                    next_due += interval  # missed ticks are skipped, on the same phase
+
+    async def evaluate_now(self, t_ms: int | None = None) -> None:
+        """Evaluate every group once (tests, the API's reload)."""
+        for group in list(self._groups.values()):
+            await self._evaluate(group, self._now_ms() if t_ms is None else t_ms, None)
+
+    async def _evaluate(
+        self, group: Group, t_ms: int, only: frozenset[str] | None, *, restore: bool = False
+    ) -> None:
+        async with self._lock:
+            if self._groups.get(group.key) is not group:
+                return  # replaced by a reload meanwhile
+            ctx = EvalContext(
+                self._query,
+                self.options.external_labels,
+                self.options.external_url,
+                group.spec.limit,
+                group.spec.labels,
+            )
+            evaluated = group.evaluate(t_ms, ctx, _GroupAppender(self, group), only=only)
+            if restore:
+                for rule in group.alerting_rules():
+                    restore_for_state(
+                        rule,
+                        self._storage,
+                        t_ms,
+                        outage_tolerance_ms=self.options.outage_tolerance_ms,
+                        grace_period_ms=self.options.for_grace_period_ms,
+                    )
+            batch = sendable(evaluated, t_ms, self.options.resend_delay_ms, group.interval_ms)
+        if batch:
+            try:
+                await self.sink.send(batch)
+            except Exception:  # noqa: BLE001 - the receiver's failure is its own
+                _log.exception("alert sink failed for group %s", group.name)
+
+    def _append(self, group: Group | None, labels: Labels, t_ms: int, value: float) -> None:
+        self._appending = group
+        try:
+            self._appender.append(labels, t_ms, value)
+        finally:
+            self._appending = None
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def alerts(self) -> list[tuple[Alert, AlertingRule, Group]]:
+        """Every tracked alert with its rule and group."""
+        return [
+            (alert, rule, group)
+            for group in self._groups.values()
+            for rule in group.alerting_rules()
+            for alert in rule.alerts()
+        ]
+
+
+class _GroupAppender:
+    """Appends for one group, so that the group's own samples do not wake it."""
+
+    def __init__(self, manager: RuleManager, group: Group) -> None:
+        self._manager = manager
+        self._group = group
+
+    def append(self, labels: Labels, t_ms: int, value: float) -> None:
+        self._manager._append(self._group, labels, t_ms, value)
