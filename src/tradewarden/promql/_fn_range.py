@@ -1,0 +1,371 @@
+"""Functions over a range vector: ``rate`` and its family, ``*_over_time``, ``deriv``,
+``predict_linear``, ``changes``, ``resets``, ``double_exponential_smoothing``.
+
+Each gets one :class:`RangeWindow` per step and returns one sample per series of it
+(Prometheus calls its functions series by series; the result is the same).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from tradewarden.promql._errors import QueryError
+from tradewarden.promql._fn_common import (
+    go_div,
+    invalid_quantile_warning,
+    kahan_inc,
+    possible_non_counter_info,
+    quantile,
+    scalar_arg,
+    window_arg,
+)
+from tradewarden.promql._fn_labels import absent_labels
+from tradewarden.promql._values import Call, FunctionImpl, RangeWindow, Sample, Series, Vector
+
+__all__ = ["RANGE_FUNCTIONS"]
+
+# One series of the window (points oldest first) -> the value, or None for no sample.
+SeriesFn = Callable[[Series], "float | None"]
+VectorFn = Callable[[Call], Vector]
+
+_COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
+
+
+def _apply(call: Call, window: RangeWindow, fn: SeriesFn, *, keep_name: bool = False) -> Vector:
+    t = call.t
+    out = Vector()
+    for s in window.series:
+        if not s.ts:
+            continue
+        v = fn(s)
+        if v is not None:
+            out.append(Sample(s.labels, t, v, s.drop_name if keep_name else True))
+    return out
+
+
+def _over_series(fn: SeriesFn, *, keep_name: bool = False) -> VectorFn:
+    def impl(call: Call) -> Vector:
+        return _apply(call, window_arg(call, 0), fn, keep_name=keep_name)
+
+    return impl
+
+
+def _extrapolated(is_counter: bool, is_rate: bool) -> VectorFn:
+    def impl(call: Call) -> Vector:
+        window = window_arg(call, 0)
+        return _apply(call, window, lambda s: _extrapolate(s, window, is_counter, is_rate))
+
+    return impl
+
+
+def _extrapolate(
+    series: Series, window: RangeWindow, is_counter: bool, is_rate: bool
+) -> float | None:
+    ts, vs = series.ts, series.vs
+    n = len(ts)
+    if n < 2:
+        return None
+    first_t, last_t = ts[0], ts[-1]
+    result = vs[-1] - vs[0]
+    if is_counter:
+        prev = vs[0]
+        for v in vs:
+            if v < prev:
+                result += prev
+            prev = v
+    to_start = (first_t - window.start_ms) / 1000
+    to_end = (window.end_ms - last_t) / 1000
+    sampled = (last_t - first_t) / 1000
+    average = sampled / (n - 1)
+    threshold = average * 1.1
+    if to_start >= threshold:
+        to_start = average / 2
+    if is_counter:
+        # A counter cannot go below zero: extrapolate at most to where it was 0.
+        to_zero = to_start
+        if result > 0 and vs[0] >= 0:
+            to_zero = sampled * (vs[0] / result)
+        to_start = min(to_start, to_zero)
+    if to_end >= threshold:
+        to_end = average / 2
+    factor = (sampled + to_start + to_end) / sampled
+    if is_rate:
+        factor /= window.range_ms / 1000
+    return result * factor
+
+
+def _counter_rate(name: str, inner: VectorFn) -> VectorFn:
+    def impl(call: Call) -> Vector:
+        out = inner(call)
+        for s in out:
+            metric = s.labels.metric_name
+            if metric and not metric.endswith(_COUNTER_SUFFIXES):
+                call.annotations.info(possible_non_counter_info(metric))
+        return out
+
+    impl.__name__ = name
+    return impl
+
+
+def _instant_value(is_rate: bool) -> SeriesFn:
+    def fn(series: Series) -> float | None:
+        ts, vs = series.ts, series.vs
+        if len(ts) < 2:
+            return None
+        interval = ts[-1] - ts[-2]
+        if interval == 0:
+            return None
+        last, prev = vs[-1], vs[-2]
+        # A counter reset leaves the last value itself as the increase.
+        result = last if is_rate and last < prev else last - prev
+        if is_rate:
+            result /= interval / 1000
+        return result
+
+    return fn
+
+
+def _linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+    n = 0.0
+    sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
+    init_y = vs[0]
+    const_y = True
+    for i, (t, v) in enumerate(zip(ts, vs, strict=True)):
+        if const_y and i > 0 and v != init_y:
+            const_y = False
+        n += 1.0
+        x = (t - intercept_ms) / 1e3
+        sum_x, c_x = kahan_inc(x, sum_x, c_x)
+        sum_y, c_y = kahan_inc(v, sum_y, c_y)
+        sum_xy, c_xy = kahan_inc(x * v, sum_xy, c_xy)
+        sum_x2, c_x2 = kahan_inc(x * x, sum_x2, c_x2)
+    if const_y:
+        if math.isinf(init_y):
+            return math.nan, math.nan
+        return 0.0, init_y
+    sum_x += c_x
+    sum_y += c_y
+    sum_xy += c_xy
+    sum_x2 += c_x2
+    cov_xy = sum_xy - sum_x * sum_y / n
+    var_x = sum_x2 - sum_x * sum_x / n
+    slope = go_div(cov_xy, var_x)
+    intercept = sum_y / n - slope * sum_x / n
+    return slope, intercept
+
+
+def _deriv(series: Series) -> float | None:
+    if len(series.ts) < 2:
+        return None
+    slope, _ = _linear_regression(series.ts, series.vs, series.ts[0])
+    return slope
+
+
+def _predict_linear(call: Call) -> Vector:
+    duration = scalar_arg(call, 1)
+
+    def fn(series: Series) -> float | None:
+        if len(series.ts) < 2:
+            return None
+        slope, intercept = _linear_regression(series.ts, series.vs, call.t)
+        return slope * duration + intercept
+
+    return _apply(call, window_arg(call, 0), fn)
+
+
+def _double_exponential_smoothing(call: Call) -> Vector:
+    sf = scalar_arg(call, 1)
+    tf = scalar_arg(call, 2)
+    if not 0 < sf < 1:
+        raise QueryError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
+    if not 0 < tf < 1:
+        raise QueryError(f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
+
+    def fn(series: Series) -> float | None:
+        vs = series.vs
+        n = len(vs)
+        if n < 2:
+            return None
+        s0 = 0.0
+        s1 = vs[0]
+        b = vs[1] - vs[0]
+        for i in range(1, n):
+            x = sf * vs[i]
+            if i > 1:  # the trend at step i-1 (Prometheus's calcTrendValue)
+                b = tf * (s1 - s0) + (1 - tf) * b
+            y = (1 - sf) * (s1 + b)
+            s0, s1 = s1, x + y
+        return s1
+
+    return _apply(call, window_arg(call, 0), fn)
+
+
+def _avg(series: Series) -> float | None:
+    vs = series.vs
+    # Direct mean with Kahan summation, switching to an incremental mean only when the
+    # running sum would overflow (Prometheus's funcAvgOverTime).
+    total, count = vs[0], 1.0
+    mean = comp = 0.0
+    incremental = False
+    for i in range(1, len(vs)):
+        v = vs[i]
+        count = float(i + 1)
+        if not incremental:
+            new_sum, new_c = kahan_inc(v, total, comp)
+            if not math.isinf(new_sum):
+                total, comp = new_sum, new_c
+                continue
+            incremental = True
+            mean = total / (count - 1)
+            comp /= count - 1
+        q = (count - 1) / count
+        mean, comp = kahan_inc(v / count, q * mean, q * comp)
+    if incremental:
+        return mean + comp
+    return total / count + comp / count
+
+
+def _sum(series: Series) -> float | None:
+    vs = series.vs
+    total = comp = 0.0
+    for v in vs:
+        total, comp = kahan_inc(v, total, comp)
+    return total if math.isinf(total) else total + comp
+
+
+def _count(series: Series) -> float | None:
+    vs = series.vs
+    return float(len(vs))
+
+
+def _pick(better: Callable[[float, float], bool], *, timestamp: bool) -> SeriesFn:
+    def fn(series: Series) -> float | None:
+        ts, vs = series.ts, series.vs
+        best, best_t = vs[0], ts[0]
+        for t, v in zip(ts, vs, strict=True):
+            if better(v, best) or math.isnan(best):
+                best, best_t = v, t
+        return best_t / 1000 if timestamp else best
+
+    return fn
+
+
+def _last(series: Series) -> float | None:
+    vs = series.vs
+    return vs[-1]
+
+
+def _first(series: Series) -> float | None:
+    vs = series.vs
+    return vs[0]
+
+
+def _ts_of_last(series: Series) -> float | None:
+    return series.ts[-1] / 1000
+
+
+def _ts_of_first(series: Series) -> float | None:
+    return series.ts[0] / 1000
+
+
+def _variance(vs: list[float]) -> float:
+    count = mean = c_mean = aux = c_aux = 0.0
+    for v in vs:
+        count += 1
+        delta = v - (mean + c_mean)
+        mean, c_mean = kahan_inc(delta / count, mean, c_mean)
+        aux, c_aux = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / count
+
+
+def _stdvar(series: Series) -> float | None:
+    vs = series.vs
+    return _variance(vs)
+
+
+def _stddev(series: Series) -> float | None:
+    vs = series.vs
+    variance = _variance(vs)
+    return math.sqrt(variance) if variance >= 0 else math.nan
+
+
+def _mad(series: Series) -> float | None:
+    vs = series.vs
+    if any(math.isnan(v) for v in vs):
+        return math.nan
+    median = quantile(0.5, vs)
+    return quantile(0.5, [abs(v - median) for v in vs])
+
+
+def _present(series: Series) -> float | None:
+    return 1.0 if series.ts else None
+
+
+def _quantile_over_time(call: Call) -> Vector:
+    q = scalar_arg(call, 0)
+    window = window_arg(call, 1)
+    if window.series and (math.isnan(q) or q < 0 or q > 1):
+        call.annotations.warn(invalid_quantile_warning(q))
+    return _apply(call, window, lambda s: quantile(q, s.vs))
+
+
+def _changes(series: Series) -> float | None:
+    vs = series.vs
+    changes = 0
+    prev = vs[0]
+    for v in vs[1:]:
+        if v != prev and not (math.isnan(v) and math.isnan(prev)):
+            changes += 1
+        prev = v
+    return float(changes)
+
+
+def _resets(series: Series) -> float | None:
+    vs = series.vs
+    resets = 0
+    prev = vs[0]
+    for v in vs[1:]:
+        if v < prev:
+            resets += 1
+        prev = v
+    return float(resets)
+
+
+def _absent_over_time(call: Call) -> Vector:
+    window = window_arg(call, 0)
+    if any(s.ts for s in window.series):
+        return Vector()
+    expr = call.exprs[0] if call.exprs else None
+    return Vector([Sample(absent_labels(expr), call.t, 1.0)])
+
+
+RANGE_FUNCTIONS: dict[str, FunctionImpl] = {
+    "rate": _counter_rate("rate", _extrapolated(is_counter=True, is_rate=True)),
+    "increase": _counter_rate("increase", _extrapolated(is_counter=True, is_rate=False)),
+    "delta": _extrapolated(is_counter=False, is_rate=False),
+    "irate": _over_series(_instant_value(is_rate=True)),
+    "idelta": _over_series(_instant_value(is_rate=False)),
+    "deriv": _over_series(_deriv),
+    "predict_linear": _predict_linear,
+    "double_exponential_smoothing": _double_exponential_smoothing,
+    "changes": _over_series(_changes),
+    "resets": _over_series(_resets),
+    "avg_over_time": _over_series(_avg),
+    "sum_over_time": _over_series(_sum),
+    "count_over_time": _over_series(_count),
+    "min_over_time": _over_series(_pick(lambda cur, best: cur < best, timestamp=False)),
+    "max_over_time": _over_series(_pick(lambda cur, best: cur > best, timestamp=False)),
+    "ts_of_min_over_time": _over_series(_pick(lambda cur, best: cur <= best, timestamp=True)),
+    "ts_of_max_over_time": _over_series(_pick(lambda cur, best: cur >= best, timestamp=True)),
+    "last_over_time": _over_series(_last, keep_name=True),
+    "first_over_time": _over_series(_first, keep_name=True),
+    "ts_of_last_over_time": _over_series(_ts_of_last),
+    "ts_of_first_over_time": _over_series(_ts_of_first),
+    "quantile_over_time": _quantile_over_time,
+    "stddev_over_time": _over_series(_stddev),
+    "stdvar_over_time": _over_series(_stdvar),
+    "mad_over_time": _over_series(_mad),
+    "present_over_time": _over_series(_present),
+    "absent_over_time": _absent_over_time,
+}
