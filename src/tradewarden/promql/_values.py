@@ -123,6 +123,9 @@ class Call:
     subquery). ``exprs`` are the argument expressions (``absent`` reads its selector's
     matchers from them). For ``timestamp(<vector selector>)`` the evaluator passes samples
     whose ``t`` is the sample's own time; everywhere else ``t`` is the step's time.
+    ``query_start_ms``, ``query_end_ms`` and ``query_step_ms`` describe the query
+    (``start()``, ``end()``, ``step()``, ``range()``); an instant query leaves them unset
+    (start and end are then ``t``, the step 0).
     """
 
     name: str
@@ -130,6 +133,9 @@ class Call:
     args: Sequence[Value | RangeWindow]
     exprs: Sequence[Any]
     annotations: Annotations
+    query_start_ms: int | None = None
+    query_end_ms: int | None = None
+    query_step_ms: int = 0
 
 
 # A function returns a Vector (instant-vector functions), a Scalar (``scalar``, ``time``,
