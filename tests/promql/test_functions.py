@@ -39,11 +39,13 @@ def call(
     *args: Value | RangeWindow,
     t: int = 0,
     exprs: Sequence[Any] = (),
-    query: dict[str, int] | None = None,
+    query: tuple[int, int, int] | None = None,
+    positions: Sequence[str] = (),
 ) -> tuple[Vector | Scalar, Annotations]:
     annotations = Annotations()
-    result = FUNCTIONS[name](Call(name, t, list(args), list(exprs), annotations, **(query or {})))
-    return result, annotations
+    start, end, step = query if query is not None else (None, None, 0)
+    c = Call(name, t, list(args), list(exprs), annotations, start, end, step, positions)
+    return FUNCTIONS[name](c), annotations
 
 
 def vec(*items: tuple[dict[str, str], float]) -> Vector:
@@ -378,7 +380,7 @@ def test_scalar_vector_time_pi_min_of() -> None:
 
 
 def test_query_range_functions() -> None:
-    q = {"query_start_ms": 100_000, "query_end_ms": 130_000, "query_step_ms": 10_000}
+    q = (100_000, 130_000, 10_000)
     assert call("start", t=110_000, query=q)[0] == Scalar(110_000, 100)
     assert call("end", t=110_000, query=q)[0] == Scalar(110_000, 130)
     assert call("step", t=110_000, query=q)[0] == Scalar(110_000, 10)
@@ -596,6 +598,28 @@ def test_histogram_quantile_warnings() -> None:
             'for metric name "series"'
         )
     ]
+
+
+def test_annotations_end_with_the_position_of_their_argument() -> None:
+    bad = vec(({"__name__": "series", "le": "Hello World"}, 2))
+    _, annotations = call(
+        "histogram_fraction", Scalar(0, 0), Scalar(0, 1), bad, positions=("1:20", "1:26", "1:29")
+    )
+    assert annotations.warnings[0].endswith('for metric name "series" (1:29)')
+    _, annotations = call(
+        "histogram_quantiles",
+        Vector(),
+        String(0, "q"),
+        Scalar(0, 0.5),
+        Scalar(0, math.nan),
+        positions=("1:21", "1:31", "1:36", "1:41"),
+    )
+    assert annotations.warnings == [
+        "PromQL warning: quantile value should be between 0 and 1, got NaN (1:41)"
+    ]
+    s = series({"__name__": "requests"}, MINUTE, [1, 2])
+    _, annotations = call("increase", window(MINUTE, 2 * MINUTE, s), positions=("1:10",))
+    assert annotations.infos[0].endswith('"requests" (1:10)')
 
 
 def test_histogram_quantiles_label_each_quantile() -> None:

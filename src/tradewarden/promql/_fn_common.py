@@ -11,6 +11,7 @@ from tradewarden.promql._values import Call, RangeWindow, Scalar, String, Vector
 from tradewarden.series import Labels
 
 __all__ = [
+    "at_arg",
     "bad_bucket_label_warning",
     "format_openmetrics_float",
     "go_div",
@@ -164,6 +165,13 @@ def valid_label_name(name: str) -> bool:
         except UnicodeDecodeError:
             return False
     return True
+
+
+def at_arg(call: Call, index: int) -> str:
+    """The `` (line:column)`` suffix of an annotation about argument ``index``, or ``""``
+    when the evaluator does not know where the argument is."""
+    positions = call.arg_positions
+    return f" ({positions[index]})" if index < len(positions) else ""
 
 
 def metric_name(labels: Labels) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._fn_common import (
+    at_arg,
     bad_bucket_label_warning,
     format_openmetrics_float,
     go_div,
@@ -19,7 +20,7 @@ from tradewarden.promql._fn_common import (
     string_arg,
     vector_arg,
 )
-from tradewarden.promql._values import Annotations, Call, FunctionImpl, Sample, Vector
+from tradewarden.promql._values import Call, FunctionImpl, Sample, Vector
 from tradewarden.series import Labels
 
 __all__ = ["HISTOGRAM_FUNCTIONS", "bucket_fraction", "bucket_quantile"]
@@ -49,13 +50,14 @@ def _parse_le(text: str) -> float | None:
             return None
 
 
-def _group(vector: Vector, annotations: Annotations) -> list[_Histogram]:
+def _group(call: Call, index: int) -> list[_Histogram]:
     groups: dict[Labels, _Histogram] = {}
-    for s in vector:
+    for s in vector_arg(call, index):
         le = s.labels.get(_BUCKET_LABEL)
         upper = _parse_le(le)
         if upper is None:
-            annotations.warn(bad_bucket_label_warning(s.labels.metric_name, le))
+            message = bad_bucket_label_warning(s.labels.metric_name, le)
+            call.annotations.warn(message + at_arg(call, index))
             continue
         key = s.labels.without((_BUCKET_LABEL,))
         histogram = groups.get(key)
@@ -194,30 +196,30 @@ def _rank_at(v: float, lb: float, ub: float, rank: float, count: float) -> float
     return rank + (count - rank) * (v - lb) / (ub - lb)
 
 
-def _check_quantile(q: float, annotations: Annotations) -> None:
+def _check_quantile(call: Call, index: int) -> float:
+    q = scalar_arg(call, index)
     if math.isnan(q) or q < 0 or q > 1:
-        annotations.warn(invalid_quantile_warning(q))
+        call.annotations.warn(invalid_quantile_warning(q) + at_arg(call, index))
+    return q
 
 
 def _histogram_quantile(call: Call) -> Vector:
-    q = scalar_arg(call, 0)
-    _check_quantile(q, call.annotations)
+    q = _check_quantile(call, 0)
     t = call.t
     out = Vector()
-    for histogram in _group(vector_arg(call, 1), call.annotations):
+    for histogram in _group(call, 1):
         value, forced = bucket_quantile(q, histogram.buckets)
         if forced:
-            call.annotations.info(monotonicity_info(histogram.labels.metric_name))
+            message = monotonicity_info(histogram.labels.metric_name)
+            call.annotations.info(message + at_arg(call, 1))
         out.append(Sample(histogram.labels, t, value, True))
     return out
 
 
 def _histogram_quantiles(call: Call) -> Vector:
     label = string_arg(call, 1)
-    qs = [scalar_arg(call, i) for i in range(2, len(call.args))]
-    for q in qs:
-        _check_quantile(q, call.annotations)
-    histograms = _group(vector_arg(call, 0), call.annotations)
+    qs = [_check_quantile(call, i) for i in range(2, len(call.args))]
+    histograms = _group(call, 0)
     t = call.t
     out = Vector()
     seen: set[Labels] = set()
@@ -226,7 +228,8 @@ def _histogram_quantiles(call: Call) -> Vector:
         for histogram in histograms:
             value, forced = bucket_quantile(q, histogram.buckets)
             if forced:
-                call.annotations.info(monotonicity_info(histogram.labels.metric_name))
+                message = monotonicity_info(histogram.labels.metric_name)
+                call.annotations.info(message + at_arg(call, 0))
             labels = histogram.labels.set(label, q_text)
             if labels in seen:
                 raise QueryError("vector cannot contain metrics with the same labelset")
@@ -240,8 +243,7 @@ def _histogram_fraction(call: Call) -> Vector:
     upper = scalar_arg(call, 1)
     t = call.t
     return Vector(
-        Sample(h.labels, t, bucket_fraction(lower, upper, h.buckets), True)
-        for h in _group(vector_arg(call, 2), call.annotations)
+        Sample(h.labels, t, bucket_fraction(lower, upper, h.buckets), True) for h in _group(call, 2)
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._fn_common import (
+    at_arg,
     go_div,
     invalid_quantile_warning,
     kahan_inc,
@@ -101,7 +102,7 @@ def _counter_rate(name: str, inner: VectorFn) -> VectorFn:
         for s in out:
             metric = s.labels.metric_name
             if metric and not metric.endswith(_COUNTER_SUFFIXES):
-                call.annotations.info(possible_non_counter_info(metric))
+                call.annotations.info(possible_non_counter_info(metric) + at_arg(call, 0))
         return out
 
     impl.__name__ = name
@@ -306,7 +307,7 @@ def _quantile_over_time(call: Call) -> Vector:
     q = scalar_arg(call, 0)
     window = window_arg(call, 1)
     if window.series and (math.isnan(q) or q < 0 or q > 1):
-        call.annotations.warn(invalid_quantile_warning(q))
+        call.annotations.warn(invalid_quantile_warning(q) + at_arg(call, 0))
     return _apply(call, window, lambda s: quantile(q, s.vs))
 
 

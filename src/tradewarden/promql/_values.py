@@ -125,7 +125,9 @@ class Call:
     whose ``t`` is the sample's own time; everywhere else ``t`` is the step's time.
     ``query_start_ms``, ``query_end_ms`` and ``query_step_ms`` describe the query
     (``start()``, ``end()``, ``step()``, ``range()``); an instant query leaves them unset
-    (start and end are then ``t``, the step 0).
+    (start and end are then ``t``, the step 0). ``arg_positions`` are where each argument
+    starts in the query text, as ``line:column`` (Prometheus ends an annotation with the
+    position of the argument it is about); empty when unknown.
     """
 
     name: str
@@ -136,6 +138,7 @@ class Call:
     query_start_ms: int | None = None
     query_end_ms: int | None = None
     query_step_ms: int = 0
+    arg_positions: Sequence[str] = ()
 
 
 # A function returns a Vector (instant-vector functions), a Scalar (``scalar``, ``time``,
