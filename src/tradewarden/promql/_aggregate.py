@@ -11,12 +11,14 @@ from decimal import Decimal
 from tradewarden.promql._ast import Aggregate
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._values import Annotations, Sample, Scalar, String, Value, Vector
+from tradewarden.promql._xxhash import labels_hash
 from tradewarden.series import METRIC_NAME, Labels
 
 __all__ = ["aggregate", "format_float", "kahan_sum"]
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _INT64_MAX = 2.0**63
+_UINT64_MAX = float(2**64 - 1)
 
 
 def kahan_sum(values: Iterable[float]) -> float:
@@ -157,7 +159,7 @@ def aggregate(
         q = _scalar(param)
         if math.isnan(q) or q < 0 or q > 1:
             annotations.warn(
-                f"PromQL warning: quantile value should be between 0 and 1, got {_go_g(q)} (1:1)"
+                f"PromQL warning: quantile value should be between 0 and 1, got {_go_g(q)}"
             )
         return _simple(agg, vec, t, lambda vals: _quantile(q, vals))
     if op == "count_values":
@@ -165,7 +167,7 @@ def aggregate(
             raise QueryError("count_values needs a string parameter")
         return _count_values(agg, vec, param.v, t)
     if op == "limit_ratio":
-        raise QueryError("limit_ratio is not supported")
+        return _limit_ratio(agg, vec, _scalar(param), annotations)
     raise QueryError(f"unknown aggregation {op}")
 
 
@@ -215,6 +217,26 @@ def _top(agg: Aggregate, vec: Vector, k_param: float, op: str) -> Vector:
             continue
         key = _topk_key if op == "topk" else _bottomk_key
         out.extend(sorted(group, key=key)[:k])
+    return out
+
+
+def _limit_ratio(agg: Aggregate, vec: Vector, param: float, annotations: Annotations) -> Vector:
+    if math.isnan(param):
+        raise QueryError("Ratio value is NaN")
+    ratio = min(1.0, max(-1.0, param))
+    if ratio != param:
+        annotations.warn(
+            "PromQL warning: ratio value should be between -1 and 1, "
+            f"got {_go_g(param)}, capping to {_go_g(ratio)}"
+        )
+    out = Vector()
+    if ratio == 0:
+        return out
+    for group in _groups(agg, vec).values():
+        for s in group:
+            offset = labels_hash(s.labels) / _UINT64_MAX
+            if (ratio >= 0 and offset < ratio) or (ratio < 0 and offset >= 1.0 + ratio):
+                out.append(s)
     return out
 
 

@@ -9,6 +9,7 @@ function's ``Call.exprs`` carries).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -237,7 +238,63 @@ def _at(at: Any) -> At:
 
 
 def _matcher(m: Any) -> LabelMatcher:
-    return LabelMatcher(m.name, _MATCH_OPS[str(m.op)], m.value)
+    op = _MATCH_OPS[str(m.op)]
+    value = m.value
+    if op in (MatchOp.REGEX, MatchOp.NOT_REGEX) and "(?" in value:
+        value = re2_flags_to_python(value)
+    try:
+        return LabelMatcher(m.name, op, value)
+    except re.error as exc:
+        raise QueryError(f"invalid regular expression {m.value!r}: {exc}") from None
+
+
+_FLAG_GROUP = re.compile(r"\(\?([a-zA-Z]*(?:-[a-zA-Z]+)?)\)")
+
+
+def re2_flags_to_python(pattern: str) -> str:
+    """Rewrite RE2's flag groups ``(?i)`` (valid anywhere, in force to the end of the
+    enclosing group) as Python's scoped ``(?i:...)``; Python accepts global flags only at
+    the very start, and the matcher anchors every pattern in a group."""
+    out: list[str] = []
+    extras = [0]  # per open group: how many scoped flag groups to close with it
+    i = 0
+    n = len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            out.append(pattern[i:j])
+            i = j
+            continue
+        if c == "(":
+            m = _FLAG_GROUP.match(pattern, i)
+            if m:
+                out.append(f"(?{m.group(1)}:")
+                extras[-1] += 1
+                i = m.end()
+                continue
+            extras.append(0)
+        elif c == ")" and len(extras) > 1:
+            out.append(")" * extras.pop())
+        out.append(c)
+        i += 1
+    out.append(")" * extras[0])
+    return "".join(out)
 
 
 def _vector_sel(e: Any) -> VectorSel:

@@ -9,6 +9,7 @@ end of each step, where a duplicate label set is an error, as in Prometheus 3.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from bisect import bisect_right
@@ -38,9 +39,11 @@ from tradewarden.promql._ast import (
 from tradewarden.promql._binary import binary_op
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._functions import FUNCTIONS
+from tradewarden.promql._positions import CallSite, format_position, scan_calls
 from tradewarden.promql._values import (
     Annotations,
     Call,
+    FunctionImpl,
     Matrix,
     RangeWindow,
     Sample,
@@ -57,6 +60,9 @@ __all__ = ["Engine", "QueryResult"]
 _DEFAULT_SUBQUERY_STEP_MS = 60_000
 _SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _DUPLICATE = "vector cannot contain metrics with the same labelset"
+_CALL_FIELDS = frozenset(f.name for f in dataclasses.fields(Call))
+_HAS_POSITION = re.compile(r"\(\d+:\d+\)$")
+_PARAM_MESSAGES = ("quantile value should be", "ratio value should be")
 
 # One selected series: labels, timestamps, values.
 _Buf = tuple[Labels, list[int], list[float]]
@@ -154,6 +160,8 @@ class _Evaluator:
         self._selected: dict[int, list[_Buf]] = {}
         self._subquery_memo: dict[tuple[int, int], Vector | Scalar] = {}
         self._sort_positions: list[int] = []
+        self._sites: dict[int, CallSite] | None = None
+        self._call_extra: dict[int, dict[str, Any]] = {}
         self._step = step
         self._dispatch: dict[type, Callable[[Any, int], Any]] = {
             VectorSel: self._vector,
@@ -287,7 +295,7 @@ class _Evaluator:
         for pos in self._sort_positions:
             self.annotations.warn(
                 "PromQL warning: sort is ineffective for range queries since results are "
-                f"always ordered by labels ({_position(self._text, pos)})"
+                f"always ordered by labels ({format_position(self._text, pos)})"
             )
 
     # -- evaluation ----------------------------------------------------------------------
@@ -387,7 +395,48 @@ class _Evaluator:
         vec = self._eval(n.expr, t)
         if not isinstance(vec, Vector):
             raise QueryError(f"expected type instant vector in aggregation expression {n.op}")
-        return aggregate(n, vec, param, t, self.annotations)
+        ann = self.annotations
+        nw, ni = len(ann.warnings), len(ann.infos)
+        out = aggregate(n, vec, param, t, ann)
+        if len(ann.warnings) != nw or len(ann.infos) != ni:
+            self._position_annotations(n, [param, vec] if n.param is not None else [vec], nw, ni)
+        return out
+
+    # -- annotation positions ------------------------------------------------------------
+
+    def _site(self, node: FuncCall | Aggregate) -> CallSite | None:
+        if self._sites is None:
+            found = scan_calls(self._text)
+            counters: dict[str, int] = {}
+            self._sites = {}
+            for call in _calls_in_order(self._node):
+                name = (call.name if isinstance(call, FuncCall) else call.op).lower()
+                k = counters.get(name, 0)
+                counters[name] = k + 1
+                candidates = found.get(name, [])
+                if k < len(candidates):
+                    self._sites[id(call)] = candidates[k]
+        return self._sites.get(id(node))
+
+    def _position_annotations(
+        self, node: FuncCall | Aggregate, values: list[Any], nw: int, ni: int
+    ) -> None:
+        """Give the annotations a call just added the position Prometheus reports: the
+        scalar argument's for a bad quantile or ratio, else the first vector argument's."""
+        site = self._site(node)
+        if site is None:
+            return
+        ann = self.annotations
+        for messages, start in ((ann.warnings, nw), (ann.infos, ni)):
+            added = messages[start:]
+            del messages[start:]
+            for message in added:
+                text = message
+                if not _HAS_POSITION.search(message):
+                    offset = _argument_offset(site, values, message)
+                    text = f"{message} ({format_position(self._text, offset)})"
+                if text not in messages:
+                    messages.append(text)
 
     def _call(self, n: FuncCall, t: int) -> Vector | Scalar:
         name = n.name
@@ -395,7 +444,8 @@ class _Evaluator:
         if impl is None:
             raise QueryError(f"unknown function {name}")
         if name in _SORT_FUNCTIONS and self._is_range:
-            pos = _find_call(self._text, name)
+            site = self._site(n)
+            pos = 0 if site is None else site.start
             if pos not in self._sort_positions:
                 self._sort_positions.append(pos)
         args: list[Value | RangeWindow] = []
@@ -409,29 +459,67 @@ class _Evaluator:
             else:
                 args.append(self._eval(arg, t))
         exprs = [a.src for a in n.args]
-        if self._step:
-            return impl(
-                Call(
-                    name,
-                    t,
-                    args,
-                    exprs,
-                    self.annotations,
-                    self._start,
-                    self._end,
-                    self._step,
+        ann = self.annotations
+        nw, ni = len(ann.warnings), len(ann.infos)
+        out = self._invoke(impl, n, t, args, exprs)
+        if len(ann.warnings) != nw or len(ann.infos) != ni:
+            self._position_annotations(n, args, nw, ni)
+        return out
+
+    def _invoke(
+        self,
+        impl: FunctionImpl,
+        n: FuncCall,
+        t: int,
+        args: list[Value | RangeWindow],
+        exprs: list[Any],
+    ) -> Vector | Scalar:
+        extra = self._call_extra.get(id(n))
+        if extra is None:
+            extra = {}
+            if self._step:
+                extra.update(
+                    query_start_ms=self._start, query_end_ms=self._end, query_step_ms=self._step
                 )
-            )
-        return impl(Call(name, t, args, exprs, self.annotations))
+            if "arg_positions" in _CALL_FIELDS:
+                site = self._site(n)
+                if site is not None:
+                    extra["arg_positions"] = tuple(
+                        format_position(self._text, a) for a in site.args
+                    )
+            self._call_extra[id(n)] = extra
+        return impl(Call(n.name, t, args, exprs, self.annotations, **extra))
 
 
-def _find_call(text: str, name: str) -> int:
-    """The offset of a call in the query text (best effort: the parser keeps no positions)."""
-    match = re.search(rf"(?<![A-Za-z0-9_:]){re.escape(name)}\s*\(", text)
-    return match.start() if match else 0
+def _argument_offset(site: CallSite, values: list[Any], message: str) -> int:
+    want_scalar = any(p in message for p in _PARAM_MESSAGES)
+    for k, value in enumerate(values):
+        if k >= len(site.args):
+            break
+        if isinstance(value, Scalar) == want_scalar and not isinstance(value, String):
+            return site.args[k]
+    return site.start
 
 
-def _position(text: str, offset: int) -> str:
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"{line}:{col}"
+def _calls_in_order(node: Node) -> list[FuncCall | Aggregate]:
+    """Calls and aggregations in pre-order, which is their order in the query text."""
+    out: list[FuncCall | Aggregate] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, FuncCall):
+            out.append(n)
+            for arg in n.args:
+                walk(arg)
+        elif isinstance(n, Aggregate):
+            out.append(n)
+            if n.param is not None:
+                walk(n.param)
+            walk(n.expr)
+        elif isinstance(n, Binary):
+            walk(n.lhs)
+            walk(n.rhs)
+        elif isinstance(n, Unary | Subquery):
+            walk(n.expr)
+
+    walk(node)
+    return out
