@@ -28,6 +28,9 @@ class GoStruct:
 
 def go_type(value: Any) -> str:  # noqa: PLR0911 - one answer per type
     """Return the Go type name of a value, for error messages."""
+    named = getattr(value, "go_type_name", None)
+    if isinstance(named, str):
+        return named
     if value is None:
         return "<nil>"
     if isinstance(value, bool):

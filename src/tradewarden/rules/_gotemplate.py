@@ -100,10 +100,17 @@ def _lex(text: str, name: str) -> list[str | _Action]:
 
 
 def _error_at(text: str, pos: int, name: str, message: str) -> TemplateError:
+    """A parse error: Go names the line only."""
+    line = text.count("\n", 0, pos) + 1
+    return TemplateError(f"template: {name}:{line}: {message}")
+
+
+def _location(text: str, pos: int, name: str) -> str:
+    """Where an execution error happened: ``template: name:line:col``."""
     line = text.count("\n", 0, pos) + 1
     last = text.rfind("\n", 0, pos)
     col = pos if last < 0 else pos - last - 1
-    return TemplateError(f"template: {name}:{line}:{col}: {message}")
+    return f"template: {name}:{line}:{col}"
 
 
 def _lex_action(  # noqa: PLR0912 - one branch per token kind
@@ -285,7 +292,7 @@ class _Parser:
         if kind == "range":
             self.range_depth -= 1
         if end is None:
-            raise self.error(len(self.text), f"unexpected EOF in {kind}")
+            raise self.error(len(self.text), "unexpected EOF")
         else_body: list[Any] | None = None
         if end.tokens[0].text == "else":
             rest = end.tokens[1:]
@@ -458,7 +465,7 @@ class _State:
     vars: list[tuple[str, Any]] = field(default_factory=list)
 
     def error(self, pos: int, context: str, message: str) -> TemplateError:
-        where = _error_at(self.template.text, pos, self.template.name, "").args[0][:-2]
+        where = _location(self.template.text, pos, self.template.name)
         name = self.template.name
         return TemplateError(f'{where}: executing "{name}" at <{context}>: {message}')
 

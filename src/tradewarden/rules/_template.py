@@ -30,6 +30,7 @@ __all__ = [
     "alert_template_data",
     "check_template",
     "expand_alert_template",
+    "expand_template",
     "humanize",
     "humanize_1024",
     "humanize_duration",
@@ -203,6 +204,12 @@ def _match(pattern: Any, text: Any) -> bool:
     return _regex(pattern).search(text) is not None
 
 
+class _QueryResult(list[GoStruct]):
+    """What ``query`` returns (Go: ``template.queryResult``)."""
+
+    go_type_name = "template.queryResult"
+
+
 def _sample(labels: Labels, value: float) -> GoStruct:
     return GoStruct("*template.sample", {"Labels": dict(labels), "Value": value})
 
@@ -234,7 +241,7 @@ def _label(label: Any, sample: Any) -> str:
 
 def _sort_by_label(label: Any, results: Any) -> list[GoStruct]:
     found = _samples(results)
-    return sorted(found, key=lambda s: str(s.fields["Labels"].get(label, "")))
+    return _QueryResult(sorted(found, key=lambda s: str(s.fields["Labels"].get(label, ""))))
 
 
 def _to_str(name: str) -> Callable[[Any], str]:
@@ -252,12 +259,12 @@ def _args(*values: Any) -> dict[str, Any]:
 
 
 def _functions(query: QueryFunc | None, t_ms: int, external_url: str) -> dict[str, Function]:
-    def run_query(expression: Any) -> list[GoStruct]:
+    def run_query(expression: Any) -> _QueryResult:
         _need_str(expression)
         if query is None:
             raise call_error("query is not available here")
         try:
-            return [_sample(labels, value) for labels, value in query(expression, t_ms)]
+            return _QueryResult(_sample(labels, v) for labels, v in query(expression, t_ms))
         except Exception as exc:  # noqa: BLE001 - the engine's error becomes the template's
             raise call_error(str(exc)) from None
 
@@ -319,6 +326,27 @@ def alert_template_data(
             "Value": value,
         },
     )
+
+
+def expand_template(
+    text: str,
+    name: str,
+    data: Any,
+    *,
+    t_ms: int = 0,
+    query: QueryFunc | None = None,
+    external_url: str = "",
+) -> str:
+    """Expand a template with Prometheus's functions (no alert definitions); raise
+    :class:`TemplateError` with Prometheus's message."""
+    try:
+        template = parse_template(text, name, _PARSE_FUNCS)
+    except TemplateError as exc:
+        raise TemplateError(f"error parsing template {name}: {exc}") from None
+    try:
+        return template.execute(data, _functions(query, t_ms, external_url))
+    except TemplateError as exc:
+        raise TemplateError(f"error executing template {name}: {exc}") from None
 
 
 def expand_alert_template(
