@@ -305,12 +305,16 @@ class SeriesStore:
 
     # -- snapshot ----------------------------------------------------------------------
 
-    def export_series(self) -> list[StoredSeries]:
-        """A consistent copy of every series (cheap: chunks are immutable, heads copied)."""
-        return [
-            StoredSeries(s.labels, tuple(s.chunks), s.head_t.tobytes(), s.head_v.tobytes())
-            for s in self._by_id.values()
-        ]
+    def export_series(self, batch: int = 2000) -> Iterator[list[StoredSeries]]:
+        """Copies of every series, ``batch`` at a time: the caller may yield to the event
+        loop between batches (chunks are immutable, heads are copied, so each series is
+        consistent; the set is the one at the first call)."""
+        everything = list(self._by_id.values())
+        for first in range(0, len(everything), batch):
+            yield [
+                StoredSeries(s.labels, tuple(s.chunks), s.head_t.tobytes(), s.head_v.tobytes())
+                for s in everything[first : first + batch]
+            ]
 
     def import_series(self, stored: Iterable[StoredSeries]) -> None:
         """Load series from a snapshot into an empty store (notifies nobody)."""
