@@ -128,31 +128,64 @@ def _instant_value(is_rate: bool) -> SeriesFn:
 
 
 def _linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+    # Least squares with Kahan-compensated sums, as Prometheus's linearRegression; the
+    # four compensated additions are written out (this runs for every series and step).
+    isinf = math.isinf
     n = 0.0
-    sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
+    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
     init_y = vs[0]
     const_y = True
     for i, (t, v) in enumerate(zip(ts, vs, strict=True)):
-        if const_y and i > 0 and v != init_y:
+        if const_y and i > 0 and v != init_y:  # NaN != NaN: a NaN start is not constant
             const_y = False
         n += 1.0
         x = (t - intercept_ms) / 1e3
-        sum_x, c_x = kahan_inc(x, sum_x, c_x)
-        sum_y, c_y = kahan_inc(v, sum_y, c_y)
-        sum_xy, c_xy = kahan_inc(x * v, sum_xy, c_xy)
-        sum_x2, c_x2 = kahan_inc(x * x, sum_x2, c_x2)
+        for_xy = x * v
+        for_x2 = x * x
+        new = sx + x
+        if isinf(new):
+            cx = 0.0
+        elif abs(sx) >= abs(x):
+            cx += (sx - new) + x
+        else:
+            cx += (x - new) + sx
+        sx = new
+        new = sy + v
+        if isinf(new):
+            cy = 0.0
+        elif abs(sy) >= abs(v):
+            cy += (sy - new) + v
+        else:
+            cy += (v - new) + sy
+        sy = new
+        new = sxy + for_xy
+        if isinf(new):
+            cxy = 0.0
+        elif abs(sxy) >= abs(for_xy):
+            cxy += (sxy - new) + for_xy
+        else:
+            cxy += (for_xy - new) + sxy
+        sxy = new
+        new = sx2 + for_x2
+        if isinf(new):
+            cx2 = 0.0
+        elif abs(sx2) >= abs(for_x2):
+            cx2 += (sx2 - new) + for_x2
+        else:
+            cx2 += (for_x2 - new) + sx2
+        sx2 = new
     if const_y:
-        if math.isinf(init_y):
+        if isinf(init_y):
             return math.nan, math.nan
         return 0.0, init_y
-    sum_x += c_x
-    sum_y += c_y
-    sum_xy += c_xy
-    sum_x2 += c_x2
-    cov_xy = sum_xy - sum_x * sum_y / n
-    var_x = sum_x2 - sum_x * sum_x / n
+    sx += cx
+    sy += cy
+    sxy += cxy
+    sx2 += cx2
+    cov_xy = sxy - sx * sy / n
+    var_x = sx2 - sx * sx / n
     slope = go_div(cov_xy, var_x)
-    intercept = sum_y / n - slope * sum_x / n
+    intercept = sy / n - slope * sx / n
     return slope, intercept
 
 
@@ -202,10 +235,36 @@ def _double_exponential_smoothing(call: Call) -> Vector:
     return _apply(call, window_arg(call, 0), fn)
 
 
+def _kahan_sum(vs: list[float]) -> tuple[float, float, bool]:
+    # kahan_inc over vs, written out for speed; also says whether a running sum overflowed.
+    isinf = math.isinf
+    total = comp = 0.0
+    overflowed = False
+    for v in vs:
+        new = total + v
+        if isinf(new):
+            comp = 0.0
+            overflowed = True
+        elif abs(total) >= abs(v):
+            comp += (total - new) + v
+        else:
+            comp += (v - new) + total
+        total = new
+    return total, comp, overflowed
+
+
 def _avg(series: Series) -> float | None:
     vs = series.vs
-    # Direct mean with Kahan summation, switching to an incremental mean only when the
-    # running sum would overflow (Prometheus's funcAvgOverTime).
+    total, comp, overflowed = _kahan_sum(vs)
+    if not overflowed:
+        count = float(len(vs))
+        return total / count + comp / count
+    return _avg_incremental(vs)
+
+
+def _avg_incremental(vs: list[float]) -> float:
+    # Direct mean with Kahan summation, switching to an incremental mean once the running
+    # sum would overflow (Prometheus's funcAvgOverTime, step by step).
     total, count = vs[0], 1.0
     mean = comp = 0.0
     incremental = False
@@ -228,10 +287,7 @@ def _avg(series: Series) -> float | None:
 
 
 def _sum(series: Series) -> float | None:
-    vs = series.vs
-    total = comp = 0.0
-    for v in vs:
-        total, comp = kahan_inc(v, total, comp)
+    total, comp, _ = _kahan_sum(series.vs)
     return total if math.isinf(total) else total + comp
 
 
