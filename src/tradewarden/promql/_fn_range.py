@@ -127,7 +127,9 @@ def _instant_value(is_rate: bool) -> SeriesFn:
     return fn
 
 
-def _linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+def _linear_regression(  # noqa: PLR0912, PLR0915 - four Kahan sums written out
+    ts: list[int], vs: list[float], intercept_ms: int
+) -> tuple[float, float]:
     # Least squares with Kahan-compensated sums, as Prometheus's linearRegression; the
     # four compensated additions are written out (this runs for every series and step).
     isinf = math.isinf
