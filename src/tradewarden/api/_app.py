@@ -23,6 +23,7 @@ from tradewarden.api.routers import (
     heartbeats,
     metrics,
     monitors,
+    query,
     queues,
 )
 from tradewarden.runtime import FirstAdmin, Runtime
@@ -86,6 +87,7 @@ def create_app(
         queues.router,
         heartbeats.router,
         control.router,
+        query.router,
     ):
         app.include_router(router)
     if docs:
