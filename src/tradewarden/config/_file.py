@@ -17,13 +17,16 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from tradewarden.errors import ConfigError
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
+from tradewarden.series._config import MetricsConfig, ScrapeConfig, check_unique_jobs
 
 __all__ = [
     "AuthConfig",
     "ControlConfig",
     "LoginRateLimitConfig",
+    "MetricsConfig",
     "ProbesConfig",
     "RedisConfig",
+    "ScrapeConfig",
     "ServerConfig",
     "ServiceConfig",
     "load_config_file",
@@ -117,6 +120,9 @@ class ServiceConfig(_Section):
     probes: ProbesConfig = ProbesConfig()
     control: ControlConfig = ControlConfig()
     monitors: tuple[MonitorConfig, ...] = ()
+    # The embedded series store and what it scrapes (Prometheus's scrape_configs).
+    metrics: MetricsConfig = MetricsConfig()
+    scrape_configs: tuple[ScrapeConfig, ...] = ()
 
     @field_validator("monitors")
     @classmethod
@@ -127,6 +133,11 @@ class ServiceConfig(_Section):
                 raise ValueError(f"monitor name {monitor.name!r} is used twice")
             seen.add(monitor.name)
         return monitors
+
+    @field_validator("scrape_configs")
+    @classmethod
+    def _unique_jobs(cls, configs: tuple[ScrapeConfig, ...]) -> tuple[ScrapeConfig, ...]:
+        return check_unique_jobs(configs)
 
 
 def load_config_file(path: Path | None) -> ServiceConfig:
