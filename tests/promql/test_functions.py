@@ -456,6 +456,13 @@ def test_label_replace_full_match_groups_and_empty_values() -> None:
     ]
 
 
+def test_label_replace_accepts_a_leading_flag_group() -> None:
+    assert [ls.get("dst") for ls in replace("dst", "$1", "src", "(?i)SOURCE-value-(.*)")] == [
+        "10",
+        "20",
+    ]
+
+
 def test_label_replace_errors() -> None:
     with pytest.raises(QueryError, match="invalid regular expression"):
         replace("dst", "value-$1", "src", "(.*")

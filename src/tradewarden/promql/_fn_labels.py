@@ -19,10 +19,20 @@ __all__ = ["LABEL_FUNCTIONS", "absent_labels", "natural_less"]
 _DUPLICATE = "vector cannot contain metrics with the same labelset"
 
 
+_LEADING_FLAGS = re.compile(r"\(\?([imsU]+)\)")
+
+
 @lru_cache(maxsize=1024)
 def _replace_regex(pattern: str) -> re.Pattern[str]:
+    # Prometheus compiles "^(?s:" + regex + ")$". RE2 allows a flag group such as "(?i)"
+    # anywhere; Python only at the very start, so a leading one is moved outside the group.
+    flags = ""
+    body = pattern
+    leading = _LEADING_FLAGS.match(pattern)
+    if leading and "U" not in leading.group(1):
+        flags, body = f"(?{leading.group(1)})", pattern[leading.end() :]
     try:
-        return re.compile(f"(?s:{pattern})")
+        return re.compile(f"{flags}(?s:{body})")
     except re.error:
         raise QueryError(f"invalid regular expression in label_replace(): {pattern}") from None
 
