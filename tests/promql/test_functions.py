@@ -212,6 +212,8 @@ def test_double_exponential_smoothing_rejects_factors_outside_zero_and_one() -> 
         call("double_exponential_smoothing", w, Scalar(0, 1), Scalar(0, 0.1))
     with pytest.raises(QueryError, match="invalid trend factor"):
         call("double_exponential_smoothing", w, Scalar(0, 0.5), Scalar(0, 0))
+    empty = RangeWindow(Matrix(), 0, MINUTE, MINUTE)
+    assert call("double_exponential_smoothing", empty, Scalar(0, 1), Scalar(0, 0))[0] == Vector()
 
 
 # --- *_over_time ------------------------------------------------------------------------

@@ -213,6 +213,9 @@ def _predict_linear(call: Call) -> Vector:
 def _double_exponential_smoothing(call: Call) -> Vector:
     sf = scalar_arg(call, 1)
     tf = scalar_arg(call, 2)
+    window = window_arg(call, 0)
+    if not window.series:  # Prometheus checks the factors only when it has a series
+        return Vector()
     if not 0 < sf < 1:
         raise QueryError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
     if not 0 < tf < 1:
@@ -234,7 +237,7 @@ def _double_exponential_smoothing(call: Call) -> Vector:
             s0, s1 = s1, x + y
         return s1
 
-    return _apply(call, window_arg(call, 0), fn)
+    return _apply(call, window, fn)
 
 
 def _kahan_sum(vs: list[float]) -> tuple[float, float, bool]:
