@@ -26,7 +26,7 @@ from tradewarden.rules._files import GroupSpec, load_rule_files
 from tradewarden.rules._group import Group, restore_for_state, sendable
 from tradewarden.rules._rules import AlertingRule, EvalContext
 from tradewarden.rules._sink import AlertSink, MemorySink
-from tradewarden.series import STALE_NAN, Appender, Labels, Queryable
+from tradewarden.series import STALE_NAN, Appender, Queryable
 
 __all__ = ["RuleManager", "RuleManagerOptions"]
 
@@ -108,10 +108,13 @@ class RuleManager:
             new[group.key] = group
         removed = [g for key, g in self._groups.items() if key not in new]
         self._groups = new
-        t_ms = self._now_ms()
-        for group in removed:
-            for labels in group.stale_series():
-                self._append(group, labels, t_ms, STALE_NAN)
+        now_ms = self._now_ms()
+        with self._batch():
+            for group in removed:
+                # After the group's last samples, or the store would drop the marker.
+                t_ms = max(now_ms, (group.last_eval_ms or 0) + 1)
+                for labels in group.stale_series():
+                    self._appender.append(labels, t_ms, STALE_NAN)
         if self._started:
             self._sync_runners()
 
@@ -223,7 +226,14 @@ class RuleManager:
                 group.spec.limit,
                 group.spec.labels,
             )
-            evaluated = group.evaluate(t_ms, ctx, _GroupAppender(self, group), only=only)
+            # The group's own samples (records, ALERTS) do not wake the group itself; in
+            # one batch, the store tells the other groups once.
+            self._appending = group
+            try:
+                with self._batch():
+                    evaluated = group.evaluate(t_ms, ctx, self._appender, only=only)
+            finally:
+                self._appending = None
             if restore:
                 for rule in group.alerting_rules():
                     restore_for_state(
@@ -240,12 +250,9 @@ class RuleManager:
             except Exception:  # noqa: BLE001 - the receiver's failure is its own
                 _log.exception("alert sink failed for group %s", group.name)
 
-    def _append(self, group: Group | None, labels: Labels, t_ms: int, value: float) -> None:
-        self._appending = group
-        try:
-            self._appender.append(labels, t_ms, value)
-        finally:
-            self._appending = None
+    def _batch(self) -> contextlib.AbstractContextManager[object]:
+        batch = getattr(self._appender, "batch", None)
+        return batch() if callable(batch) else contextlib.nullcontext()
 
     def _now_ms(self) -> int:
         return int(self._clock.now() * 1000)
@@ -260,14 +267,3 @@ class RuleManager:
             for rule in group.alerting_rules()
             for alert in rule.alerts()
         ]
-
-
-class _GroupAppender:
-    """Appends for one group, so that the group's own samples do not wake it."""
-
-    def __init__(self, manager: RuleManager, group: Group) -> None:
-        self._manager = manager
-        self._group = group
-
-    def append(self, labels: Labels, t_ms: int, value: float) -> None:
-        self._manager._append(self._group, labels, t_ms, value)
