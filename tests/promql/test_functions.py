@@ -715,3 +715,54 @@ def test_increase_is_never_negative(vs: list[float]) -> None:
         "increase", window(len(vs) * 10_000, len(vs) * 10_000 + 10_000, series({}, 10_000, vs))
     )
     assert one(got) >= 0
+
+
+counter_values = st.lists(st.floats(0, 1e6), min_size=2, max_size=30)
+
+
+@given(counter_values, st.integers(1, 20))
+def test_increase_is_rate_times_the_range(vs: list[float], range_steps: int) -> None:
+    t = len(vs) * 10_000
+    w = window(t, range_steps * 10_000, series({}, 10_000, vs))
+    rate, _ = call("rate", w, t=t)
+    increase, _ = call("increase", w, t=t)
+    assert isinstance(rate, Vector)
+    assert isinstance(increase, Vector)
+    assert [s.v * range_steps * 10 for s in rate] == pytest.approx([s.v for s in increase])
+
+
+@given(st.lists(st.floats(allow_infinity=False), max_size=30))
+def test_sort_orders_ascending_with_nan_last(vs: list[float]) -> None:
+    got, _ = call("sort", vec(*(({"i": str(i)}, v) for i, v in enumerate(vs))))
+    assert isinstance(got, Vector)
+    out = [s.v for s in got]
+    numbers = [v for v in out if not math.isnan(v)]
+    assert numbers == sorted(v for v in vs if not math.isnan(v))
+    assert all(math.isnan(v) for v in out[len(numbers) :])
+
+
+monotonic_buckets = st.lists(st.floats(0, 1e3), min_size=1, max_size=8).map(
+    lambda increments: (
+        [(float(i + 1), sum(increments[: i + 1])) for i in range(len(increments) - 1)]
+        + [(math.inf, sum(increments))]
+    )
+)
+
+
+@given(monotonic_buckets)
+def test_the_whole_range_holds_every_observation(buckets: list[tuple[float, float]]) -> None:
+    total = buckets[-1][1]
+    fraction = bucket_fraction(-math.inf, math.inf, buckets)
+    assert math.isnan(fraction) if total == 0 else fraction == pytest.approx(1)
+
+
+@given(monotonic_buckets, st.floats(0, 1), st.floats(0, 1))
+def test_bucket_quantile_grows_with_q(
+    buckets: list[tuple[float, float]], a: float, b: float
+) -> None:
+    low, high = sorted((a, b))
+    q_low, forced_low = bucket_quantile(low, buckets)
+    q_high, _ = bucket_quantile(high, buckets)
+    assert not forced_low
+    if not (math.isnan(q_low) or math.isnan(q_high)):
+        assert q_low <= q_high
