@@ -21,6 +21,7 @@ from tradewarden.cli._context import (
     run_with_runtime,
 )
 from tradewarden.cli._control import register_control_commands
+from tradewarden.cli._export import export_app
 from tradewarden.cli._monitors import monitor_app
 from tradewarden.cli._queues import queue_app
 from tradewarden.cli._serve import serve
@@ -46,6 +47,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(queue_app, name="queue")
+app.add_typer(export_app, name="export")
 
 
 @app.command()
