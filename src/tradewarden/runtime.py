@@ -43,6 +43,9 @@ from tradewarden.probes import (
     StoreHeartbeats,
     new_web_session,
 )
+from tradewarden.series import SeriesKeeper, SeriesStore
+from tradewarden.series._probes import FanOutSink, StoreResultSink
+from tradewarden.series._scrape import ScrapeManager
 from tradewarden.store import Database, MetaRepository, upgrade
 from tradewarden.telemetry import HttpMetrics
 
@@ -104,12 +107,34 @@ class Runtime:
     _http: httpx.AsyncClient | None = field(init=False, default=None)
     _web: aiohttp.ClientSession | None = field(init=False, default=None)
     _flips: StoreFlipRecorder | None = field(init=False, default=None)
+    # The embedded series store, its scrapes and its snapshot (series/).
+    series: SeriesStore = field(init=False)
+    scrapes: ScrapeManager = field(init=False)
+    _probe_series: StoreResultSink = field(init=False)
+    _series_keeper: SeriesKeeper | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
         self.readiness = Readiness(self, max_age_s=self.config.server.status_cache_s)
         self.http_metrics = HttpMetrics(self.registry)
         self.probe_metrics = ProbeMetrics(self.registry)
+        self._build_series()
+
+    def _build_series(self) -> None:
+        metrics, server = self.config.metrics, self.config.server
+        self.series = SeriesStore(
+            retention_ms=int(metrics.retention_s * 1000), max_bytes=metrics.max_bytes
+        )
+        self._probe_series = StoreResultSink(self.series, self.clock)
+        self.scrapes = ScrapeManager(
+            self.series,
+            clock=self.clock,
+            registry=self.registry if metrics.self_scrape else None,
+            self_instance=f"{server.host}:{server.port}",
+            self_interval_s=metrics.self_scrape_interval_s,
+            # Probe results are written straight in: not a second time from the registry.
+            skip_self=self._probe_series.metric_names,
+        )
 
     async def start(
         self,
@@ -158,7 +183,22 @@ class Runtime:
         if run_probes:
             # The service (not the CLI's admin commands) also follows the trading state.
             await self.control.watch(self.registry)
+            await self._start_series()
             await self._start_probes()
+
+    async def _start_series(self) -> None:
+        """Load the snapshot (before any new sample), then keep it and start scraping."""
+        metrics = self.config.metrics
+        path = metrics.snapshot_path or self.settings.data_dir / "series.snapshot"
+        self._series_keeper = SeriesKeeper(
+            self.series,
+            path if metrics.snapshot_enabled else None,
+            snapshot_interval_s=metrics.snapshot_interval_s,
+            clock=self.clock,
+        )
+        await self._series_keeper.load()
+        self._series_keeper.start()
+        await self.scrapes.start(self.config.scrape_configs)
 
     async def _start_probes(self) -> None:
         probes = self.config.probes
@@ -176,7 +216,7 @@ class Runtime:
         self.scheduler = Scheduler(
             clock=self.clock,
             flips=flips,
-            sink=self.probe_metrics,
+            sink=FanOutSink([self.probe_metrics, self._probe_series]),
             http=self._http,
             web=self._web,
             max_concurrency=probes.max_concurrency,
@@ -201,17 +241,21 @@ class Runtime:
             raise ConfigError("monitors do not run in this process")
         config = load_config_file(self.config_path)
         summary = await self.monitors.reload(config.monitors)
+        await self.scrapes.apply(config.scrape_configs)  # the metrics: section: next start
         self.config = config
         return summary
 
     async def close(self) -> None:
         """Release connections."""
+        await self.scrapes.stop()
         if self.monitors is not None:
             await self.monitors.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self._flips is not None:
             await self._flips.aclose()  # the flips handed over before the stop
+        if self._series_keeper is not None:
+            await self._series_keeper.stop()  # the final snapshot, after the last result
         if self._http is not None:
             await self._http.aclose()
         if self._web is not None:

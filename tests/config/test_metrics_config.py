@@ -57,6 +57,7 @@ def test_defaults() -> None:
     assert config.metrics.retention_s == 7200
     assert config.metrics.snapshot_interval_s == 60
     assert config.metrics.self_scrape is True
+    assert config.metrics.snapshot_path is None  # the data directory's
     assert config.scrape_configs == ()
 
 

@@ -90,7 +90,8 @@ class MetricsConfig(_Section):
 
     retention_s: Seconds = Field(default=2 * 3600.0, gt=0)
     max_bytes: Bytes = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
-    snapshot_path: Path = Path(".tradewarden/series.snapshot")
+    # Default: <data dir>/series.snapshot (TRADEWARDEN_DATA_DIR, .tradewarden).
+    snapshot_path: Path | None = None
     # 0: no periodic snapshot (still one at shutdown); snapshots off: snapshot_enabled.
     snapshot_interval_s: Seconds = Field(default=60.0, ge=0)
     snapshot_enabled: bool = True
