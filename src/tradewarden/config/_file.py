@@ -17,6 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from tradewarden.errors import ConfigError
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
+from tradewarden.rules._config import RulesConfig
 from tradewarden.series._config import MetricsConfig, ScrapeConfig, check_unique_jobs
 
 __all__ = [
@@ -123,6 +124,8 @@ class ServiceConfig(_Section):
     # The embedded series store and what it scrapes (Prometheus's scrape_configs).
     metrics: MetricsConfig = MetricsConfig()
     scrape_configs: tuple[ScrapeConfig, ...] = ()
+    # Alerting and recording rules (Prometheus rule files, the shipped packs).
+    rules: RulesConfig = RulesConfig()
 
     @field_validator("monitors")
     @classmethod
