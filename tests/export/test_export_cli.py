@@ -172,12 +172,33 @@ def test_prometheus_rules_to_stdout_are_one_valid_file(
 
 def test_a_bad_user_rule_file_is_named(config_file: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
-    bad.write_text("rules: []\n", encoding="utf-8")
+    bad.write_text(
+        "groups:\n  - name: mine\n    rules:\n      - alert: Broken\n        expr: sum(\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(
         app, ["export", "prometheus-rules", "-c", str(config_file), "--rules", str(bad)]
     )
     assert result.exit_code == 2
-    assert f"{bad}: not a Prometheus rule file" in result.stderr
+    assert str(bad) in result.stderr
+    assert "mine" in result.stderr
+    assert "Broken" in result.stderr
+
+
+def test_the_config_files_rules_section_is_followed(
+    config_file: Path, user_rules: Path, tmp_path: Path
+) -> None:
+    config_file.write_text(
+        CONFIG + "rules:\n  files: ['*.yml']\n  packs: [orders, redis]\n  default_rules: false\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["export", "prometheus-rules", "-c", str(config_file), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.yml"))
+    assert written == ["packs/orders.yml", "packs/redis.yml", "user/mine.yml"]
 
 
 def test_a_group_name_clash_is_refused_on_stdout(config_file: Path, tmp_path: Path) -> None:

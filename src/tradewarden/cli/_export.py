@@ -19,6 +19,8 @@ from tradewarden.export import (
     prometheus_rule_files,
     render_prometheus_config,
 )
+from tradewarden.rules._config import rule_file_paths
+from tradewarden.rules.packs import pack_files
 
 __all__ = ["export_app"]
 
@@ -35,18 +37,10 @@ RulesOption = Annotated[
 
 
 def _configured_rule_files(loaded: Loaded) -> list[Path]:
-    """The rule files the config file names, relative to the config file."""
-    rules = getattr(loaded.config, "rules", None)
-    files = getattr(rules, "files", ()) if rules is not None else ()
+    """The config file's ``rules.files`` (globs expanded, relative to the config file)."""
     base = loaded.config_path.parent if loaded.config_path is not None else Path()
-    found: list[Path] = []
-    for entry in files:
-        pattern = str(entry)
-        if any(char in pattern for char in "*?["):
-            found.extend(sorted(base.glob(pattern)))
-        else:
-            found.append(base / entry)
-    return found
+    packs = set(pack_files())
+    return [path for path in rule_file_paths(loaded.config.rules, base) if path not in packs]
 
 
 def _write(out: Path, name: str, text: str) -> None:
@@ -71,9 +65,15 @@ def prometheus_rules(
 ) -> None:
     """The rule packs, the monitors' default rules and your rule files, promtool-valid."""
     loaded = load(config)
-    user_files = [*_configured_rule_files(loaded), *(rules or [])]
     try:
-        files = prometheus_rule_files(loaded.config.monitors, user_files, runbook_base=runbook_base)
+        user_files = [*_configured_rule_files(loaded), *(rules or [])]
+        files = prometheus_rule_files(
+            loaded.config.monitors,
+            user_files,
+            packs=loaded.config.rules.packs,
+            default_rules=loaded.config.rules.default_rules,
+            runbook_base=runbook_base,
+        )
         if out is None:
             typer.echo(merge_rule_files(files), nl=False)
             return
@@ -115,7 +115,7 @@ def prometheus_config_command(
         else None,
     )
     document, secret_files = prometheus_config(
-        getattr(loaded.config, "scrape_configs", ()),
+        loaded.config.scrape_configs,
         warden=target,
         # Prometheus allows a glob in the file name only: one entry per folder written.
         rule_files=[f"{folder}/*.yml" for folder in (rules, f"{rules}/packs", f"{rules}/user")],

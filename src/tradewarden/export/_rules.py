@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.error import YAMLError
-
 from tradewarden.errors import ConfigError
 from tradewarden.export._yaml import dump_yaml, load_yaml
 from tradewarden.probes import MonitorSpec
+from tradewarden.rules import load_rule_files
 from tradewarden.rules._defaults import default_rule_file
 from tradewarden.rules.packs import RUNBOOK_PREFIX, pack_files
 
@@ -47,40 +46,40 @@ def _with_runbook_base(text: str, runbook_base: str | None) -> str:
 
 
 def _user_file(path: Path) -> str:
+    # The warden's own loader runs promtool's checks: a file Prometheus would refuse is
+    # refused here, naming file, group, rule and the problem.
+    load_rule_files([path])
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the rule file ({exc.strerror})") from exc
-    try:
-        document = load_yaml(text)
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
-        raise ConfigError(f"{path}: not a Prometheus rule file (no 'groups' list)")
-    return text
 
 
 def prometheus_rule_files(
     monitors: Iterable[MonitorSpec],
     user_files: Sequence[Path],
     *,
+    packs: Sequence[str] | None = None,
+    default_rules: bool = True,
     runbook_base: str | None = None,
 ) -> list[RuleFile]:
-    """Return the packs (``packs/<area>.yml``), the monitors' defaults and the user's files."""
+    """Return the packs (``packs/<area>.yml``; ``packs`` None: all), the monitors' defaults
+    (``tradewarden-monitors.yml``) and the user's files (``user/<name>``)."""
     files = [
         RuleFile(f"packs/{path.name}", _with_runbook_base(path.read_text("utf-8"), runbook_base))
         for path in pack_files()
+        if packs is None or path.stem in packs
     ]
-    generated = default_rule_file(monitors)
+    specs = list(monitors)
+    generated = default_rule_file(specs)
     if runbook_base:
         for group in generated["groups"]:
             for rule in group["rules"]:
                 url = rule["annotations"]["runbook_url"]
                 rule["annotations"]["runbook_url"] = _rebase(url, runbook_base)
-    defaults = dump_yaml(generated)
-    files.append(
-        RuleFile(DEFAULTS_NAME, "# Generated from the config file's monitors.\n" + defaults)
-    )
+    if default_rules and specs:
+        header = "# Generated from the config file's monitors.\n"
+        files.append(RuleFile(DEFAULTS_NAME, header + dump_yaml(generated)))
     taken: set[str] = set()
     for path in user_files:
         name = f"user/{path.name}"
