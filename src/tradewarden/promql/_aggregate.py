@@ -185,20 +185,15 @@ def _scalar(param: Value | None) -> float:
     return param.v
 
 
-def _output_labels(agg: Aggregate, labels: Labels) -> Labels:
-    names = set(agg.grouping)
-    if agg.without:
-        names.add(METRIC_NAME)
-        return tuple.__new__(Labels, tuple(p for p in labels if p[0] not in names))
-    return tuple.__new__(Labels, tuple(p for p in labels if p[0] in names))
-
-
 def _simple(agg: Aggregate, vec: Vector, t: int, fn: Callable[[list[float]], float]) -> Vector:
     out = Vector()
-    for group in _groups(agg, vec).values():
-        first = group[0]
-        drop = any(s.drop_name for s in group)
-        out.append(Sample(_output_labels(agg, first.labels), t, fn([s.v for s in group]), drop))
+    # The name survives only a by(__name__); then the group drops it if any input does.
+    keeps_name = not agg.without and METRIC_NAME in agg.grouping
+    for key, group in _groups(agg, vec).items():
+        # The group key is the output label set: the by-labels, or all but the without-labels.
+        labels = tuple.__new__(Labels, key)
+        drop = keeps_name and any(s.drop_name for s in group)
+        out.append(Sample(labels, t, fn([s.v for s in group]), drop))
     return out
 
 
@@ -254,8 +249,9 @@ def _count_values(agg: Aggregate, vec: Vector, label: str, t: int) -> Vector:
     if not _LABEL_NAME.match(label):
         raise QueryError(f"invalid label name {_go_quote(label)}")
     counts: dict[Labels, int] = {}
+    key = _group_key(agg)
     for s in vec:
-        base = _output_labels(agg, s.labels)
+        base = tuple.__new__(Labels, key(s.labels))
         labels = base.set(label, format_float(s.v))
         counts[labels] = counts.get(labels, 0) + 1
     return Vector(Sample(labels, t, float(n)) for labels, n in counts.items())

@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from tradewarden.promql._aggregate import aggregate
@@ -53,19 +54,21 @@ from tradewarden.promql._values import (
     Value,
     Vector,
 )
-from tradewarden.series import Labels, Queryable, is_stale
+from tradewarden.series import METRIC_NAME, Labels, Queryable, is_stale
 
 __all__ = ["Engine", "QueryResult"]
 
 _DEFAULT_SUBQUERY_STEP_MS = 60_000
 _SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _DUPLICATE = "vector cannot contain metrics with the same labelset"
+_DROP_NAME = attrgetter("drop_name")
+_LABELS = attrgetter("labels")
 _CALL_FIELDS = frozenset(f.name for f in dataclasses.fields(Call))
 _HAS_POSITION = re.compile(r"\(\d+:\d+\)$")
 _PARAM_MESSAGES = ("quantile value should be", "ratio value should be")
 
-# One selected series: labels, timestamps, values.
-_Buf = tuple[Labels, list[int], list[float]]
+# One selected series: labels, timestamps, values (lists, or the store's arrays).
+_Buf = tuple[Labels, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -128,17 +131,34 @@ def _compile(query: str | Expr) -> tuple[str, Node]:
 
 def _drop_names(vec: Vector) -> Vector:
     """Remove ``__name__`` where flagged; a duplicate label set is an error."""
+    if not any(map(_DROP_NAME, vec)):
+        if len(set(map(_LABELS, vec))) != len(vec):
+            raise QueryError(_DUPLICATE)
+        return vec
     seen: set[Labels] = set()
     out = Vector()
     for s in vec:
         labels = s.labels
         if s.drop_name:
-            labels = labels.without_name()
+            labels = _without_name(labels)
         if labels in seen:
             raise QueryError(_DUPLICATE)
         seen.add(labels)
         out.append(Sample(labels, s.t, s.v) if s.drop_name else s)
     return out
+
+
+def _without_name(labels: Labels) -> Labels:
+    if labels and labels[0][0] == METRIC_NAME:  # sorted: "__name__" is first but for
+        return tuple.__new__(Labels, labels[1:])  # names that start with an upper-case letter
+    return labels.without_name()
+
+
+def _as_list(seq: Any) -> list[Any]:
+    if type(seq) is list:
+        return seq
+    tolist = getattr(seq, "tolist", None)
+    return tolist() if tolist is not None else list(seq)
 
 
 class _Evaluator:
@@ -225,21 +245,26 @@ class _Evaluator:
             return bufs
         lo, hi = self._spans[key]
         seen: set[Labels] = set()
+        several = len(sel.alternatives) > 1
         bufs = []
         for matchers in sel.alternatives:
             for data in self._storage.select(matchers, lo, hi):
-                if data.labels in seen:
-                    continue
-                seen.add(data.labels)
-                ts = list(data.timestamps)
-                vs = list(data.values)
-                if drop_stale and any(math.isnan(v) for v in vs):
-                    keep = [i for i, v in enumerate(vs) if not is_stale(v)]
-                    ts = [ts[i] for i in keep]
-                    vs = [vs[i] for i in keep]
-                if ts:
+                if several:
+                    if data.labels in seen:
+                        continue
+                    seen.add(data.labels)
+                ts: Any = data.timestamps
+                vs: Any = data.values
+                if drop_stale:  # range selectors ignore stale markers: drop them once
+                    ts = _as_list(ts)
+                    vs = _as_list(vs)
+                    if math.isnan(sum(vs)):  # any NaN (or +Inf and -Inf)
+                        keep = [i for i, v in enumerate(vs) if not is_stale(v)]
+                        ts = [ts[i] for i in keep]
+                        vs = [vs[i] for i in keep]
+                if len(ts) > 0:
                     bufs.append((data.labels, ts, vs))
-        bufs.sort(key=lambda b: b[0])
+        bufs.sort()  # by labels (unique, so the lists are never compared)
         self._selected[key] = bufs
         return bufs
 
@@ -283,7 +308,7 @@ class _Evaluator:
     def _finish_matrix(self, m: Matrix) -> Matrix:
         out: dict[Labels, Series] = {}
         for s in m:
-            labels = s.labels.without_name() if s.drop_name else s.labels
+            labels = _without_name(s.labels) if s.drop_name else s.labels
             if labels in out:
                 raise QueryError(_DUPLICATE)
             out[labels] = Series(labels, s.ts, s.vs)
