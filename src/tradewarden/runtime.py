@@ -43,6 +43,7 @@ from tradewarden.probes import (
     StoreHeartbeats,
     new_web_session,
 )
+from tradewarden.rules import GroupSpec, RuleManager, build_rule_manager, load_rule_groups
 from tradewarden.series import SeriesKeeper, SeriesStore
 from tradewarden.series._probes import FanOutSink, StoreResultSink
 from tradewarden.series._scrape import ScrapeManager
@@ -112,6 +113,9 @@ class Runtime:
     scrapes: ScrapeManager = field(init=False)
     _probe_series: StoreResultSink = field(init=False)
     _series_keeper: SeriesKeeper | None = field(init=False, default=None)
+    # Alerting and recording rules over the series store (rules/).
+    rules: RuleManager = field(init=False)
+    _rules_unsubscribe: Callable[[], None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
@@ -119,6 +123,7 @@ class Runtime:
         self.http_metrics = HttpMetrics(self.registry)
         self.probe_metrics = ProbeMetrics(self.registry)
         self._build_series()
+        self.rules = build_rule_manager(self.series, self.clock, self.config.rules)
 
     def _build_series(self) -> None:
         metrics, server = self.config.metrics, self.config.server
@@ -185,6 +190,7 @@ class Runtime:
             await self.control.watch(self.registry)
             await self._start_series()
             await self._start_probes()
+            await self._start_rules()
 
     async def _start_series(self) -> None:
         """Load the snapshot (before any new sample), then keep it and start scraping."""
@@ -229,6 +235,24 @@ class Runtime:
         if probes.sync_interval_s > 0:
             self.monitors.watch(probes.sync_interval_s)
 
+    async def _start_rules(self) -> None:
+        """Load the rules (a bad file stops the start), then evaluate as samples arrive."""
+        self.rules.apply(self._rule_groups(self.config))
+        self._rules_unsubscribe = self.series.subscribe(self.rules.notify)
+        await self.rules.start()
+
+    def _rule_groups(self, config: ServiceConfig) -> list[GroupSpec]:
+        base = self.config_path.parent if self.config_path is not None else Path.cwd()
+        monitors = [s.spec for s in self.scheduler.all()] if self.scheduler else config.monitors
+        return load_rule_groups(config.rules, base, monitors)
+
+    async def reload_rules(self) -> list[GroupSpec]:
+        """Read the config file's rule files again and apply them; raise RuleLoadError
+        (file, group, rule) and keep the rules in force when any is invalid."""
+        groups = self._rule_groups(load_config_file(self.config_path))
+        self.rules.apply(groups)
+        return groups
+
     async def reload_monitors(self) -> ReloadSummary:
         """Read the config file again and apply its monitors; raise ConfigError when invalid.
 
@@ -247,6 +271,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Release connections."""
+        if self._rules_unsubscribe is not None:
+            self._rules_unsubscribe()
+        await self.rules.stop()
         await self.scrapes.stop()
         if self.monitors is not None:
             await self.monitors.stop()

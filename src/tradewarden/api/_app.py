@@ -25,6 +25,7 @@ from tradewarden.api.routers import (
     monitors,
     query,
     queues,
+    rules,
 )
 from tradewarden.runtime import FirstAdmin, Runtime
 
@@ -88,6 +89,7 @@ def create_app(
         heartbeats.router,
         control.router,
         query.router,
+        rules.router,
     ):
         app.include_router(router)
     if docs:

@@ -3,6 +3,13 @@ Go-template annotations, the alert state machine, the rule manager and the alert
 """
 
 from tradewarden.rules._alerts import RESOLVED_RETENTION_MS, Alert, AlertState, AlertTracker, Found
+from tradewarden.rules._config import (
+    DEFAULT_RULES_SOURCE,
+    RulesConfig,
+    build_rule_manager,
+    load_rule_groups,
+    rule_file_paths,
+)
 from tradewarden.rules._expr import InstantQuery, engine_query, metric_names, parse_expr
 from tradewarden.rules._files import (
     GroupSpec,
@@ -33,6 +40,7 @@ from tradewarden.rules._template import (
     alert_template_data,
     check_template,
     expand_alert_template,
+    expand_template,
     humanize,
     humanize_1024,
     humanize_duration,
@@ -43,6 +51,7 @@ from tradewarden.rules._template import (
 __all__ = [
     "ALERTS",
     "ALERTS_FOR_STATE",
+    "DEFAULT_RULES_SOURCE",
     "RESOLVED_RETENTION_MS",
     "Alert",
     "AlertSink",
@@ -64,11 +73,14 @@ __all__ = [
     "RuleManagerOptions",
     "RuleProblem",
     "RuleSpec",
+    "RulesConfig",
     "TemplateError",
     "alert_template_data",
+    "build_rule_manager",
     "check_template",
     "engine_query",
     "expand_alert_template",
+    "expand_template",
     "format_duration",
     "humanize",
     "humanize_1024",
@@ -76,10 +88,12 @@ __all__ = [
     "humanize_percentage",
     "humanize_timestamp",
     "load_rule_files",
+    "load_rule_groups",
     "metric_names",
     "parse_duration_ms",
     "parse_expr",
     "parse_rule_document",
     "parse_rule_text",
     "restore_for_state",
+    "rule_file_paths",
 ]

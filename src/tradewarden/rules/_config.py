@@ -6,11 +6,13 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tradewarden.clock import Clock
 from tradewarden.probes import MonitorSpec
+from tradewarden.rules._expr import engine_query
 from tradewarden.rules._files import (
     GroupSpec,
     RuleLoadError,
@@ -18,9 +20,17 @@ from tradewarden.rules._files import (
     load_rule_files,
     parse_rule_document,
 )
+from tradewarden.rules._manager import RuleManager, RuleManagerOptions
+from tradewarden.rules._sink import AlertSink
 from tradewarden.series._config import Seconds
 
-__all__ = ["DEFAULT_RULES_SOURCE", "RulesConfig", "load_rule_groups", "rule_file_paths"]
+__all__ = [
+    "DEFAULT_RULES_SOURCE",
+    "RulesConfig",
+    "build_rule_manager",
+    "load_rule_groups",
+    "rule_file_paths",
+]
 
 # The ``file`` of the generated monitor rules (no file on disk holds them).
 DEFAULT_RULES_SOURCE = "<tradewarden:monitors>"
@@ -111,3 +121,27 @@ def load_rule_groups(
 
         groups += parse_rule_document(default_rule_file(specs), DEFAULT_RULES_SOURCE)
     return groups
+
+
+def build_rule_manager(
+    store: Any, clock: Clock, config: RulesConfig, sink: AlertSink | None = None
+) -> RuleManager:
+    """The manager over the embedded store (read and written) and an engine on it."""
+    from tradewarden.promql import Engine
+
+    return RuleManager(
+        query=engine_query(Engine(store)),
+        storage=store,
+        appender=store,
+        clock=clock,
+        sink=sink,
+        options=RuleManagerOptions(
+            evaluation_interval_ms=int(config.evaluation_interval * 1000),
+            debounce_s=config.debounce,
+            resend_delay_ms=int(config.resend_delay * 1000),
+            outage_tolerance_ms=int(config.outage_tolerance * 1000),
+            for_grace_period_ms=int(config.for_grace_period * 1000),
+            external_labels=dict(config.external_labels),
+            external_url=config.external_url,
+        ),
+    )
