@@ -7,7 +7,9 @@
     store.subscribe(callback)                    # callback(frozenset of metric names)
     store.truncate(now_ms)                       # retention and budget
 
-Samples older than or equal to a series' newest are dropped and counted. When the
+Samples older than or equal to a series' newest are dropped and counted. A series keeps its
+newest 120 to 240 samples raw (two arrays, 16 bytes a sample) and the older ones in sealed,
+compressed chunks of 120 (see ``_chunks.py``). When the
 estimated memory passes ``max_bytes``, the oldest sealed chunks of every series go first
 (down to 90 % of the budget), and while it stays over, new series are refused and counted:
 the store never grows without bound. Everything runs on the caller's thread; the snapshot
@@ -192,11 +194,13 @@ class SeriesStore:
         series.head_v.append(value)
         series.last_t = t_ms
         self._samples += 1
-        if len(series.head_t) >= CHUNK_SAMPLES:
-            chunk = encode_chunk(series.head_t, series.head_v)
+        if len(series.head_t) >= 2 * CHUNK_SAMPLES:
+            # Seal the older half: the newest CHUNK_SAMPLES stay raw, so the queries rules
+            # make (the last few minutes) never decompress.
+            chunk = encode_chunk(series.head_t[:CHUNK_SAMPLES], series.head_v[:CHUNK_SAMPLES])
             series.chunks.append(chunk)
-            series.head_t = array("q")
-            series.head_v = array("d")
+            series.head_t = series.head_t[CHUNK_SAMPLES:]
+            series.head_v = series.head_v[CHUNK_SAMPLES:]
             series.nbytes += chunk.nbytes
             self._bytes += chunk.nbytes
         self._bytes += series.head_bytes() - before
