@@ -8,17 +8,14 @@ from decimal import Decimal
 
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._values import Call, RangeWindow, Scalar, String, Vector
-from tradewarden.series import Labels
 
 __all__ = [
     "at_arg",
     "bad_bucket_label_warning",
     "format_openmetrics_float",
     "go_div",
-    "histogram_ignored_info",
     "invalid_quantile_warning",
     "kahan_inc",
-    "mixed_classic_native_warning",
     "monotonicity_info",
     "possible_non_counter_info",
     "quantile",
@@ -174,11 +171,6 @@ def at_arg(call: Call, index: int) -> str:
     return f" ({positions[index]})" if index < len(positions) else ""
 
 
-def metric_name(labels: Labels) -> str:
-    """The ``__name__`` of ``labels`` or ``""``."""
-    return labels.metric_name
-
-
 def _quoted(text: str) -> str:
     # Go's %q for the plain strings these messages carry.
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -211,13 +203,6 @@ def bad_bucket_label_warning(name: str, value: str) -> str:
     )
 
 
-def mixed_classic_native_warning(name: str) -> str:
-    """Classic buckets and a native histogram with the same labels."""
-    return _for_metric(
-        "PromQL warning: vector contains a mix of classic and native histograms", name
-    )
-
-
 def monotonicity_info(name: str) -> str:
     """``histogram_quantile`` had to make the bucket counts monotonic."""
     return _for_metric(
@@ -233,12 +218,4 @@ def possible_non_counter_info(name: str) -> str:
     return (
         "PromQL info: metric might not be a counter, name does not end in "
         f"_total/_sum/_count/_bucket: {_quoted(name)}"
-    )
-
-
-def histogram_ignored_info(name: str) -> str:
-    """Histograms ignored in a range of floats and histograms."""
-    return (
-        "PromQL info: ignored histograms in a range containing both floats and histograms "
-        f"for metric name {_quoted(name)}"
     )

@@ -101,10 +101,6 @@ def _expand(pieces: tuple[_Piece, ...], match: re.Match[str]) -> str:
     return "".join(out)
 
 
-def _with_label(labels: Labels, name: str, value: str) -> Labels:
-    return labels.set(name, value)
-
-
 def _check_unique(out: Iterable[Sample]) -> None:
     seen: set[Labels] = set()
     for s in out:
@@ -129,7 +125,7 @@ def _label_replace(call: Call) -> Vector:
         if match is None:
             out.append(Sample(s.labels, t, s.v, s.drop_name))
             continue
-        labels = _with_label(s.labels, dst, _expand(pieces, match))
+        labels = s.labels.set(dst, _expand(pieces, match))
         out.append(Sample(labels, t, s.v, False if dst == METRIC_NAME else s.drop_name))
     _check_unique(out)
     return out
@@ -148,7 +144,7 @@ def _label_join(call: Call) -> Vector:
     out = Vector()
     for s in vector_arg(call, 0):
         value = separator.join(s.labels.get(src) for src in sources)
-        labels = _with_label(s.labels, dst, value)
+        labels = s.labels.set(dst, value)
         out.append(Sample(labels, t, s.v, False if dst == METRIC_NAME else s.drop_name))
     _check_unique(out)
     return out

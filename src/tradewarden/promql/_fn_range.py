@@ -96,7 +96,7 @@ def _extrapolate(
     return result * factor
 
 
-def _counter_rate(name: str, inner: VectorFn) -> VectorFn:
+def _counter_rate(inner: VectorFn) -> VectorFn:
     def impl(call: Call) -> Vector:
         out = inner(call)
         for s in out:
@@ -105,7 +105,6 @@ def _counter_rate(name: str, inner: VectorFn) -> VectorFn:
                 call.annotations.info(possible_non_counter_info(metric) + at_arg(call, 0))
         return out
 
-    impl.__name__ = name
     return impl
 
 
@@ -403,8 +402,8 @@ def _absent_over_time(call: Call) -> Vector:
 
 
 RANGE_FUNCTIONS: dict[str, FunctionImpl] = {
-    "rate": _counter_rate("rate", _extrapolated(is_counter=True, is_rate=True)),
-    "increase": _counter_rate("increase", _extrapolated(is_counter=True, is_rate=False)),
+    "rate": _counter_rate(_extrapolated(is_counter=True, is_rate=True)),
+    "increase": _counter_rate(_extrapolated(is_counter=True, is_rate=False)),
     "delta": _extrapolated(is_counter=False, is_rate=False),
     "irate": _over_series(_instant_value(is_rate=True)),
     "idelta": _over_series(_instant_value(is_rate=False)),
