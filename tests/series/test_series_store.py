@@ -218,3 +218,28 @@ def test_bytes_per_sample_measured_is_at_most_20() -> None:
     )
     assert stats.samples == series * per_series
     assert measured <= 20
+
+
+def test_over_budget_without_chunks_to_drop_stays_cheap_and_bounded() -> None:
+    store = SeriesStore(max_bytes=100_000)
+    for i in range(2000):
+        store.append(Labels.of(__name__="n", i=str(i)), 1, 1.0)
+    refused = store.stats().refused_series
+    assert refused > 0
+    # The series it holds go on taking samples; none is lost to the budget.
+    held = store.stats().series
+    for t in range(2, 50):
+        for i in range(held):
+            store.append(Labels.of(__name__="n", i=str(i)), t, float(t))
+    assert store.stats().series == held
+    assert store.stats().samples == held * 49
+
+
+def test_a_regex_of_literal_alternatives_is_looked_up() -> None:
+    store = SeriesStore()
+    for job in ("api", "bot", "db", "a.i"):
+        store.append(Labels.of(__name__="up", job=job), 1, 1.0)
+    selected = store.select([LabelMatcher("job", MatchOp.REGEX, "api|db|nope")], 0, 10)
+    assert sorted(s.labels.get("job") for s in selected) == ["api", "db"]
+    dotted = store.select([LabelMatcher("job", MatchOp.REGEX, "a.i")], 0, 10)
+    assert sorted(s.labels.get("job") for s in dotted) == ["a.i", "api"]

@@ -122,6 +122,7 @@ class SeriesStore:
         self._duplicates = 0
         self._refused = 0
         self._dropped_chunks = 0
+        self._sealed = 0  # sealed chunks held: what the budget can drop
         self._listeners: list[Listener] = []
         self._pending: set[str] = set()
         self._batch_depth = 0
@@ -203,6 +204,7 @@ class SeriesStore:
             series.head_v = series.head_v[CHUNK_SAMPLES:]
             series.nbytes += chunk.nbytes
             self._bytes += chunk.nbytes
+            self._sealed += 1
         self._bytes += series.head_bytes() - before
         if self._bytes > self.max_bytes:
             self._enforce_budget()
@@ -285,6 +287,7 @@ class SeriesStore:
         self._bytes -= chunk.nbytes
         self._samples -= chunk.count
         self._dropped_chunks += 1
+        self._sealed -= 1
 
     def _drop_series(self, series: _Series) -> None:
         del self._by_labels[series.labels]
@@ -292,11 +295,12 @@ class SeriesStore:
         self._index.remove(series.id, series.labels)
         self._samples -= sum(c.count for c in series.chunks) + len(series.head_t)
         self._bytes -= series.nbytes + series.head_bytes()
+        self._sealed -= len(series.chunks)
 
     def _enforce_budget(self) -> None:
         """Drop the oldest sealed chunks, store-wide, until 90 % of the budget is left."""
-        if self._bytes <= self.max_bytes:
-            return
+        if self._bytes <= self.max_bytes or not self._sealed:
+            return  # nothing over, or nothing to drop (then new series are refused)
         target = self.max_bytes * 9 // 10
         oldest = [(s.chunks[0].first_t, s.id) for s in self._by_id.values() if s.chunks]
         heapq.heapify(oldest)
@@ -336,6 +340,7 @@ class SeriesStore:
             elif series.chunks:
                 series.last_t = series.chunks[-1].last_t
             added = sum(c.nbytes for c in series.chunks)
+            self._sealed += len(series.chunks)
             series.nbytes += added
             self._bytes += added + series.head_bytes()
             self._samples += sum(c.count for c in series.chunks) + len(series.head_t)
