@@ -1,0 +1,156 @@
+"""Differential: the warden evaluates a rule file over series, writes the firing alerts it
+finds (labels and expanded annotations) as a ``promtool test rules`` file, and the real
+Prometheus rule engine (promtool 2.42) must find exactly those."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from conftest import in_ci
+from tradewarden.clock import ManualClock
+from tradewarden.promql import Engine
+from tradewarden.rules import (
+    AlertState,
+    RuleManager,
+    RuleManagerOptions,
+    engine_query,
+    parse_rule_text,
+)
+from tradewarden.series import Labels, ListStorage
+
+PROMTOOL = "/usr/bin/promtool"
+STEP_S = 60
+
+RULES = r"""
+groups:
+  - name: diff
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 2m
+        labels:
+          severity: page
+          where: '{{ $labels.job | toUpper }}-{{ reReplaceAll ":.*" "" $labels.instance }}'
+        annotations:
+          summary: '{{ $labels.instance }} of {{ .Labels.job }} down, value {{ $value }}'
+          title: '{{ "the instance is down" | title }}'
+      - alert: Big
+        expr: queue_depth > 100
+        annotations:
+          raw: '{{ $value }}'
+          si: '{{ $value | humanize }}'
+          bin: '{{ humanize1024 $value }}'
+          fixed: '{{ printf "%.2f" $value }} / {{ printf "%d items" 7 }} / {{ printf "%v" $value }}'
+          pct: '{{ humanizePercentage 0.0456 }}'
+          dur: '{{ humanizeDuration 93784.5 }} {{ humanizeDuration 0.0123 }}'
+          ts: '{{ humanizeTimestamp 1435065584.128 }}'
+          branch: >-
+            {{ if gt $value 1000000.0 }}huge{{ else if gt $value 1000.0 }}large{{ else }}ok{{ end }}
+          labels: '{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}'
+          query: '{{ with query "sum(queue_depth)" }}{{ . | first | value | humanize }}{{ end }}'
+          count: '{{ len (query "queue_depth") }} {{ match "^q" $labels.queue }}'
+          broken: '{{ if gt $value 10 }}big{{ end }}'
+          small: '{{ 0.000012345 }} {{ 123456.0 }} {{ 1e21 }}'
+"""
+
+SERIES = {
+    'up{job="api", instance="api-1:8080"}': [1, 0, 0, 0, 0, 0],
+    'up{job="api", instance="api-2:8080"}': [0, 0, 0, 0, 0, 0],
+    'up{job="worker", instance="w-1:9000"}': [0, 0, 1, 1, 1, 1],
+    'queue_depth{queue="orders"}': [5, 50, 500, 5000, 1234567, 2500000],
+    'queue_depth{queue="signals"}': [101, 101.5, 0.25, 99999, 0.5, 123.456],
+}
+
+
+def _labels(series: str) -> Labels:
+    name, _, rest = series.partition("{")
+    pairs = [
+        (k.strip(), v.strip().strip('"')) for k, v in (p.split("=") for p in rest[:-1].split(","))
+    ]
+    return Labels.from_pairs([*pairs, ("__name__", name)])
+
+
+async def _warden_alerts(eval_s: int) -> dict[str, list[dict[str, Any]]]:
+    storage = ListStorage()
+    for series, values in SERIES.items():
+        for i, value in enumerate(values):
+            storage.append(_labels(series), i * STEP_S * 1000, float(value))
+    clock = ManualClock(0.0)
+    manager = RuleManager(
+        query=engine_query(Engine(storage)),
+        storage=storage,
+        appender=storage,
+        clock=clock,
+        options=RuleManagerOptions(evaluation_interval_ms=STEP_S * 1000),
+    )
+    manager.apply(parse_rule_text(RULES, "diff.yml"))
+    await manager.start()
+    while clock.now() < eval_s:
+        clock.advance(STEP_S)
+        await manager.evaluate_now()
+    await manager.stop()
+    out: dict[str, list[dict[str, Any]]] = {"Down": [], "Big": []}
+    for alert, _rule, _group in manager.alerts():
+        if alert.state is AlertState.FIRING:
+            labels = alert.labels.without(["alertname"]).to_dict()
+            entry = {"exp_labels": labels, "exp_annotations": dict(alert.annotations)}
+            out[alert.name].append(entry)
+    return out
+
+
+@pytest.fixture
+def promtool() -> str:
+    if shutil.which(PROMTOOL) is None:
+        if in_ci():
+            pytest.fail("promtool is missing (Debian package prometheus)")
+        pytest.skip("promtool is not installed")
+    return PROMTOOL
+
+
+@pytest.mark.parametrize("eval_minutes", [1, 3, 4, 5])
+async def test_promtool_finds_the_same_firing_alerts(
+    eval_minutes: int, tmp_path: Path, promtool: str
+) -> None:
+    (tmp_path / "diff.yml").write_text(RULES)
+    eval_s = eval_minutes * 60
+    found = await _warden_alerts(eval_s)
+    assert any(found.values())
+    tests = [
+        {"eval_time": f"{eval_minutes}m", "alertname": name, "exp_alerts": alerts}
+        for name, alerts in found.items()
+    ]
+    unit = {
+        "rule_files": ["diff.yml"],
+        "evaluation_interval": f"{STEP_S}s",
+        "tests": [
+            {
+                "interval": f"{STEP_S}s",
+                "input_series": [
+                    {"series": s, "values": " ".join(json.dumps(v) for v in values)}
+                    for s, values in SERIES.items()
+                ],
+                "alert_rule_test": tests,
+            }
+        ],
+    }
+    test_file = tmp_path / "diff_test.yml"
+    with test_file.open("w") as handle:
+        YAML(typ="safe").dump(unit, handle)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [promtool, "test", "rules", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
