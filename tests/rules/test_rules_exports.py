@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import tradewarden.rules as rules
+from tradewarden import rules
 
 
 def test_all_names_resolve() -> None:
