@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, TypeAlias
 
@@ -34,8 +34,11 @@ __all__ = [
     "Unary",
     "VectorSel",
     "compile_expr",
+    "function_names",
     "metric_names",
     "parse",
+    "selectors",
+    "with_at",
 ]
 
 Expr: TypeAlias = Any
@@ -193,6 +196,48 @@ def metric_names(expr: Expr | str) -> frozenset[str] | None:
                 return None
             names.add(fixed[0])
     return frozenset(names)
+
+
+def with_at(node: Node, at_ms: int) -> Node:  # noqa: PLR0911 - one return per node type
+    """A copy of the tree with ``@ at_ms`` on every selector and subquery that has no
+    ``@`` yet, leaving the inside of subqueries alone (Prometheus's test harness runs
+    each instant eval that way too)."""
+    if isinstance(node, VectorSel):
+        return node if node.at is not None else replace(node, at=at_ms)
+    if isinstance(node, MatrixSel):
+        return node if node.vs.at is not None else replace(node, vs=replace(node.vs, at=at_ms))
+    if isinstance(node, Subquery):
+        return node if node.at is not None else replace(node, at=at_ms)
+    if isinstance(node, Unary):
+        return replace(node, expr=with_at(node.expr, at_ms))
+    if isinstance(node, Binary):
+        return replace(node, lhs=with_at(node.lhs, at_ms), rhs=with_at(node.rhs, at_ms))
+    if isinstance(node, Aggregate):
+        param = None if node.param is None else with_at(node.param, at_ms)
+        return replace(node, expr=with_at(node.expr, at_ms), param=param)
+    if isinstance(node, FuncCall):
+        return replace(node, args=[with_at(a, at_ms) for a in node.args])
+    return node
+
+
+def function_names(node: Node) -> set[str]:
+    """The names of every function a tree calls."""
+    names: set[str] = set()
+    stack: list[Node] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, FuncCall):
+            names.add(n.name)
+            stack.extend(n.args)
+        elif isinstance(n, Subquery | Unary):
+            stack.append(n.expr)
+        elif isinstance(n, Binary):
+            stack.extend((n.lhs, n.rhs))
+        elif isinstance(n, Aggregate):
+            stack.append(n.expr)
+            if n.param is not None:
+                stack.append(n.param)
+    return names
 
 
 def selectors(node: Node) -> list[VectorSel]:

@@ -56,7 +56,7 @@ from tradewarden.promql._values import (
 )
 from tradewarden.series import METRIC_NAME, Labels, Queryable, is_stale
 
-__all__ = ["Engine", "QueryResult"]
+__all__ = ["Compiled", "Engine", "QueryResult"]
 
 _DEFAULT_SUBQUERY_STEP_MS = 60_000
 _SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
@@ -123,9 +123,19 @@ class Engine:
         return QueryResult(value, ev.annotations)
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """An expression already in the evaluator's form, with its text (for positions)."""
+
+    text: str
+    node: Node
+
+
 def _compile(query: str | Expr) -> tuple[str, Node]:
     if isinstance(query, str):
         return query, compile_expr(parse(query))
+    if isinstance(query, Compiled):
+        return query.text, query.node
     return str(query), compile_expr(query)
 
 

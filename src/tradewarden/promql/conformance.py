@@ -25,8 +25,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tradewarden.promql._ast import compile_expr, parse, selectors
-from tradewarden.promql._engine import Engine
+from tradewarden.promql._ast import compile_expr, function_names, parse, selectors, with_at
+from tradewarden.promql._engine import Compiled, Engine
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._values import Annotations, Matrix, Sample, Scalar, String, Value, Vector
 from tradewarden.series import METRIC_NAME, STALE_NAN, Labels, ListStorage, is_stale
@@ -65,6 +65,22 @@ _PAT_EXPECT = re.compile(
     r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$"
 )
 _PAT_EXPECT_RANGE = re.compile(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
+# Functions whose result changes with the evaluation time even for pinned arguments.
+_AT_UNSAFE = frozenset(
+    {
+        "days_in_month",
+        "day_of_month",
+        "day_of_week",
+        "day_of_year",
+        "hour",
+        "minute",
+        "month",
+        "year",
+        "predict_linear",
+        "time",
+        "timestamp",
+    }
+)
 _CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
 _NUM = r"[+-]?(?:[Ii]nf|NaN|0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 _UNUM = r"(?:[Ii]nf|NaN|0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -572,12 +588,53 @@ def _check_failure(ev: _Eval, err: QueryError) -> None:
         raise _MismatchError(f"expected error matching {str(fails[0])!r}, got {msg!r}")
 
 
-def _run_eval(engine: Engine, ev: _Eval) -> None:  # noqa: PLR0912 - test.go's order of checks
-    try:
-        if ev.is_range:
+def _run_eval(engine: Engine, ev: _Eval) -> None:
+    """Run one eval as test.go does: a range eval once; an instant eval as written, then
+    with ``@ <eval time>`` added to every selector and evaluated at other times, each also
+    as a range query around its time."""
+    if ev.is_range:
+        try:
             result = engine.range(ev.expr, ev.start, ev.end, ev.step)
-        else:
-            result = engine.instant(ev.expr, ev.end)
+        except QueryError as err:
+            if ev.is_fail:
+                _check_failure(ev, err)
+                return
+            raise _MismatchError(f"error evaluating query: {err}") from None
+        if ev.is_fail:
+            raise _MismatchError("expected error evaluating query but got none")
+        _check_annotations(ev, result.annotations)
+        _compare(ev, result.value)
+        return
+    _run_instant(engine, ev, ev.expr, ev.end, "")
+    for query, t in _at_variants(ev):
+        _run_instant(engine, ev, query, t, f" (with @ {ev.end / 1000:g} at t={t / 1000:g}s)")
+
+
+def _at_variants(ev: _Eval) -> list[tuple[Compiled, int]]:
+    try:
+        node = compile_expr(parse(ev.expr))
+    except QueryError:
+        return []
+    if function_names(node) & _AT_UNSAFE or _CONTEXT_FUNCS.search(ev.expr):
+        return []  # start(), end(), range() and step() would answer for the moved query
+    ts = ev.end
+    pinned = Compiled(ev.expr, with_at(node, ts))
+    times = [-1000, 0, 1000] if ts == 0 else [-10 * ts, 0, ts // 5, ts, 10 * ts]
+    return [(pinned, t) for t in times]
+
+
+def _run_instant(engine: Engine, ev: _Eval, query: str | Compiled, t: int, variant: str) -> None:
+    try:
+        _check_instant(engine, ev, query, t)
+    except _MismatchError as exc:
+        if not variant:
+            raise
+        raise _MismatchError(f"{exc}{variant}") from None
+
+
+def _check_instant(engine: Engine, ev: _Eval, query: str | Compiled, t: int) -> None:
+    try:
+        result = engine.instant(query, t)
     except QueryError as err:
         if ev.is_fail:
             _check_failure(ev, err)
@@ -587,11 +644,16 @@ def _run_eval(engine: Engine, ev: _Eval) -> None:  # noqa: PLR0912 - test.go's o
         raise _MismatchError("expected error evaluating query but got none")
     _check_annotations(ev, result.annotations)
     _compare(ev, result.value)
-    if ev.is_range or ev.exclude_from_range or _CONTEXT_FUNCS.search(ev.expr):
+    if ev.exclude_from_range or _CONTEXT_FUNCS.search(ev.expr):
         return
-    t = ev.end
+    _check_range_mode(engine, ev, query, t, result.value)
+
+
+def _check_range_mode(
+    engine: Engine, ev: _Eval, query: str | Compiled, t: int, value: Value
+) -> None:
     try:
-        ranged = engine.range(ev.expr, t - 60_000, t + 60_000, 60_000)
+        ranged = engine.range(query, t - 60_000, t + 60_000, 60_000)
     except QueryError as err:
         raise _MismatchError(f"error evaluating query in range mode: {err}") from None
     if ev.is_ordered:
@@ -604,10 +666,10 @@ def _run_eval(engine: Engine, ev: _Eval) -> None:  # noqa: PLR0912 - test.go's o
             if pt == t:
                 vec.append(Sample(s.labels, pt, pv))
                 break
-    if isinstance(result.value, Scalar) and not vec:
+    if isinstance(value, Scalar) and not vec:
         raise _MismatchError("range mode returned no point for the scalar")
     try:
-        _compare(ev, Scalar(t, vec[0].v) if isinstance(result.value, Scalar) else vec)
+        _compare(ev, Scalar(t, vec[0].v) if isinstance(value, Scalar) else vec)
     except _MismatchError as exc:
         raise _MismatchError(f"range mode: {exc}") from None
 
