@@ -461,6 +461,7 @@ class _Continue(Exception):  # noqa: N818 - control flow, not an error
 @dataclass(slots=True)
 class _State:
     template: Template
+    funcs: Mapping[str, Function]
     out: list[str] = field(default_factory=list)
     vars: list[tuple[str, Any]] = field(default_factory=list)
 
@@ -503,10 +504,9 @@ class Template:
         self.tree = tree
 
     def execute(self, data: Any, funcs: Mapping[str, Function] | None = None) -> str:
-        """Run the template with ``data`` as dot; ``funcs`` override the parse-time ones."""
-        state = _State(self, vars=[("$", data)])
-        if funcs is not None:
-            state.template = Template(self.text, self.name, {**self.funcs, **funcs}, self.tree)
+        """Run the template with ``data`` as dot; ``funcs`` (the same names as at parse
+        time) replace the parse-time implementations."""
+        state = _State(self, self.funcs if funcs is None else funcs, vars=[("$", data)])
         self._walk(state, self.tree, data)
         return "".join(state.out)
 
@@ -639,7 +639,7 @@ class Template:
         def value(operand: _Operand) -> Any:
             return self._operand(state, operand, dot)
 
-        if name in ("and", "or") and name not in state.template.funcs:
+        if name in ("and", "or") and name not in state.funcs:
             # Short-circuit: the arguments after the deciding one are not evaluated.
             count = len(args) + (final is not _NO_FINAL)
             if count == 0:
@@ -654,7 +654,7 @@ class Template:
         values = [value(a) for a in args]
         if final is not _NO_FINAL:
             values.append(final)
-        function = state.template.funcs.get(name) or _BUILTIN_FUNCS[name]
+        function = state.funcs.get(name) or _BUILTIN_FUNCS[name]
         try:
             return function(*values)
         except TemplateError:

@@ -12,7 +12,7 @@ from typing import Any
 from tradewarden.rules._alerts import Alert, AlertState, AlertTracker, Found
 from tradewarden.rules._expr import InstantQuery, metric_names, parse_expr
 from tradewarden.rules._files import RuleSpec
-from tradewarden.rules._template import alert_template_data, expand_alert_template
+from tradewarden.rules._template import AlertExpander, ExpansionCache
 from tradewarden.series import METRIC_NAME, Labels
 
 __all__ = [
@@ -114,6 +114,7 @@ class AlertingRule(_RuleBase):
 
     tracker: AlertTracker = field(init=False)
     restored: bool = False
+    _expansions: ExpansionCache = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         _RuleBase.__post_init__(self)
@@ -127,32 +128,27 @@ class AlertingRule(_RuleBase):
         """Step the alerts at ``t_ms``; return the ``ALERTS``/``ALERTS_FOR_STATE`` samples
         (none until the ``for`` state has been restored, as Prometheus)."""
         found: dict[Labels, Found] = {}
-        template_name = f"__alert_{self.spec.name}"
+        expander = AlertExpander(
+            f"__alert_{self.spec.name}",
+            ctx.external_labels,
+            t_ms=t_ms,
+            query=ctx.query,
+            external_url=ctx.external_url,
+            cache=self._expansions,
+        )
         rule_labels = (*ctx.group_labels, *self.spec.labels)
         for labels, value in self._query(ctx, t_ms):
-            data = alert_template_data(
-                labels.to_dict(), ctx.external_labels, value, ctx.external_url
-            )
-
-            def expand(text: str, data: Any = data) -> str:
-                return expand_alert_template(
-                    text,
-                    template_name,
-                    data,
-                    t_ms=t_ms,
-                    query=ctx.query,
-                    external_url=ctx.external_url,
-                )
-
             pairs = [*labels.without_name()]
-            pairs += [(k, expand(v)) for k, v in rule_labels]
+            pairs += [(k, expander.expand(v, labels, value)) for k, v in rule_labels]
             pairs.append(("alertname", self.spec.name))
             alert_labels = Labels.from_pairs(pairs)
             if alert_labels in found:
                 raise RuleEvalError(
                     "vector contains metrics with the same labelset after applying alert labels"
                 )
-            annotations = tuple((k, expand(v)) for k, v in self.spec.annotations)
+            annotations = tuple(
+                (k, expander.expand(v, labels, value)) for k, v in self.spec.annotations
+            )
             found[alert_labels] = Found(value, annotations)
         current = self.tracker.update(found, t_ms)
         if ctx.limit > 0 and len(current) > ctx.limit:

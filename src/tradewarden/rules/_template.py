@@ -25,6 +25,7 @@ from tradewarden.rules._gotemplate import (
 from tradewarden.series import Labels
 
 __all__ = [
+    "AlertExpander",
     "QueryFunc",
     "TemplateError",
     "alert_template_data",
@@ -366,9 +367,62 @@ def expand_alert_template(
         template = _parsed(text, name)
     except TemplateError as exc:
         return f"<error expanding template: error parsing template {name}: {exc}>"
+    return _execute(template, name, data, _functions(query, t_ms, external_url))
+
+
+def _execute(template: Template, name: str, data: Any, funcs: dict[str, Function]) -> str:
     try:
-        return template.execute(data, _functions(query, t_ms, external_url))
+        return template.execute(data, funcs)
     except TemplateError as exc:
         return f"<error expanding template: error executing template {name}: {exc}>"
     except RecursionError:
         return f"<error expanding template: error executing template {name}: too deep>"
+
+
+# (template text, alert labels, value bits) -> expansion, per rule.
+ExpansionCache = dict[tuple[str, Labels, str], str]
+_CACHE_LIMIT = 50_000
+
+
+class AlertExpander:
+    """Expands one alerting rule's templates during one evaluation: the functions are
+    built once, and an expansion that cannot change (no ``query``: the same text, labels
+    and value give the same output) is taken from the rule's cache."""
+
+    def __init__(
+        self,
+        name: str,
+        external_labels: Mapping[str, str],
+        *,
+        t_ms: int,
+        query: QueryFunc | None,
+        external_url: str,
+        cache: ExpansionCache,
+    ) -> None:
+        self.name = name
+        self._external_labels = external_labels
+        self._external_url = external_url
+        self._funcs = _functions(query, t_ms, external_url)
+        self._cache = cache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+
+    def expand(self, text: str, labels: Labels, value: float) -> str:
+        """Expand ``text`` for a sample; errors become Prometheus's error text."""
+        if "{{" not in text:
+            return text
+        key = (text, labels, value.hex())
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            template = _parsed(text, self.name)
+        except TemplateError as exc:
+            return f"<error expanding template: error parsing template {self.name}: {exc}>"
+        data = alert_template_data(
+            labels.to_dict(), self._external_labels, value, self._external_url
+        )
+        out = _execute(template, self.name, data, self._funcs)
+        if "query" not in text:
+            self._cache[key] = out
+        return out
