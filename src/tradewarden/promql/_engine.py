@@ -367,6 +367,9 @@ class _Evaluator:
         lo_t = ref - n.range_ms
         series = Matrix()
         for labels, ts, vals in self._select(vs, drop_stale=True):
+            if ts[0] > lo_t and ts[-1] <= ref:  # the usual instant query: all of it
+                series.append(Series(labels, ts, vals))
+                continue
             lo = bisect_right(ts, lo_t)
             hi = bisect_right(ts, ref)
             if lo < hi:
