@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -168,19 +169,22 @@ def parse(query: str) -> Expr:
 
 _COMPILED: OrderedDict[int, tuple[Expr, Node]] = OrderedDict()
 _COMPILED_MAX = 4096
+_COMPILED_LOCK = threading.Lock()
 
 
 def compile_expr(expr: Expr) -> Node:
     """The evaluator's tree for a parsed expression (cached per expression object)."""
     key = id(expr)
-    hit = _COMPILED.get(key)
-    if hit is not None and hit[0] is expr:
-        _COMPILED.move_to_end(key)
-        return hit[1]
+    with _COMPILED_LOCK:
+        hit = _COMPILED.get(key)
+        if hit is not None and hit[0] is expr:
+            _COMPILED.move_to_end(key)
+            return hit[1]
     node = _convert(expr)
-    _COMPILED[key] = (expr, node)
-    if len(_COMPILED) > _COMPILED_MAX:
-        _COMPILED.popitem(last=False)
+    with _COMPILED_LOCK:
+        _COMPILED[key] = (expr, node)  # holding expr keeps its id from being reused
+        if len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
     return node
 
 
