@@ -80,7 +80,13 @@ class QueryResult:
 
 
 class Engine:
-    """Evaluates PromQL over a storage."""
+    """Evaluates PromQL over a storage.
+
+    ``lookback_delta_ms`` is how far back an instant selector looks for a sample (left-open,
+    Prometheus 3); ``subquery_step_ms`` is the resolution of a subquery without a step
+    (Prometheus uses the global evaluation interval, 1 m by default). An engine holds no
+    per-query state: one engine can serve concurrent queries.
+    """
 
     def __init__(
         self,
@@ -91,6 +97,8 @@ class Engine:
     ) -> None:
         if lookback_delta_ms <= 0:
             raise ValueError("lookback_delta_ms must be positive")
+        if subquery_step_ms <= 0:
+            raise ValueError("subquery_step_ms must be positive")
         self._storage = storage
         self._lookback = lookback_delta_ms
         self._subquery_step = subquery_step_ms
