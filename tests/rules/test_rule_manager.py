@@ -337,3 +337,31 @@ groups:
     assert math.isnan(alert.value)
     assert dict(alert.annotations) == {"v": "NaN"}
     await w.close()
+
+
+async def test_alerts_series_and_nameless_selectors_do_not_wake_groups() -> None:
+    w = Warden()
+    text = """\
+groups:
+  - name: base
+    rules:
+      - alert: Down
+        expr: up == 0
+  - name: meta
+    rules:
+      - alert: SomethingFires
+        expr: count(ALERTS) > 0
+      - alert: AnyJob
+        expr: count({job="api"}) > 0
+"""
+    w.manager.apply(parse_rule_text(text, "g.yml"))
+    await w.manager.start()
+    w.clock.advance(1)
+    w.up("a:1", 0)
+    await eventually(lambda: bool(w.manager.alerts()))
+    assert [a.name for a, _, _ in w.manager.alerts()] == ["Down"]
+    runners = {r.group.name: r for r in w.manager._runners.values()}
+    assert not runners["meta"].wake.is_set()
+    await w.manager.evaluate_now()  # the interval's evaluation sees both
+    assert sorted(a.name for a, _, _ in w.manager.alerts()) == ["AnyJob", "Down", "SomethingFires"]
+    await w.close()

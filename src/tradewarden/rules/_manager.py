@@ -6,7 +6,9 @@ of each batch appended. A group whose rules read one of them is evaluated at onc
 it was evaluated less than ``debounce_s`` ago; then once, at the end of that window. Only
 the rules that read the names run (and those reading what they record), so a 5 s probe's
 sample reaches its alert within the debounce window instead of the next interval. The
-group's own appends (its records and ``ALERTS``) do not wake the group itself.
+group's own appends (its records and ``ALERTS``) do not wake the group itself, the
+``ALERTS`` series do not wake other groups, and a rule whose selectors name no metric
+runs on its interval only.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from tradewarden.rules._alerts import Alert
 from tradewarden.rules._expr import InstantQuery
 from tradewarden.rules._files import GroupSpec, load_rule_files
 from tradewarden.rules._group import Group, restore_for_state, sendable
-from tradewarden.rules._rules import AlertingRule, EvalContext
+from tradewarden.rules._rules import ALERTS, ALERTS_FOR_STATE, AlertingRule, EvalContext
 from tradewarden.rules._sink import AlertSink, MemorySink
 from tradewarden.series import STALE_NAN, Appender, Queryable
 
 __all__ = ["RuleManager", "RuleManagerOptions"]
 
 _log = logging.getLogger(__name__)
+_ALERT_SERIES = frozenset({ALERTS, ALERTS_FOR_STATE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,13 @@ class RuleManager:
             self._wake(names, self._appending)
 
     def _wake(self, names: frozenset[str], source: Group | None) -> None:
+        if source is not None:
+            # ALERTS written by one group do not wake another (two groups that read
+            # ALERTS and fire would wake each other for as long as they fire); what a
+            # recording rule writes does.
+            names = names - _ALERT_SERIES
+            if not names:
+                return
         for key, runner in self._runners.items():
             group = runner.group
             if group is source or key not in self._groups:

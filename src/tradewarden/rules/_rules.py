@@ -77,8 +77,12 @@ class _RuleBase:
         return (self.spec.kind, self.spec.name, self.spec.labels)
 
     def reads(self, names: frozenset[str]) -> bool:
-        """Whether fresh samples of ``names`` can change this rule's result."""
-        return self.names is None or not self.names.isdisjoint(names)
+        """Whether fresh samples of ``names`` should re-evaluate this rule now.
+
+        A rule whose selectors name no metric (``{job="x"}``) would wake on every batch:
+        it runs on its group's interval only.
+        """
+        return self.names is not None and not self.names.isdisjoint(names)
 
     def _query(self, ctx: EvalContext, t_ms: int) -> Sequence[tuple[Labels, float]]:
         try:
