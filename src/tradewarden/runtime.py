@@ -45,6 +45,7 @@ from tradewarden.probes import (
 )
 from tradewarden.rules import GroupSpec, RuleManager, build_rule_manager, load_rule_groups
 from tradewarden.series import SeriesKeeper, SeriesStore
+from tradewarden.series._metrics import SeriesCollector
 from tradewarden.series._probes import FanOutSink, StoreResultSink
 from tradewarden.series._scrape import ScrapeManager
 from tradewarden.store import Database, MetaRepository, upgrade
@@ -140,6 +141,7 @@ class Runtime:
             # Probe results are written straight in: not a second time from the registry.
             skip_self=self._probe_series.metric_names,
         )
+        SeriesCollector(self.registry, self.series, self.scrapes)
 
     async def start(
         self,

@@ -255,3 +255,19 @@ async def test_running_loops_and_the_self_scrape(target: Exporter) -> None:
     ]
     assert not _latest(store, "probe_skipped_total")
     assert [h.job for h in manager.targets()] == ["tradewarden"]
+
+
+def test_the_store_and_targets_show_on_the_registry() -> None:
+    from prometheus_client import generate_latest
+
+    from tradewarden.series._metrics import SeriesCollector
+
+    registry = CollectorRegistry()
+    store = SeriesStore()
+    store.append(Labels.of(__name__="a"), 2, 1.0)
+    store.append(Labels.of(__name__="a"), 1, 1.0)
+    SeriesCollector(registry, store, ScrapeManager(store, registry=registry))
+    text = generate_latest(registry).decode()
+    assert "tradewarden_series 1.0" in text
+    assert 'tradewarden_series_dropped_samples_total{reason="out_of_order"} 1.0' in text
+    assert 'tradewarden_scrape_targets{health="unknown",job="tradewarden"} 1.0' in text
