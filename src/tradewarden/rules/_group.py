@@ -4,9 +4,10 @@ series a rule no longer returns, and the ``for`` state restored from ``ALERTS_FO
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from tradewarden.rules._alerts import Alert
@@ -23,7 +24,6 @@ from tradewarden.rules._rules import (
 )
 from tradewarden.series import (
     STALE_NAN,
-    Appender,
     LabelMatcher,
     Labels,
     MatchOp,
@@ -45,6 +45,8 @@ class Group:
     stale: set[Labels] = field(default_factory=set)
     last_eval_ms: int | None = None
     eval_duration_s: float = 0.0
+    # Set when a reload replaced or removed the group: an evaluation in progress stops.
+    retired: bool = False
 
     def __post_init__(self) -> None:
         self.rules = [build_rule(spec) for spec in self.spec.rules]
@@ -71,6 +73,7 @@ class Group:
     def copy_state(self, old: Group) -> None:
         """Carry alerts and series over from the group this one replaces; the series of
         rules that are gone get stale markers at the next evaluation."""
+        old.retired = True
         self.last_eval_ms, self.eval_duration_s = old.last_eval_ms, old.eval_duration_s
         self.stale |= old.stale
         matched: set[int] = set()
@@ -105,51 +108,63 @@ class Group:
             out |= series
         return out
 
-    def evaluate(
+    async def evaluate(
         self,
         t_ms: int,
         ctx: EvalContext,
-        appender: Appender,
+        write: Callable[[Sequence[tuple[Labels, float]]], None],
         *,
         only: frozenset[str] | None = None,
     ) -> list[AlertingRule]:
         """Evaluate the rules at ``t_ms`` (with ``only``: the rules that read those names,
-        and those that read what an earlier rule just recorded); append their samples and
-        stale markers. Return the alerting rules evaluated without error."""
-        started = time.perf_counter()
+        and those that read what an earlier rule just recorded); ``write`` each rule's
+        samples and stale markers before the next rule runs (it may read them). Other
+        tasks run between rules. Return the alerting rules evaluated without error."""
         ok: list[AlertingRule] = []
+        spent = 0.0
         trigger = set(only) if only is not None else None
         for i, rule in enumerate(self.rules):
+            if self.retired:
+                return []
             if trigger is not None and not rule.reads(frozenset(trigger)):
                 continue
-            rule_started = time.perf_counter()
-            try:
-                samples = rule.evaluate(t_ms, ctx)
-            except RuleEvalError as exc:
-                rule.health, rule.last_error = RuleHealth.ERR, str(exc)
-                rule.last_eval_ms = t_ms
-                rule.eval_duration_s = time.perf_counter() - rule_started
-                continue
-            rule.health, rule.last_error, rule.last_eval_ms = RuleHealth.OK, "", t_ms
-            returned: set[Labels] = set()
-            for labels, value in samples:
-                appender.append(labels, t_ms, value)
-                returned.add(labels)
-            for labels in self.previous[i] - returned:
-                appender.append(labels, t_ms, STALE_NAN)
-            self.previous[i] = returned
-            if isinstance(rule, RecordingRule):
-                if trigger is not None:
-                    trigger.add(rule.name)
-            else:
-                ok.append(rule)
-            rule.eval_duration_s = time.perf_counter() - rule_started
-        for labels in self.stale:
-            appender.append(labels, t_ms, STALE_NAN)
-        self.stale.clear()
+            started = time.perf_counter()
+            self._evaluate_rule(i, rule, t_ms, ctx, write)
+            if rule.health is RuleHealth.OK:
+                if isinstance(rule, RecordingRule):
+                    if trigger is not None:
+                        trigger.add(rule.name)
+                else:
+                    ok.append(rule)
+            rule.eval_duration_s = time.perf_counter() - started
+            spent += rule.eval_duration_s
+            await asyncio.sleep(0)  # a long group does not hold the API up
+        if self.stale:
+            write([(labels, STALE_NAN) for labels in self.stale])
+            self.stale.clear()
         self.last_eval_ms = t_ms
-        self.eval_duration_s = time.perf_counter() - started
+        self.eval_duration_s = spent
         return ok
+
+    def _evaluate_rule(
+        self,
+        i: int,
+        rule: Rule,
+        t_ms: int,
+        ctx: EvalContext,
+        write: Callable[[Sequence[tuple[Labels, float]]], None],
+    ) -> None:
+        rule.last_eval_ms = t_ms
+        try:
+            samples = rule.evaluate(t_ms, ctx)
+        except RuleEvalError as exc:
+            rule.health, rule.last_error = RuleHealth.ERR, str(exc)
+            return
+        rule.health, rule.last_error = RuleHealth.OK, ""
+        returned = {labels for labels, _ in samples}
+        gone = [(labels, STALE_NAN) for labels in self.previous[i] - returned]
+        write([*samples, *gone])
+        self.previous[i] = returned
 
 
 def restore_for_state(

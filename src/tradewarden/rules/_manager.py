@@ -28,7 +28,7 @@ from tradewarden.rules._files import GroupSpec, load_rule_files
 from tradewarden.rules._group import Group, restore_for_state, sendable
 from tradewarden.rules._rules import ALERTS, ALERTS_FOR_STATE, AlertingRule, EvalContext
 from tradewarden.rules._sink import AlertSink, MemorySink
-from tradewarden.series import STALE_NAN, Appender, Queryable
+from tradewarden.series import STALE_NAN, Appender, Labels, Queryable
 
 __all__ = ["RuleManager", "RuleManagerOptions"]
 
@@ -110,6 +110,8 @@ class RuleManager:
                 group.copy_state(old)
             new[group.key] = group
         removed = [g for key, g in self._groups.items() if key not in new]
+        for group in removed:
+            group.retired = True
         self._groups = new
         now_ms = self._now_ms()
         with self._batch():
@@ -236,14 +238,19 @@ class RuleManager:
                 group.spec.limit,
                 group.spec.labels,
             )
-            # The group's own samples (records, ALERTS) do not wake the group itself; in
-            # one batch, the store tells the other groups once.
-            self._appending = group
-            try:
-                with self._batch():
-                    evaluated = group.evaluate(t_ms, ctx, self._appender, only=only)
-            finally:
-                self._appending = None
+
+            def write(samples: Sequence[tuple[Labels, float]]) -> None:
+                # The group's own samples (records, ALERTS) do not wake the group itself;
+                # in one batch, the store tells the other groups once.
+                self._appending = group
+                try:
+                    with self._batch():
+                        for labels, value in samples:
+                            self._appender.append(labels, t_ms, value)
+                finally:
+                    self._appending = None
+
+            evaluated = await group.evaluate(t_ms, ctx, write, only=only)
             if restore:
                 for rule in group.alerting_rules():
                     restore_for_state(
