@@ -234,12 +234,13 @@ class _Evaluator:
             span[1] = max(span[1], hi)
 
     def _plan(self, n: Node, lo: int, hi: int) -> None:
+        # Lookback and range windows are left-open: the +1 leaves out the boundary.
         if isinstance(n, VectorSel):
             a, b = self._at(n.at, lo, hi)
-            self._need(n, a - n.offset_ms - self._lookback, b - n.offset_ms)
+            self._need(n, a - n.offset_ms - self._lookback + 1, b - n.offset_ms)
         elif isinstance(n, MatrixSel):
             a, b = self._at(n.vs.at, lo, hi)
-            self._need(n.vs, a - n.vs.offset_ms - n.range_ms, b - n.vs.offset_ms)
+            self._need(n.vs, a - n.vs.offset_ms - n.range_ms + 1, b - n.vs.offset_ms)
         elif isinstance(n, Subquery):
             a, b = self._at(n.at, lo, hi)
             self._plan(n.expr, a - n.offset_ms - n.range_ms, b - n.offset_ms)
@@ -360,8 +361,12 @@ class _Evaluator:
         floor = ref - self._lookback
         out = Vector()
         for labels, ts, vs in self._select(n, drop_stale=False):
-            i = bisect_right(ts, ref) - 1
-            if i < 0 or ts[i] <= floor:
+            i = len(ts) - 1
+            if ts[i] > ref:  # not the usual instant query, whose selection ends at ref
+                i = bisect_right(ts, ref) - 1
+                if i < 0:
+                    continue
+            if ts[i] <= floor:
                 continue
             v = vs[i]
             if math.isnan(v) and is_stale(v):
