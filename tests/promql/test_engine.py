@@ -294,6 +294,7 @@ def test_a_matrix_argument_is_a_window_with_offset_applied(
     assert window.series[0].ts == [3 * MIN, 4 * MIN, 5 * MIN]
     assert type(call.exprs[0]).__name__ == "MatrixSelector"
     assert call.t == 6 * MIN
+    assert call.arg_positions == ("1:6",)
 
 
 def test_a_subquery_argument_is_a_window_of_its_steps(

@@ -9,7 +9,14 @@ import pytest
 
 from tradewarden.promql._aggregate import format_float, kahan_sum
 from tradewarden.promql._arith import go_div, go_mod, go_pow
-from tradewarden.promql._ast import re2_flags_to_python
+from tradewarden.promql._ast import (
+    compile_expr,
+    function_names,
+    parse,
+    re2_flags_to_python,
+    selectors,
+    with_at,
+)
 from tradewarden.promql._positions import format_position, scan_calls
 from tradewarden.promql._xxhash import labels_hash, xxh64
 from tradewarden.series import Labels
@@ -85,3 +92,12 @@ def test_call_positions() -> None:
     assert format_position(text, agg.start) == "1:1"
     assert "f" not in sites  # inside a label matcher
     assert format_position("a +\n  b", 6) == "2:3"
+
+
+def test_with_at_pins_selectors_but_not_inside_subqueries() -> None:
+    node = compile_expr(parse("rate(a[5m]) + max_over_time(b[5m:1m]) + c @ 10"))
+    pinned = with_at(node, 99_000)
+    by_name = {sel.name: sel.at for sel in selectors(pinned)}
+    assert by_name == {"a": 99_000, "b": None, "c": 10_000}
+    assert {sel.name: sel.at for sel in selectors(node)}["a"] is None  # a copy
+    assert function_names(node) == {"rate", "max_over_time"}
