@@ -43,7 +43,13 @@ from tradewarden.probes import (
     StoreHeartbeats,
     new_web_session,
 )
-from tradewarden.rules import GroupSpec, RuleManager, build_rule_manager, load_rule_groups
+from tradewarden.rules import (
+    GroupSpec,
+    MonitorRules,
+    RuleManager,
+    build_rule_manager,
+    load_rule_groups,
+)
 from tradewarden.series import SeriesKeeper, SeriesStore
 from tradewarden.series._metrics import SeriesCollector
 from tradewarden.series._probes import FanOutSink, StoreResultSink
@@ -238,22 +244,29 @@ class Runtime:
             self.monitors.watch(probes.sync_interval_s)
 
     async def _start_rules(self) -> None:
-        """Load the rules (a bad file stops the start), then evaluate as samples arrive."""
+        """Load the rules (a bad file stops the start), then evaluate as samples arrive.
+
+        The monitors' default rules follow the monitors that run, API-created ones too.
+        """
+        scheduler = self.scheduler
+        self.rules.generated = MonitorRules(
+            self.config.rules,
+            lambda: [s.spec for s in scheduler.all()] if scheduler else self.config.monitors,
+        )
         self.rules.apply(self._rule_groups(self.config))
         self._rules_unsubscribe = self.series.subscribe(self.rules.notify)
         await self.rules.start()
 
     def _rule_groups(self, config: ServiceConfig) -> list[GroupSpec]:
         base = self.config_path.parent if self.config_path is not None else Path.cwd()
-        monitors = [s.spec for s in self.scheduler.all()] if self.scheduler else config.monitors
-        return load_rule_groups(config.rules, base, monitors)
+        return load_rule_groups(config.rules, base)  # the generated ones come on top
 
     async def reload_rules(self) -> list[GroupSpec]:
         """Read the config file's rule files again and apply them; raise RuleLoadError
-        (file, group, rule) and keep the rules in force when any is invalid."""
-        groups = self._rule_groups(load_config_file(self.config_path))
-        self.rules.apply(groups)
-        return groups
+        (file, group, rule) and keep the rules in force when any is invalid. Return the
+        groups in force."""
+        self.rules.apply(self._rule_groups(load_config_file(self.config_path)))
+        return [group.spec for group in self.rules.groups()]
 
     async def reload_monitors(self) -> ReloadSummary:
         """Read the config file again and apply its monitors; raise ConfigError when invalid.

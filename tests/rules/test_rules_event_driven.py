@@ -56,5 +56,22 @@ async def test_a_down_check_fires_monitor_down_without_waiting_for_the_interval(
             assert alert["labels"]["monitor"] == "api"
             assert alert["file"] == "<tradewarden:monitors>"
             assert runtime.rules.sink.alerts()  # type: ignore[attr-defined]
+
+            # A monitor created over the API gets its default rule too.
+            created = await http.post(
+                "/v1/monitors",
+                headers=headers,
+                json={"name": "api2", "kind": "http", "url": f"http://{LOOPBACK}:{closed}/"},
+            )
+            assert created.status_code == 201, created.text
+            assert runtime.rules.refresh_generated()
+            assert not runtime.rules.refresh_generated()  # unchanged: nothing to do
+            (generated,) = [g for g in runtime.rules.groups() if g.spec.file == alert["file"]]
+            exprs = sorted(rule.spec.expr for rule in generated.rules)
+            assert exprs == [
+                'monitor_state{monitor="api",state="DOWN"} == 1',
+                'monitor_state{monitor="api2",state="DOWN"} == 1',
+            ]
+            assert runtime.rules.alerts()[0][0].state.value == "firing"  # state carried over
     finally:
         await runtime.close()

@@ -5,6 +5,7 @@ Go-template annotations, the alert state machine, the rule manager and the alert
 from tradewarden.rules._alerts import RESOLVED_RETENTION_MS, Alert, AlertState, AlertTracker, Found
 from tradewarden.rules._config import (
     DEFAULT_RULES_SOURCE,
+    MonitorRules,
     RulesConfig,
     build_rule_manager,
     load_rule_groups,
@@ -64,6 +65,7 @@ __all__ = [
     "GroupSpec",
     "InstantQuery",
     "MemorySink",
+    "MonitorRules",
     "RecordingRule",
     "Rule",
     "RuleEvalError",

@@ -4,7 +4,7 @@ packs, the generated defaults for monitors), loaded all-or-nothing."""
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -26,6 +26,7 @@ from tradewarden.series._config import Seconds
 
 __all__ = [
     "DEFAULT_RULES_SOURCE",
+    "MonitorRules",
     "RulesConfig",
     "build_rule_manager",
     "load_rule_groups",
@@ -121,6 +122,31 @@ def load_rule_groups(
 
         groups += parse_rule_document(default_rule_file(specs), DEFAULT_RULES_SOURCE)
     return groups
+
+
+class MonitorRules:
+    """The generated default rules, kept in step with the monitors that run (those of the
+    config file and those created over the API): rebuilt only when the monitors change."""
+
+    def __init__(self, config: RulesConfig, monitors: Callable[[], Sequence[MonitorSpec]]):
+        self._enabled = config.default_rules
+        self._monitors = monitors
+        self._last: list[MonitorSpec] | None = None
+        self._groups: list[GroupSpec] = []
+
+    def __call__(self) -> list[GroupSpec]:
+        """The default rule groups for the monitors now (the same list while unchanged)."""
+        if not self._enabled:
+            return self._groups
+        specs = sorted(self._monitors(), key=lambda spec: spec.name)
+        if specs != self._last:
+            from tradewarden.rules._defaults import default_rule_file
+
+            self._last = specs
+            self._groups = (
+                parse_rule_document(default_rule_file(specs), DEFAULT_RULES_SOURCE) if specs else []
+            )
+        return self._groups
 
 
 def build_rule_manager(

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,8 @@ class RuleManagerOptions:
     for_grace_period_ms: int = 600_000
     external_labels: Mapping[str, str] = field(default_factory=dict)
     external_url: str = ""
+    # How often generated groups (``RuleManager.generated``) are checked for changes.
+    generated_refresh_s: float = 30.0
 
 
 @dataclass(slots=True)
@@ -85,6 +87,12 @@ class RuleManager:
         self._started = False
         self._restored_once = False
         self._lock = asyncio.Lock()
+        # Groups made by code (the monitors' default rules), added to the files' groups and
+        # re-read every ``generated_refresh_s``; the same list back means unchanged.
+        self.generated: Callable[[], Sequence[GroupSpec]] | None = None
+        self._file_specs: list[GroupSpec] = []
+        self._generated_specs: Sequence[GroupSpec] = ()
+        self._refresher: asyncio.Task[None] | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -98,9 +106,13 @@ class RuleManager:
         self.apply(load_rule_files(paths) + list(extra))
 
     def apply(self, specs: Sequence[GroupSpec]) -> None:
-        """Replace the groups with ``specs`` (already validated), carrying state over."""
+        """Replace the groups with ``specs`` (already validated) and the generated ones,
+        carrying state over."""
+        self._file_specs = list(specs)
+        if self.generated is not None:
+            self._generated_specs = self.generated()
         new: dict[tuple[str, str], Group] = {}
-        for spec in specs:
+        for spec in [*self._file_specs, *self._generated_specs]:
             interval = spec.interval_ms or self.options.evaluation_interval_ms
             group = Group(spec, interval)
             for rule in group.alerting_rules():
@@ -123,6 +135,24 @@ class RuleManager:
         if self._started:
             self._sync_runners()
 
+    def refresh_generated(self) -> bool:
+        """Apply the generated groups again if they changed; return whether they did."""
+        if self.generated is None:
+            return False
+        fresh = self.generated()
+        if fresh is self._generated_specs:
+            return False
+        self.apply(self._file_specs)
+        return True
+
+    async def _refresh_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.refresh_generated()
+            except Exception:  # noqa: BLE001 - a bad generated rule must not end the loop
+                _log.exception("generated rules could not be refreshed")
+
     # -- running -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -138,10 +168,19 @@ class RuleManager:
             await self._evaluate(group, t_ms, None, restore=True)
         self._restored_once = True
         self._sync_runners()
+        if self.generated is not None and self.options.generated_refresh_s > 0:
+            self._refresher = asyncio.create_task(
+                self._refresh_loop(self.options.generated_refresh_s), name="rules:generated"
+            )
 
     async def stop(self) -> None:
         """Stop the schedules (the store keeps the series: its snapshot has them)."""
         self._started = False
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
         runners = list(self._runners.values())
         self._runners.clear()
         for runner in runners:
