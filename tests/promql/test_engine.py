@@ -148,6 +148,21 @@ def test_an_unknown_function_is_an_error(
         Engine(storage).instant("abs(up)", 0)
 
 
+def test_a_query_that_reads_too_many_samples_fails(storage: ListStorage) -> None:
+    engine = Engine(storage, max_samples=15)
+    assert len(engine.instant("req_total[10m]", 9 * MIN).value) == 1  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="would load too many samples"):
+        engine.instant("up[10m]", 9 * MIN)
+
+
+def test_a_query_past_its_deadline_fails(storage: ListStorage) -> None:
+    engine = Engine(storage, timeout_s=0.0)
+    with pytest.raises(QueryError, match="query timed out in query execution"):
+        engine.range("up", 0, 9 * MIN, MIN)
+    with pytest.raises(QueryError, match="query timed out in query execution"):
+        engine.instant("max_over_time(up[5m:1m])", 9 * MIN)
+
+
 # -- selection and time ------------------------------------------------------------------
 
 

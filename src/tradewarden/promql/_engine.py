@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import time
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ __all__ = ["Compiled", "Engine", "QueryResult"]
 _DEFAULT_SUBQUERY_STEP_MS = 60_000
 _SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _DUPLICATE = "vector cannot contain metrics with the same labelset"
+_TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 _DROP_NAME = attrgetter("drop_name")
 _LABELS = attrgetter("labels")
 _CALL_FIELDS = frozenset(f.name for f in dataclasses.fields(Call))
@@ -84,8 +86,10 @@ class Engine:
 
     ``lookback_delta_ms`` is how far back an instant selector looks for a sample (left-open,
     Prometheus 3); ``subquery_step_ms`` is the resolution of a subquery without a step
-    (Prometheus uses the global evaluation interval, 1 m by default). An engine holds no
-    per-query state: one engine can serve concurrent queries.
+    (Prometheus uses the global evaluation interval, 1 m by default). ``max_samples``
+    bounds the samples a query may read from storage and ``timeout_s`` its duration (both
+    unbounded by default; the HTTP API should set them, as Prometheus's ``--query.*``
+    flags do). An engine holds no per-query state: one engine can serve concurrent queries.
     """
 
     def __init__(
@@ -94,6 +98,8 @@ class Engine:
         *,
         lookback_delta_ms: int = 300_000,
         subquery_step_ms: int = _DEFAULT_SUBQUERY_STEP_MS,
+        max_samples: int | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         if lookback_delta_ms <= 0:
             raise ValueError("lookback_delta_ms must be positive")
@@ -102,6 +108,8 @@ class Engine:
         self._storage = storage
         self._lookback = lookback_delta_ms
         self._subquery_step = subquery_step_ms
+        self._max_samples = max_samples
+        self._timeout_s = timeout_s
 
     def instant(self, query: str | Expr, t_ms: int) -> QueryResult:
         """Evaluate ``query`` at ``t_ms``."""
@@ -188,6 +196,8 @@ class _Evaluator:
         self._storage = engine._storage
         self._lookback = engine._lookback
         self._sub_step = engine._subquery_step
+        self._budget = engine._max_samples
+        self._deadline = None if engine._timeout_s is None else time.monotonic() + engine._timeout_s
         self._text = text
         self._node = node
         self._start = start
@@ -283,6 +293,10 @@ class _Evaluator:
                         vs = [vs[i] for i in keep]
                 if len(ts) > 0:
                     bufs.append((data.labels, ts, vs))
+                    if self._budget is not None:
+                        self._budget -= len(ts)
+                        if self._budget < 0:
+                            raise QueryError(_TOO_MANY_SAMPLES)
         bufs.sort()  # by labels (unique, so the lists are never compared)
         self._selected[key] = bufs
         return bufs
@@ -304,6 +318,8 @@ class _Evaluator:
     def run_range(self) -> Matrix:
         series: dict[Labels, Series] = {}
         for t in range(self._start, self._end + 1, self._step):
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise QueryError("query timed out in query execution")
             value = self._eval(self._node, t)
             if isinstance(value, Scalar):
                 vec = Vector([Sample(Labels(), t, value.v)])
@@ -400,6 +416,8 @@ class _Evaluator:
         for ti in range(first, ref + 1, step):
             value = memo.get((key, ti))
             if value is None:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    raise QueryError("query timed out in query execution")
                 value = self._eval(n.expr, ti)
                 if isinstance(value, String | Matrix):
                     raise QueryError("subquery is only allowed on instant vector or scalar")
