@@ -59,7 +59,20 @@ groups:
           count: '{{ len (query "queue_depth") }} {{ match "^q" $labels.queue }}'
           broken: '{{ if gt $value 10 }}big{{ end }}'
           small: '{{ 0.000012345 }} {{ 123456.0 }} {{ 1e21 }}'
+      - alert: Flapping
+        expr: flap == 1
+        for: 1m
+        keep_firing_for: 2m
+  - name: records
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - record: queue:depth:ratio
+        expr: queue_depth / on() group_left sum(queue_depth)
+        labels:
+          source: warden
 """
+RECORDS = ("job:up:sum", "queue:depth:ratio")
 
 SERIES = {
     'up{job="api", instance="api-1:8080"}': [1, 0, 0, 0, 0, 0],
@@ -67,6 +80,7 @@ SERIES = {
     'up{job="worker", instance="w-1:9000"}': [0, 0, 1, 1, 1, 1],
     'queue_depth{queue="orders"}': [5, 50, 500, 5000, 1234567, 2500000],
     'queue_depth{queue="signals"}': [101, 101.5, 0.25, 99999, 0.5, 123.456],
+    'flap{bot="alpha"}': [1, 1, 1, 0, 0, 0, 1, 0],
 }
 
 
@@ -78,7 +92,7 @@ def _labels(series: str) -> Labels:
     return Labels.from_pairs([*pairs, ("__name__", name)])
 
 
-async def _warden_alerts(eval_s: int) -> dict[str, list[dict[str, Any]]]:
+async def _warden(eval_s: int) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     storage = ListStorage()
     for series, values in SERIES.items():
         for i, value in enumerate(values):
@@ -97,13 +111,23 @@ async def _warden_alerts(eval_s: int) -> dict[str, list[dict[str, Any]]]:
         clock.advance(STEP_S)
         await manager.evaluate_now()
     await manager.stop()
-    out: dict[str, list[dict[str, Any]]] = {"Down": [], "Big": []}
+    engine = Engine(storage)
+    records = []
+    for name in RECORDS:
+        result = engine.instant(name, eval_s * 1000).value
+        assert isinstance(result, list)
+        samples = [
+            {"labels": str(sample.labels.set("__name__", name)), "value": sample.v}
+            for sample in result
+        ]
+        records.append({"expr": name, "eval_time": f"{eval_s}s", "exp_samples": samples})
+    out: dict[str, list[dict[str, Any]]] = {"Down": [], "Big": [], "Flapping": []}
     for alert, _rule, _group in manager.alerts():
         if alert.state is AlertState.FIRING:
             labels = alert.labels.without(["alertname"]).to_dict()
             entry = {"exp_labels": labels, "exp_annotations": dict(alert.annotations)}
             out[alert.name].append(entry)
-    return out
+    return out, records
 
 
 @pytest.fixture
@@ -115,14 +139,15 @@ def promtool() -> str:
     return PROMTOOL
 
 
-@pytest.mark.parametrize("eval_minutes", [1, 3, 4, 5])
-async def test_promtool_finds_the_same_firing_alerts(
+@pytest.mark.parametrize("eval_minutes", [1, 2, 3, 4, 5, 6, 7])
+async def test_promtool_finds_the_same_firing_alerts_and_records(
     eval_minutes: int, tmp_path: Path, promtool: str
 ) -> None:
     (tmp_path / "diff.yml").write_text(RULES)
     eval_s = eval_minutes * 60
-    found = await _warden_alerts(eval_s)
+    found, records = await _warden(eval_s)
     assert any(found.values())
+    assert all(r["exp_samples"] for r in records)
     tests = [
         {"eval_time": f"{eval_minutes}m", "alertname": name, "exp_alerts": alerts}
         for name, alerts in found.items()
@@ -138,6 +163,7 @@ async def test_promtool_finds_the_same_firing_alerts(
                     for s, values in SERIES.items()
                 ],
                 "alert_rule_test": tests,
+                "promql_expr_test": records,
             }
         ],
     }
