@@ -175,6 +175,13 @@ def test_a_range_query_reads_storage_once_per_selector() -> None:
     assert sorted(storage.selects) == [(1, 15 * MIN), (5 * MIN + 1, 20 * MIN)]
 
 
+def test_a_selector_written_twice_reads_storage_once() -> None:
+    storage = CountingStorage()
+    _load(storage, "up", [1] * 10, job="api")
+    Engine(storage).instant('up / (up + up{job="api"})', 5 * MIN)
+    assert len(storage.selects) == 2
+
+
 def test_range_results_are_sorted_by_labels_with_one_point_per_step(storage: ListStorage) -> None:
     result = Engine(storage).range("up", 0, 4 * MIN, 2 * MIN)
     assert isinstance(result.value, Matrix)

@@ -206,6 +206,7 @@ class _Evaluator:
         self.annotations = Annotations()
         self._spans: dict[int, list[int]] = {}
         self._selected: dict[int, list[_Buf]] = {}
+        self._selected_by_matchers: dict[tuple[Any, ...], list[_Buf]] = {}
         self._subquery_memo: dict[tuple[int, int], Vector | Scalar] = {}
         self._sort_positions: list[int] = []
         self._sites: dict[int, CallSite] | None = None
@@ -273,6 +274,11 @@ class _Evaluator:
         if bufs is not None:
             return bufs
         lo, hi = self._spans[key]
+        same = (sel.alternatives, lo, hi, drop_stale)  # the same selector twice: read once
+        bufs = self._selected_by_matchers.get(same)
+        if bufs is not None:
+            self._selected[key] = bufs
+            return bufs
         seen: set[Labels] = set()
         several = len(sel.alternatives) > 1
         bufs = []
@@ -299,6 +305,7 @@ class _Evaluator:
                             raise QueryError(_TOO_MANY_SAMPLES)
         bufs.sort()  # by labels (unique, so the lists are never compared)
         self._selected[key] = bufs
+        self._selected_by_matchers[same] = bufs
         return bufs
 
     # -- top level ---------------------------------------------------------------------
