@@ -60,10 +60,10 @@ def _group_key(agg: Aggregate) -> Callable[[Labels], tuple[tuple[str, str], ...]
     names = frozenset(agg.grouping)
     if agg.without:
         drop = names | {METRIC_NAME}
-        return lambda labels: tuple(p for p in labels if p[0] not in drop)
+        return lambda labels: tuple([p for p in labels if p[0] not in drop])
     if not names:
         return lambda _labels: ()
-    return lambda labels: tuple(p for p in labels if p[0] in names)
+    return lambda labels: tuple([p for p in labels if p[0] in names])
 
 
 def _groups(agg: Aggregate, vec: Vector) -> dict[tuple[tuple[str, str], ...], list[Sample]]:

@@ -83,17 +83,17 @@ def _vector_scalar(n: Binary, vec: Vector, s: float, *, swap: bool) -> Vector:
 def _signature(n: Binary) -> Signature:
     names = frozenset(n.matching)
     if n.on:
-        return lambda labels: tuple(p for p in labels if p[0] in names)
+        return lambda labels: tuple([p for p in labels if p[0] in names])
     if not names:
 
         def without_name(labels: Labels) -> tuple[tuple[str, str], ...]:
             if labels and labels[0][0] == METRIC_NAME:
                 return labels[1:]
-            return tuple(p for p in labels if p[0] != METRIC_NAME)
+            return tuple([p for p in labels if p[0] != METRIC_NAME])
 
         return without_name
     drop = names | {METRIC_NAME}
-    return lambda labels: tuple(p for p in labels if p[0] not in drop)
+    return lambda labels: tuple([p for p in labels if p[0] not in drop])
 
 
 def _and(n: Binary, lhs: Vector, rhs: Vector) -> Vector:
@@ -205,9 +205,9 @@ def _vector_vector(n: Binary, lhs: Vector, rhs: Vector) -> Vector:  # noqa: PLR0
 def _match_labels(n: Binary, labels: Labels) -> tuple[tuple[str, str], ...]:
     names = set(n.matching)
     if n.on:
-        return tuple(p for p in labels if p[0] in names)
+        return tuple([p for p in labels if p[0] in names])
     names.add(METRIC_NAME)
-    return tuple(p for p in labels if p[0] not in names)
+    return tuple([p for p in labels if p[0] not in names])
 
 
 def _result_metric(n: Binary, lhs: Labels, rhs: Labels, *, drop_name: bool) -> Labels:
