@@ -72,7 +72,9 @@ groups:
         labels:
           source: warden
 """
-RECORDS = ("job:up:sum", "queue:depth:ratio")
+# The warden writes no ALERTS at its first evaluation (before restoring for state; promtool
+# restores nothing), so the comparison starts at the second.
+RECORDS = ("job:up:sum", "queue:depth:ratio", "ALERTS", "ALERTS_FOR_STATE")
 
 SERIES = {
     'up{job="api", instance="api-1:8080"}': [1, 0, 0, 0, 0, 0],
@@ -147,7 +149,7 @@ async def test_promtool_finds_the_same_firing_alerts_and_records(
     eval_s = eval_minutes * 60
     found, records = await _warden(eval_s)
     assert any(found.values())
-    assert all(r["exp_samples"] for r in records)
+    assert all(r["exp_samples"] for r in records[:2])
     tests = [
         {"eval_time": f"{eval_minutes}m", "alertname": name, "exp_alerts": alerts}
         for name, alerts in found.items()
