@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from operator import attrgetter
 
 from tradewarden.promql._ast import Aggregate
 from tradewarden.promql._errors import QueryError
@@ -18,6 +19,7 @@ __all__ = ["aggregate", "format_float", "kahan_sum"]
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _INT64_MAX = 2.0**63
+_LABELS = attrgetter("labels")
 _UINT64_MAX = float(2**64 - 1)
 
 
@@ -207,8 +209,8 @@ def _top(agg: Aggregate, vec: Vector, k_param: float, op: str) -> Vector:
     if k < 1:
         return out
     for group in _groups(agg, vec).values():
-        if op == "limitk":
-            out.extend(group[:k])
+        if op == "limitk":  # Prometheus's first k, in its (label-sorted) input order
+            out.extend(sorted(group, key=_LABELS)[:k] if k < len(group) else group)
             continue
         key = _topk_key if op == "topk" else _bottomk_key
         out.extend(sorted(group, key=key)[:k])
