@@ -344,3 +344,20 @@ async def test_what_grafana_asks_besides(api: httpx.AsyncClient) -> None:
         ],
         "droppedTargets": [],
     }
+
+
+async def test_the_runtime_store_and_scrapes_are_read(runtime: Runtime) -> None:
+    runtime.series.append(Labels.of(__name__="bot_up", job="bot"), T0 * 1000, 1.0)
+    key = await runtime.auth.create_api_key("grafana", Role.VIEWER, actor=SYSTEM)
+    transport = httpx.ASGITransport(
+        app=create_app(runtime, manage_runtime=False), client=("127.0.0.1", 40012)
+    )
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://warden", headers={"X-API-Key": key.key}
+    ) as http:
+        body = await _ok(await http.get("/api/v1/query", params={"query": "bot_up", "time": T0}))
+        assert body["data"]["result"] == [
+            {"metric": {"__name__": "bot_up", "job": "bot"}, "value": [T0, "1"]}
+        ]
+        targets = await _ok(await http.get("/api/v1/targets"))
+        assert targets["data"] == {"activeTargets": [], "droppedTargets": []}

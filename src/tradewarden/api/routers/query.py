@@ -132,18 +132,13 @@ async def _viewer(request: Request, runtime: Annotated[Runtime, Depends(_runtime
 
 
 async def get_storage(runtime: Annotated[Runtime, Depends(_runtime)]) -> Queryable | None:
-    """Return the series store queries read (None until the runtime has one)."""
-    storage: Queryable | None = getattr(runtime, "series", None)
-    return storage
+    """Return the series store queries read (None: answer 503 ``unavailable``)."""
+    return runtime.series
 
 
 async def get_targets(runtime: Annotated[Runtime, Depends(_runtime)]) -> Targets | None:
-    """Return the scrape manager (None when the runtime has none)."""
-    for name in ("scrapes", "scraper", "scrape_manager"):
-        manager: Targets | None = getattr(runtime, name, None)
-        if manager is not None:
-            return manager
-    return None
+    """Return the scrape manager (None: no targets)."""
+    return runtime.scrapes
 
 
 async def _now_ms(runtime: Annotated[Runtime, Depends(_runtime)]) -> int:
