@@ -46,6 +46,7 @@ from tradewarden.probes import (
 from tradewarden.rules import (
     GroupSpec,
     MonitorRules,
+    RuleCollector,
     RuleManager,
     build_rule_manager,
     load_rule_groups,
@@ -131,6 +132,7 @@ class Runtime:
         self.probe_metrics = ProbeMetrics(self.registry)
         self._build_series()
         self.rules = build_rule_manager(self.series, self.clock, self.config.rules)
+        RuleCollector(self.registry, self.rules)
 
     def _build_series(self) -> None:
         metrics, server = self.config.metrics, self.config.server

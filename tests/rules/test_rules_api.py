@@ -179,3 +179,16 @@ async def test_reload_refuses_a_bad_file_keeps_rules_and_audits(client: Client) 
         await http.get("/v1/admin/audit", params={"action": "rules.reload"}, headers=client.admin)
     ).json()
     assert sorted(e["outcome"] for e in audit) == ["error", "success"]
+
+
+async def test_rule_groups_health_on_metrics(client: Client) -> None:
+    await _bot_down(client)
+    text = (await client.http.get("/metrics")).text
+    group = f'file="{client.rules_path}",group="bots"'
+    assert f"tradewarden_rule_group_rules{{{group}}} 3.0" in text
+    assert f"tradewarden_rule_group_interval_seconds{{{group}}} 10.0" in text
+    assert f"tradewarden_rule_group_last_evaluation_timestamp_seconds{{{group}}} 1.7e+09" in text
+    assert f"tradewarden_rule_group_evaluations_total{{{group}}} 2.0" in text
+    assert f"tradewarden_rule_group_rules_failing{{{group}}} 0.0" in text
+    assert 'tradewarden_alerts{state="firing"} 1.0' in text
+    assert 'tradewarden_alerts{state="pending"} 1.0' in text

@@ -25,6 +25,7 @@ from tradewarden.rules._files import (
 )
 from tradewarden.rules._group import Group, restore_for_state
 from tradewarden.rules._manager import RuleManager, RuleManagerOptions
+from tradewarden.rules._metrics import RuleCollector
 from tradewarden.rules._rules import (
     ALERTS,
     ALERTS_FOR_STATE,
@@ -68,6 +69,7 @@ __all__ = [
     "MonitorRules",
     "RecordingRule",
     "Rule",
+    "RuleCollector",
     "RuleEvalError",
     "RuleHealth",
     "RuleLoadError",

@@ -47,6 +47,8 @@ class Group:
     eval_duration_s: float = 0.0
     # Set when a reload replaced or removed the group: an evaluation in progress stops.
     retired: bool = False
+    evaluations: int = 0  # since the group was loaded (a reload of the same group keeps it)
+    failures: int = 0  # rule evaluations that failed
 
     def __post_init__(self) -> None:
         self.rules = [build_rule(spec) for spec in self.spec.rules]
@@ -75,6 +77,7 @@ class Group:
         rules that are gone get stale markers at the next evaluation."""
         old.retired = True
         self.last_eval_ms, self.eval_duration_s = old.last_eval_ms, old.eval_duration_s
+        self.evaluations, self.failures = old.evaluations, old.failures
         self.stale |= old.stale
         matched: set[int] = set()
         index_of: dict[tuple[object, ...], list[int]] = {}
@@ -144,6 +147,7 @@ class Group:
             self.stale.clear()
         self.last_eval_ms = t_ms
         self.eval_duration_s = spent
+        self.evaluations += 1
         return ok
 
     def _evaluate_rule(
@@ -159,6 +163,7 @@ class Group:
             samples = rule.evaluate(t_ms, ctx)
         except RuleEvalError as exc:
             rule.health, rule.last_error = RuleHealth.ERR, str(exc)
+            self.failures += 1
             return
         rule.health, rule.last_error = RuleHealth.OK, ""
         returned = {labels for labels, _ in samples}
