@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tradewarden.rules import (
     TemplateError,
@@ -15,6 +17,7 @@ from tradewarden.rules import (
     check_template,
     expand_alert_template,
 )
+from tradewarden.rules._gofmt import go_float_e, go_value_string
 from tradewarden.rules._template import expand_template
 from tradewarden.series import Labels
 
@@ -256,3 +259,14 @@ def test_check_template_names_the_template() -> None:
         TemplateError, match=r'error parsing template __alert_A: .*"nope" not defined'
     ):
         check_template("{{ nope }}", "__alert_A")
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_go_float_text_round_trips(value: float) -> None:
+    text = go_value_string(value)
+    assert float(text) == value
+    mantissa, _, exponent = go_float_e(value).partition("e")
+    assert float(f"{mantissa}e{exponent}") == value
+    assert len(exponent) >= 3  # sign and at least two digits, as Go writes them
+    if 1e-4 <= abs(value) < 1e6:
+        assert "e" not in text  # Go's %v switches to exponent form only outside this

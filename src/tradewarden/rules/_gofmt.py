@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["GoStruct", "go_sprint", "go_sprintf", "go_type", "go_value_string"]
+__all__ = ["GoStruct", "go_float_e", "go_sprint", "go_sprintf", "go_type", "go_value_string"]
 
 
 @dataclass(frozen=True)
@@ -204,3 +204,18 @@ def go_sprintf(template: str, *args: Any) -> str:
         extra = ", ".join(f"{go_type(a)}={go_value_string(a)}" for a in args[index:])
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+def go_float_e(value: float) -> str:
+    """``strconv.FormatFloat(v, 'e', -1, 64)``: how Prometheus writes an alert's value."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0e+00" if math.copysign(1, value) < 0 else "0e+00"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    exp = len(text) + int(exponent) - 1
+    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"

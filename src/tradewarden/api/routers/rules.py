@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -25,6 +24,7 @@ from tradewarden.rules import (
     RecordingRule,
     RuleLoadError,
 )
+from tradewarden.rules._gofmt import go_float_e
 from tradewarden.runtime import Runtime
 from tradewarden.store import AuditRepository
 
@@ -90,21 +90,6 @@ async def list_alerts(
 
 
 # -- Prometheus's HTTP API ---------------------------------------------------------------
-
-
-def go_float_e(value: float) -> str:
-    """``strconv.FormatFloat(v, 'e', -1, 64)``: how Prometheus writes an alert's value."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0e+00" if math.copysign(1, value) < 0 else "0e+00"
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    exp = len(text) + int(exponent) - 1
-    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-    return f"{'-' if sign else ''}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
 
 
 def rfc3339(ms: int | None) -> str:
