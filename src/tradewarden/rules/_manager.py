@@ -167,6 +167,9 @@ class RuleManager:
         for group in list(self._groups.values()):
             await self._evaluate(group, t_ms, None, restore=True)
         self._restored_once = True
+        for group in self._groups.values():  # loaded by a reload while this ran
+            for rule in group.alerting_rules():
+                rule.restored = True
         self._sync_runners()
         if self.generated is not None and self.options.generated_refresh_s > 0:
             self._refresher = asyncio.create_task(
