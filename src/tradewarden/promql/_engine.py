@@ -1,19 +1,16 @@
 """The PromQL evaluator: instant and range queries over a :class:`Queryable`.
 
 Every selector reads storage once per query, for the whole time span the query needs
-(planned before evaluation); each step then slices the series it needs by bisection.
-A range query evaluates the expression at every step; subquery steps are memoised per
-query. Name removal is delayed (see ``_values``): ``__name__`` leaves the results at the
+(``_selectors``); each step then slices the series it needs by bisection. A range query
+evaluates the expression at every step; subquery steps are memoised per query. Name removal is delayed (see ``_values``): ``__name__`` leaves the results at the
 end of each step, where a duplicate label set is an error, as in Prometheus 3.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import time
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -21,10 +18,7 @@ from typing import Any
 
 from tradewarden.promql._aggregate import aggregate
 from tradewarden.promql._ast import (
-    AT_END,
-    AT_START,
     Aggregate,
-    At,
     Binary,
     Expr,
     FuncCall,
@@ -42,6 +36,7 @@ from tradewarden.promql._binary import binary_op
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._functions import FUNCTIONS
 from tradewarden.promql._positions import CallSite, format_position, scan_calls
+from tradewarden.promql._selectors import Selections
 from tradewarden.promql._values import (
     Annotations,
     Call,
@@ -55,22 +50,18 @@ from tradewarden.promql._values import (
     Value,
     Vector,
 )
-from tradewarden.series import METRIC_NAME, Labels, Queryable, is_stale
+from tradewarden.series import METRIC_NAME, Labels, Queryable
 
 __all__ = ["Compiled", "Engine", "QueryResult"]
 
 _DEFAULT_SUBQUERY_STEP_MS = 60_000
 _SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _DUPLICATE = "vector cannot contain metrics with the same labelset"
-_TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 _DROP_NAME = attrgetter("drop_name")
 _LABELS = attrgetter("labels")
 _CALL_FIELDS = frozenset(f.name for f in dataclasses.fields(Call))
 _HAS_POSITION = re.compile(r"\(\d+:\d+\)$")
 _PARAM_MESSAGES = ("quantile value should be", "ratio value should be")
-
-# One selected series: labels, timestamps, values (lists, or the store's arrays).
-_Buf = tuple[Labels, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -180,23 +171,14 @@ def _without_name(labels: Labels) -> Labels:
     return labels.without_name()
 
 
-def _as_list(seq: Any) -> list[Any]:
-    if type(seq) is list:
-        return seq
-    tolist = getattr(seq, "tolist", None)
-    return tolist() if tolist is not None else list(seq)
-
-
 class _Evaluator:
     """One query's evaluation state."""
 
     def __init__(  # noqa: PLR0917 - private, called from two places
         self, engine: Engine, text: str, node: Node, start: int, end: int, step: int
     ) -> None:
-        self._storage = engine._storage
-        self._lookback = engine._lookback
+        self._sel = Selections(engine._storage, engine._lookback, start, end, engine._max_samples)
         self._sub_step = engine._subquery_step
-        self._budget = engine._max_samples
         self._deadline = None if engine._timeout_s is None else time.monotonic() + engine._timeout_s
         self._text = text
         self._node = node
@@ -204,16 +186,13 @@ class _Evaluator:
         self._end = end
         self._is_range = step > 0 and end > start
         self.annotations = Annotations()
-        self._spans: dict[int, list[int]] = {}
-        self._selected: dict[int, list[_Buf]] = {}
-        self._selected_by_matchers: dict[tuple[Any, ...], list[_Buf]] = {}
         self._subquery_memo: dict[tuple[int, int], Vector | Scalar] = {}
         self._sort_positions: list[int] = []
         self._sites: dict[int, CallSite] | None = None
         self._call_extra: dict[int, dict[str, Any]] = {}
         self._step = step
         self._dispatch: dict[type, Callable[[Any, int], Any]] = {
-            VectorSel: self._vector,
+            VectorSel: self._sel.vector,
             NumberLit: lambda n, t: Scalar(t, n.value),
             StringLit: lambda n, t: String(t, n.value),
             Unary: self._unary,
@@ -223,91 +202,7 @@ class _Evaluator:
             MatrixSel: self._matrix_top,
             Subquery: self._subquery_top,
         }
-        self._plan(node, start, end)
-
-    # -- planning: which time span each selector needs ---------------------------------
-
-    def _at(self, at: At, lo: int, hi: int) -> tuple[int, int]:
-        if at is None:
-            return lo, hi
-        if at == AT_START:
-            return self._start, self._start
-        if at == AT_END:
-            return self._end, self._end
-        return int(at), int(at)
-
-    def _need(self, sel: VectorSel, lo: int, hi: int) -> None:
-        span = self._spans.get(id(sel))
-        if span is None:
-            self._spans[id(sel)] = [lo, hi]
-        else:
-            span[0] = min(span[0], lo)
-            span[1] = max(span[1], hi)
-
-    def _plan(self, n: Node, lo: int, hi: int) -> None:
-        # Lookback and range windows are left-open: the +1 leaves out the boundary.
-        if isinstance(n, VectorSel):
-            a, b = self._at(n.at, lo, hi)
-            self._need(n, a - n.offset_ms - self._lookback + 1, b - n.offset_ms)
-        elif isinstance(n, MatrixSel):
-            a, b = self._at(n.vs.at, lo, hi)
-            self._need(n.vs, a - n.vs.offset_ms - n.range_ms + 1, b - n.vs.offset_ms)
-        elif isinstance(n, Subquery):
-            a, b = self._at(n.at, lo, hi)
-            self._plan(n.expr, a - n.offset_ms - n.range_ms, b - n.offset_ms)
-        elif isinstance(n, Unary):
-            self._plan(n.expr, lo, hi)
-        elif isinstance(n, Binary):
-            self._plan(n.lhs, lo, hi)
-            self._plan(n.rhs, lo, hi)
-        elif isinstance(n, Aggregate):
-            self._plan(n.expr, lo, hi)
-            if n.param is not None:
-                self._plan(n.param, lo, hi)
-        elif isinstance(n, FuncCall):
-            for arg in n.args:
-                self._plan(arg, lo, hi)
-
-    def _select(self, sel: VectorSel, *, drop_stale: bool) -> list[_Buf]:
-        key = id(sel)
-        bufs = self._selected.get(key)
-        if bufs is not None:
-            return bufs
-        lo, hi = self._spans[key]
-        same = (sel.alternatives, lo, hi, drop_stale)  # the same selector twice: read once
-        bufs = self._selected_by_matchers.get(same)
-        if bufs is not None:
-            self._selected[key] = bufs
-            return bufs
-        seen: set[Labels] = set()
-        several = len(sel.alternatives) > 1
-        bufs = []
-        for matchers in sel.alternatives:
-            for data in self._storage.select(matchers, lo, hi):
-                if several:
-                    if data.labels in seen:
-                        continue
-                    seen.add(data.labels)
-                ts: Any = data.timestamps
-                vs: Any = data.values
-                if drop_stale:  # range selectors ignore stale markers: drop them once
-                    ts = _as_list(ts)
-                    vs = _as_list(vs)
-                    if math.isnan(sum(vs)):  # any NaN (or +Inf and -Inf)
-                        keep = [i for i, v in enumerate(vs) if not is_stale(v)]
-                        ts = [ts[i] for i in keep]
-                        vs = [vs[i] for i in keep]
-                if len(ts) > 0:
-                    bufs.append((data.labels, ts, vs))
-                    if self._budget is not None:
-                        self._budget -= len(ts)
-                        if self._budget < 0:
-                            raise QueryError(_TOO_MANY_SAMPLES)
-        # Storage order is kept (sorting 1,000 unsorted label sets costs ~1 ms): range
-        # results are sorted at the end, and limitk sorts its groups itself.
-        self._selected[key] = bufs
-        self._selected_by_matchers[same] = bufs
-        return bufs
+        self._sel.plan(node, start, end)
 
     # -- top level ---------------------------------------------------------------------
 
@@ -371,50 +266,8 @@ class _Evaluator:
     def _eval(self, n: Node, t: int) -> Any:
         return self._dispatch[type(n)](n, t)
 
-    def _ref(self, at: At, offset: int, t: int) -> int:
-        if at is None:
-            return t - offset
-        if at == AT_START:
-            return self._start - offset
-        if at == AT_END:
-            return self._end - offset
-        return int(at) - offset
-
-    def _vector(self, n: VectorSel, t: int, *, own_t: bool = False) -> Vector:
-        ref = self._ref(n.at, n.offset_ms, t)
-        floor = ref - self._lookback
-        out = Vector()
-        for labels, ts, vs in self._select(n, drop_stale=False):
-            i = len(ts) - 1
-            if ts[i] > ref:  # not the usual instant query, whose selection ends at ref
-                i = bisect_right(ts, ref) - 1
-                if i < 0:
-                    continue
-            if ts[i] <= floor:
-                continue
-            v = vs[i]
-            if math.isnan(v) and is_stale(v):
-                continue
-            out.append(Sample(labels, ts[i] if own_t else t, v))
-        return out
-
-    def _window(self, n: MatrixSel, t: int) -> RangeWindow:
-        vs = n.vs
-        ref = self._ref(vs.at, vs.offset_ms, t)
-        lo_t = ref - n.range_ms
-        series = Matrix()
-        for labels, ts, vals in self._select(vs, drop_stale=True):
-            if ts[0] > lo_t and ts[-1] <= ref:  # the usual instant query: all of it
-                series.append(Series(labels, ts, vals))
-                continue
-            lo = bisect_right(ts, lo_t)
-            hi = bisect_right(ts, ref)
-            if lo < hi:
-                series.append(Series(labels, ts[lo:hi], vals[lo:hi]))
-        return RangeWindow(series, lo_t, ref, n.range_ms)
-
     def _subquery_window(self, n: Subquery, t: int) -> RangeWindow:
-        ref = self._ref(n.at, n.offset_ms, t)
+        ref = self._sel.ref(n.at, n.offset_ms, t)
         step = n.step_ms or self._sub_step
         lo_t = ref - n.range_ms
         first = (lo_t // step + 1) * step
@@ -445,7 +298,7 @@ class _Evaluator:
         return RangeWindow(Matrix(series.values()), lo_t, ref, n.range_ms)
 
     def _matrix_top(self, n: MatrixSel, t: int) -> Matrix:
-        return self._window(n, t).series
+        return self._sel.window(n, t).series
 
     def _subquery_top(self, n: Subquery, t: int) -> Matrix:
         return self._subquery_window(n, t).series
@@ -528,11 +381,11 @@ class _Evaluator:
         args: list[Value | RangeWindow] = []
         for arg in n.args:
             if isinstance(arg, MatrixSel):
-                args.append(self._window(arg, t))
+                args.append(self._sel.window(arg, t))
             elif isinstance(arg, Subquery):
                 args.append(self._subquery_window(arg, t))
             elif isinstance(arg, VectorSel) and name == "timestamp":
-                args.append(self._vector(arg, t, own_t=True))
+                args.append(self._sel.vector(arg, t, own_t=True))
             else:
                 args.append(self._eval(arg, t))
         exprs = [a.src for a in n.args]
