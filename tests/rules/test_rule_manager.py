@@ -3,6 +3,7 @@ ALERTS series, stale markers, reloads, restored ``for`` clocks and event-driven 
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -365,3 +366,17 @@ groups:
     await w.manager.evaluate_now()  # the interval's evaluation sees both
     assert sorted(a.name for a, _, _ in w.manager.alerts()) == ["AnyJob", "Down", "SomethingFires"]
     await w.close()
+
+
+async def test_a_notification_from_another_thread_wakes_the_group() -> None:
+    w = Warden()
+    w.manager.apply(parse_rule_text(RULES.replace("for: 1m", ""), "api.yml"))
+    await w.manager.start()
+    w.clock.advance(1)
+    with w.store.batch():  # appended here, told from the scraper's thread below
+        w.unsubscribe()
+        w.up("a:1", 0)
+    await asyncio.to_thread(w.manager.notify, frozenset({"up"}))
+    await eventually(lambda: bool(w.manager.alerts()))
+    assert w.alert().state is AlertState.FIRING
+    await w.manager.stop()
