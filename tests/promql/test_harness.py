@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tradewarden.promql import conformance
+from tradewarden.promql._promqltest import parse_points
 from tradewarden.promql.conformance import (
     almost_equal,
     main,
@@ -42,7 +43,7 @@ def test_series_lines() -> None:
 
 
 def test_the_expanding_notation() -> None:
-    points = conformance._parse_points("1+2x3 5-1x2 7x1 _x2 _ stale -Inf 0x1")
+    points = parse_points("1+2x3 5-1x2 7x1 _x2 _ stale -Inf 0x1")
     assert points[:11] == [1.0, 3.0, 5.0, 7.0, 5.0, 4.0, 3.0, 7.0, 7.0, None, None]
     assert points[11] is None
     assert points[12] is not None

@@ -28,8 +28,16 @@ from pathlib import Path
 from tradewarden.promql._ast import compile_expr, function_names, parse, selectors, with_at
 from tradewarden.promql._engine import Compiled, Engine
 from tradewarden.promql._errors import QueryError
+from tradewarden.promql._promqltest import (
+    Clear,
+    Eval,
+    Load,
+    parse_duration_ms,
+    parse_file,
+    parse_series,
+)
 from tradewarden.promql._values import Annotations, Matrix, Sample, Scalar, String, Value, Vector
-from tradewarden.series import METRIC_NAME, STALE_NAN, Labels, ListStorage, is_stale
+from tradewarden.series import Labels, ListStorage, is_stale
 
 __all__ = [
     "EvalFailure",
@@ -43,28 +51,6 @@ __all__ = [
 
 EPSILON = 1e-6
 _MIN_NORMAL = 2.2250738585072014e-308
-
-_DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
-_UNIT_MS = {
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-    "y": 31_536_000_000,
-}
-_PAT_LOAD = re.compile(r"^load(?:_(with_nhcb))?\s+(.+?)$")
-_PAT_INSTANT = re.compile(
-    r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$"
-)
-_PAT_RANGE = re.compile(
-    r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$"
-)
-_PAT_EXPECT = re.compile(
-    r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$"
-)
-_PAT_EXPECT_RANGE = re.compile(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
 # Functions whose result changes with the evaluation time even for pinned arguments.
 _AT_UNSAFE = frozenset(
     {
@@ -82,354 +68,6 @@ _AT_UNSAFE = frozenset(
     }
 )
 _CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
-_NUM = r"[+-]?(?:[Ii]nf|NaN|0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-_UNUM = r"(?:[Ii]nf|NaN|0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-_PAT_EXPAND = re.compile(rf"^({_NUM})(?:([+-])({_UNUM}))?x(\d+)$")
-_PAT_NUMBER = re.compile(rf"^{_NUM}$")
-
-
-# -- parsing ---------------------------------------------------------------------------
-
-
-def parse_duration_ms(text: str) -> int:
-    """A Prometheus duration (``1h30m``, ``10s53ms``, ``0``) in milliseconds."""
-    text = text.strip()
-    if text == "0":
-        return 0
-    pos = 0
-    total = 0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += int(m.group(1)) * _UNIT_MS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a valid duration string: {text!r}")
-    return total
-
-
-def _parse_number(token: str) -> float:
-    try:
-        return float(int(token, 0))
-    except ValueError:
-        return float(token)
-
-
-# A point: a float, STALE (the stale marker), or None (no sample, "_").
-Point = float | None
-
-
-def _expand(token: str) -> list[Point]:
-    if token == "_":  # noqa: S105 - not a password
-        return [None]
-    if token.startswith("_x"):
-        return [None] * int(token[2:])
-    if token == "stale":  # noqa: S105 - not a password
-        return [STALE_NAN]
-    m = _PAT_EXPAND.match(token)
-    if m:
-        start = _parse_number(m.group(1))
-        delta = 0.0 if m.group(2) is None else _parse_number(m.group(3))
-        if m.group(2) == "-":
-            delta = -delta
-        n = int(m.group(4))
-        return [start + delta * i for i in range(n + 1)]
-    if _PAT_NUMBER.match(token):
-        return [_parse_number(token)]
-    raise ValueError(f"bad value {token!r}")
-
-
-_QUOTES = {'"', "'", "`"}
-
-
-def _read_quoted(text: str, i: int) -> tuple[str, int]:
-    quote = text[i]
-    i += 1
-    out: list[str] = []
-    while i < len(text):
-        ch = text[i]
-        if ch == quote:
-            return "".join(out), i + 1
-        if ch == "\\" and quote != "`":
-            i += 1
-            esc = text[i]
-            mapping = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
-            if esc in mapping:
-                out.append(mapping[esc])
-            elif esc == "x":
-                out.append(chr(int(text[i + 1 : i + 3], 16)))
-                i += 2
-            elif esc == "u":
-                out.append(chr(int(text[i + 1 : i + 5], 16)))
-                i += 4
-            else:
-                out.append(esc)
-            i += 1
-            continue
-        out.append(ch)
-        i += 1
-    raise ValueError(f"unterminated string in {text!r}")
-
-
-def _skip_space(text: str, i: int) -> int:
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    return i
-
-
-def _read_ident(text: str, i: int) -> tuple[str, int]:
-    j = i
-    while j < len(text) and (text[j].isalnum() or text[j] in "_:."):
-        j += 1
-    return text[i:j], j
-
-
-def parse_series(line: str) -> tuple[Labels, str]:
-    """Split ``metric{a="b"} rest`` into the label set and the rest of the line."""
-    i = _skip_space(line, 0)
-    pairs: list[tuple[str, str]] = []
-    name, i = _read_ident(line, i)
-    if name:
-        pairs.append((METRIC_NAME, name))
-    if i < len(line) and line[i] == "{":
-        i += 1
-        while True:
-            i = _skip_space(line, i)
-            if i >= len(line):
-                raise ValueError(f"unterminated label set in {line!r}")
-            if line[i] == "}":
-                i += 1
-                break
-            if line[i] == ",":
-                i += 1
-                continue
-            if line[i] in _QUOTES:
-                label, i = _read_quoted(line, i)
-            else:
-                label, i = _read_ident(line, i)
-            i = _skip_space(line, i)
-            if i < len(line) and line[i] == "=":
-                i = _skip_space(line, i + 1)
-                value, i = _read_quoted(line, i)
-                pairs.append((label, value))
-            else:  # a quoted metric name: {"metric.name", a="b"}
-                pairs.append((METRIC_NAME, label))
-    return Labels.from_pairs(pairs), line[i:].strip()
-
-
-def _parse_points(text: str) -> list[Point]:
-    points: list[Point] = []
-    for token in text.split():
-        points.extend(_expand(token))
-    return points
-
-
-@dataclass
-class _Load:
-    line: int
-    step_ms: int
-    series: list[tuple[Labels, list[Point]]]
-    histograms: list[Labels]
-
-
-@dataclass
-class _Clear:
-    line: int
-
-
-@dataclass
-class _Expectation:
-    kind: str  # ordered, fail, warn, no_warn, info, no_info
-    message: str | None = None
-    regex: re.Pattern[str] | None = None
-
-    def matches(self, text: str) -> bool:
-        if self.message is not None:
-            return self.message == text
-        return self.regex is None or self.regex.search(text) is not None
-
-    def __str__(self) -> str:
-        return self.message if self.message is not None else str(self.regex and self.regex.pattern)
-
-
-@dataclass
-class _Eval:
-    line: int
-    expr: str
-    is_range: bool
-    start: int
-    end: int
-    step: int
-    fail: bool = False
-    warn: bool = False
-    info: bool = False
-    ordered: bool = False
-    fail_message: str | None = None
-    fail_regex: re.Pattern[str] | None = None
-    expects: list[_Expectation] = field(default_factory=list)
-    expect_scalar: float | None = None
-    expected: dict[Labels, tuple[int, list[Point]]] = field(default_factory=dict)
-    expected_string: str | None = None
-    exclude_from_range: bool = False
-    skip: str | None = None
-
-    def of(self, kind: str) -> list[_Expectation]:
-        return [e for e in self.expects if e.kind == kind]
-
-    @property
-    def is_fail(self) -> bool:
-        return self.fail or bool(self.of("fail"))
-
-    @property
-    def is_ordered(self) -> bool:
-        return self.ordered or bool(self.of("ordered"))
-
-
-Command = _Load | _Clear | _Eval
-
-
-def _lines(text: str) -> list[str]:
-    out = []
-    for raw in text.split("\n"):
-        line = raw.strip()
-        out.append("" if line.startswith("#") else line)
-    return out
-
-
-def parse_file(text: str) -> list[Command]:
-    """Parse a test file into its commands."""
-    lines = _lines(text)
-    cmds: list[Command] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line:
-            i += 1
-            continue
-        word = line.split(None, 1)[0].lower()
-        if word == "clear":
-            cmds.append(_Clear(i + 1))
-            i += 1
-        elif word.startswith("load"):
-            i, load = _parse_load(lines, i)
-            cmds.append(load)
-        elif word.startswith("eval"):
-            i, ev = _parse_eval(lines, i)
-            cmds.append(ev)
-        else:
-            raise ValueError(f"line {i + 1}: invalid command {line!r}")
-    return cmds
-
-
-def _parse_load(lines: list[str], i: int) -> tuple[int, _Load]:
-    m = _PAT_LOAD.match(lines[i])
-    if not m:
-        raise ValueError(f"line {i + 1}: invalid load command")
-    nhcb = m.group(1) == "with_nhcb"
-    load = _Load(i + 1, parse_duration_ms(m.group(2)), [], [])
-    i += 1
-    series: dict[Labels, list[Point]] = {}  # a later line for the same series replaces it
-    while i < len(lines) and lines[i]:
-        labels, rest = parse_series(lines[i])
-        if "{{" in rest:
-            load.histograms.append(labels)
-        else:
-            series[labels] = _parse_points(rest)
-            if nhcb:
-                base = _nhcb_base(labels)
-                if base is not None:
-                    load.histograms.append(base)
-        i += 1
-    load.series = list(series.items())
-    return i, load
-
-
-def _nhcb_base(labels: Labels) -> Labels | None:
-    name = labels.metric_name
-    for suffix in ("_bucket", "_count", "_sum"):
-        if name.endswith(suffix):
-            return labels.set(METRIC_NAME, name[: -len(suffix)]).without(("le",))
-    return None
-
-
-def _parse_eval(lines: list[str], i: int) -> tuple[int, _Eval]:  # noqa: PLR0912, PLR0915
-    header = lines[i]
-    inst = _PAT_INSTANT.match(header)
-    rng = None if inst else _PAT_RANGE.match(header)
-    if inst:
-        mod, expr = inst.group(1), inst.group(3)
-        t = parse_duration_ms(inst.group(2) or "0")
-        ev = _Eval(i + 1, expr, False, t, t, 0)
-    elif rng:
-        mod, expr = rng.group(1), rng.group(5)
-        ev = _Eval(
-            i + 1,
-            expr,
-            True,
-            parse_duration_ms(rng.group(2)),
-            parse_duration_ms(rng.group(3)),
-            parse_duration_ms(rng.group(4)),
-        )
-    else:
-        raise ValueError(f"line {i + 1}: invalid eval command")
-    ev.fail = mod == "fail"
-    ev.warn = mod == "warn"
-    ev.info = mod == "info"
-    ev.ordered = mod == "ordered"
-    j = 0
-    while i + 1 < len(lines) and lines[i + 1]:
-        i += 1
-        j += 1
-        line = lines[i]
-        if ev.fail and line.startswith("expected_fail_message"):
-            ev.fail_message = line[len("expected_fail_message") :].strip()
-            break
-        if ev.fail and line.startswith("expected_fail_regexp"):
-            ev.fail_regex = re.compile(line[len("expected_fail_regexp") :].strip())
-            break
-        if line.startswith("expect range vector"):
-            m = _PAT_EXPECT_RANGE.match(line)
-            if not m:
-                raise ValueError(f"line {i + 1}: invalid range vector definition")
-            ev.start = parse_duration_ms(m.group(1))
-            ev.end = parse_duration_ms(m.group(2))
-            ev.step = parse_duration_ms(m.group(3))
-            ev.exclude_from_range = True
-            continue
-        if line.startswith("expect string"):
-            ev.expected_string = _unquote_go(line[len("expect string") :].strip())
-            ev.exclude_from_range = True
-            continue
-        if line.split(" ")[0] == "expect":
-            m = _PAT_EXPECT.match(line)
-            if not m:
-                raise ValueError(f"line {i + 1}: invalid expect statement")
-            exp = _Expectation(m.group(1))
-            if m.group(2) == "msg":
-                exp.message = m.group(3).strip()
-            elif m.group(2) == "regex":
-                exp.regex = re.compile(m.group(3).strip())
-            ev.expects.append(exp)
-            j -= 1
-            continue
-        if "{{" in line:
-            ev.skip = "expects native histograms"
-            continue
-        try:
-            ev.expect_scalar = _parse_number(line)
-            break
-        except ValueError:
-            pass
-        labels, rest = parse_series(line)
-        ev.expected[labels] = (j, _parse_points(rest))
-    return i + 1, ev
-
-
-def _unquote_go(text: str) -> str:
-    if text.startswith("`") and text.endswith("`"):
-        return text[1:-1]
-    value, _ = _read_quoted(text, 0)
-    return value
 
 
 # -- comparison ------------------------------------------------------------------------
@@ -464,7 +102,7 @@ def _fmt(v: float) -> str:
     return repr(v)
 
 
-def _compare(ev: _Eval, value: Value) -> None:  # noqa: PLR0912
+def _compare(ev: Eval, value: Value) -> None:  # noqa: PLR0912
     if isinstance(value, Matrix):
         if ev.is_ordered:
             raise _MismatchError("expected ordered result, but query returned a matrix")
@@ -552,7 +190,7 @@ def _matrix_str(m: Matrix) -> str:
     return "{" + ", ".join(f"{s.labels} => {_points(s)}" for s in m) + "}"
 
 
-def _check_annotations(ev: _Eval, ann: Annotations) -> None:
+def _check_annotations(ev: Eval, ann: Annotations) -> None:
     if ev.warn and not ann.warnings:
         raise _MismatchError("expected warnings but got none")
     if ev.info and not ann.infos:
@@ -577,7 +215,7 @@ def _check_annotations(ev: _Eval, ann: Annotations) -> None:
         raise _MismatchError(f"unexpected info annotations: {ann.infos}")
 
 
-def _check_failure(ev: _Eval, err: QueryError) -> None:
+def _check_failure(ev: Eval, err: QueryError) -> None:
     msg = str(err)
     if ev.fail_message is not None and ev.fail_message != msg:
         raise _MismatchError(f"expected error {ev.fail_message!r}, got {msg!r}")
@@ -588,7 +226,7 @@ def _check_failure(ev: _Eval, err: QueryError) -> None:
         raise _MismatchError(f"expected error matching {str(fails[0])!r}, got {msg!r}")
 
 
-def _run_eval(engine: Engine, ev: _Eval) -> None:
+def _run_eval(engine: Engine, ev: Eval) -> None:
     """Run one eval as test.go does: a range eval once; an instant eval as written, then
     with ``@ <eval time>`` added to every selector and evaluated at other times, each also
     as a range query around its time."""
@@ -610,7 +248,7 @@ def _run_eval(engine: Engine, ev: _Eval) -> None:
         _run_instant(engine, ev, query, t, f" (with @ {ev.end / 1000:g} at t={t / 1000:g}s)")
 
 
-def _at_variants(ev: _Eval) -> list[tuple[Compiled, int]]:
+def _at_variants(ev: Eval) -> list[tuple[Compiled, int]]:
     try:
         node = compile_expr(parse(ev.expr))
     except QueryError:
@@ -623,7 +261,7 @@ def _at_variants(ev: _Eval) -> list[tuple[Compiled, int]]:
     return [(pinned, t) for t in times]
 
 
-def _run_instant(engine: Engine, ev: _Eval, query: str | Compiled, t: int, variant: str) -> None:
+def _run_instant(engine: Engine, ev: Eval, query: str | Compiled, t: int, variant: str) -> None:
     try:
         _check_instant(engine, ev, query, t)
     except _MismatchError as exc:
@@ -632,7 +270,7 @@ def _run_instant(engine: Engine, ev: _Eval, query: str | Compiled, t: int, varia
         raise _MismatchError(f"{exc}{variant}") from None
 
 
-def _check_instant(engine: Engine, ev: _Eval, query: str | Compiled, t: int) -> None:
+def _check_instant(engine: Engine, ev: Eval, query: str | Compiled, t: int) -> None:
     try:
         result = engine.instant(query, t)
     except QueryError as err:
@@ -650,7 +288,7 @@ def _check_instant(engine: Engine, ev: _Eval, query: str | Compiled, t: int) -> 
 
 
 def _check_range_mode(
-    engine: Engine, ev: _Eval, query: str | Compiled, t: int, value: Value
+    engine: Engine, ev: Eval, query: str | Compiled, t: int, value: Value
 ) -> None:
     try:
         ranged = engine.range(query, t - 60_000, t + 60_000, 60_000)
@@ -732,10 +370,10 @@ def run_file(path: Path) -> FileReport:
     engine = Engine(storage)
     histograms: list[Labels] = []
     for cmd in parse_file(path.read_text(encoding="utf-8")):
-        if isinstance(cmd, _Clear):
+        if isinstance(cmd, Clear):
             storage.clear()
             histograms.clear()
-        elif isinstance(cmd, _Load):
+        elif isinstance(cmd, Load):
             for labels, points in cmd.series:
                 for k, p in enumerate(points):
                     if p is not None:
