@@ -300,7 +300,7 @@ def _differences(prom: dict[str, Any], warden: dict[str, Any]) -> list[str]:
     return problems
 
 
-async def test_instant_and_range_queries_agree_with_prometheus(peers: Peers) -> None:
+async def test_queries_series_and_labels_agree_with_prometheus(peers: Peers) -> None:
     await _ingested(peers)
     # Between samples (7.5 s after one), in windows partly and fully filled, around the
     # counter reset (step 37) and after the last sample.
@@ -324,6 +324,18 @@ async def test_instant_and_range_queries_agree_with_prometheus(peers: Peers) -> 
         )
         problems += [f"{query} [range]: {p}" for p in _differences(prom, ours)]
     assert problems == [], "\n".join(problems)
+    await _series_metadata_agree(peers)
+
+
+async def _series_metadata_agree(peers: Peers) -> None:
+    match = {"match[]": '{__name__=~"demo_.*"}'}
+    for path in ("/api/v1/series", "/api/v1/labels", "/api/v1/label/__name__/values"):
+        prom = await _data(peers.prometheus, path, **match)
+        ours = await _data(peers.warden, path, **match)
+        key = (lambda item: sorted(item.items())) if path.endswith("series") else str
+        assert sorted(ours, key=key) == sorted(prom, key=key), path
+    versions = await _data(peers.warden, "/api/v1/label/version/values", **match)
+    assert versions == await _data(peers.prometheus, "/api/v1/label/version/values", **match)
 
 
 async def _firing(client: httpx.AsyncClient) -> set[tuple[tuple[str, str], ...]]:
