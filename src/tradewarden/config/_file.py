@@ -15,6 +15,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tradewarden.errors import ConfigError
+from tradewarden.notify._config import ChannelConfig, check_channels
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
 from tradewarden.rules._config import RulesConfig
@@ -126,6 +127,8 @@ class ServiceConfig(_Section):
     scrape_configs: tuple[ScrapeConfig, ...] = ()
     # Alerting and recording rules (Prometheus rule files, the shipped packs).
     rules: RulesConfig = RulesConfig()
+    # Where notifications go (notify/): Apprise URLs, Slack, PagerDuty; secrets from env/file.
+    channels: tuple[ChannelConfig, ...] = ()
 
     @field_validator("monitors")
     @classmethod
@@ -136,6 +139,11 @@ class ServiceConfig(_Section):
                 raise ValueError(f"monitor name {monitor.name!r} is used twice")
             seen.add(monitor.name)
         return monitors
+
+    @field_validator("channels")
+    @classmethod
+    def _valid_channels(cls, channels: tuple[ChannelConfig, ...]) -> tuple[ChannelConfig, ...]:
+        return check_channels(channels)
 
     @field_validator("scrape_configs")
     @classmethod

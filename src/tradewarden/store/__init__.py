@@ -23,6 +23,11 @@ from tradewarden.store._models import (
     UtcDateTime,
 )
 from tradewarden.store._monitors import MonitorRepository
+from tradewarden.store._notifications import (
+    Notification,
+    NotificationAttempt,
+    NotificationRepository,
+)
 from tradewarden.store._tokens import RefreshTokenRepository
 from tradewarden.store._users import UserRepository
 
@@ -42,6 +47,9 @@ __all__ = [
     "MonitorDefinition",
     "MonitorFlip",
     "MonitorRepository",
+    "Notification",
+    "NotificationAttempt",
+    "NotificationRepository",
     "Outcome",
     "RefreshToken",
     "RefreshTokenRepository",
