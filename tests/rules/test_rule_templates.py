@@ -161,6 +161,23 @@ def expand(text: str, data: Any = None, results: Sequence[tuple[Labels, float]] 
         ),
         ('{{ "a" | printf "%s-%s" "b" }}', None, "b-a"),
         ("{{ `raw \\n` }}", None, "raw \\n"),
+        ('{{ "foo.example.com:12345" | stripPort }}', None, "foo.example.com"),
+        ('{{ "[2001:0DB8::1]:12345" | stripPort }}', None, "2001:0DB8::1"),
+        ('{{ "2001:0DB8::1" | stripPort }}', None, "2001:0DB8::1"),
+        ('{{ "[2001:0DB8::1]::12345" | stripPort }}', None, "[2001:0DB8::1]::12345"),
+        ('{{ "192.0.2.1:12345" | stripPort }}', None, "192.0.2.1"),
+        ('{{ "foo.example.com" | stripDomain }}', None, "foo"),
+        ('{{ "foo.example.com:12345" | stripDomain }}', None, "foo:12345"),
+        ('{{ "192.0.2.1:12345" | stripDomain }}', None, "192.0.2.1:12345"),
+        ('{{ "[2001:0DB8::1]:12345" | stripDomain }}', None, "[2001:0DB8::1]:12345"),
+        ('{{ "[2001:0DB8::1]::12345" | stripDomain }}', None, "[2001:0DB8::1]::12345"),
+        (
+            '{{ graphLink "up" }} {{ tableLink "rate(x[5m])" }}',
+            None,
+            "/graph?g0.expr=up&g0.tab=0 /graph?g0.expr=rate%28x%5B5m%5D%29&g0.tab=1",
+        ),
+        ('{{ printf "%0.2f" (parseDuration "1h2m10ms") }}', None, "3720.01"),
+        ("{{ 1435065584.128 | toTime }}", None, "2015-06-23 13:19:44.128 +0000 UTC"),
     ],
 )
 def test_expands_like_prometheus(text: str, data: Any, output: str) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from conftest import in_ci
 from tradewarden.clock import ManualClock
@@ -59,6 +58,10 @@ groups:
           count: '{{ len (query "queue_depth") }} {{ match "^q" $labels.queue }}'
           broken: '{{ if gt $value 10 }}big{{ end }}'
           small: '{{ 0.000012345 }} {{ 123456.0 }} {{ 1e21 }}'
+          misc: >-
+            {{ "api-1.example.com:8080" | stripPort }} {{ "api-1.example.com:8080" | stripDomain }}
+            {{ graphLink "rate(x[5m])" }} {{ printf "%.3f" (parseDuration "1h2m10ms") }}
+            {{ 1435065584.128 | toTime }} {{ $labels.queue | title }}
       - alert: Flapping
         expr: flap == 1
         for: 1m
@@ -170,8 +173,7 @@ async def test_promtool_finds_the_same_firing_alerts_and_records(
         ],
     }
     test_file = tmp_path / "diff_test.yml"
-    with test_file.open("w") as handle:
-        YAML(typ="safe").dump(unit, handle)
+    test_file.write_text(json.dumps(unit, indent=1))  # JSON is YAML, and unambiguous
     done = await asyncio.to_thread(
         subprocess.run,
         [promtool, "test", "rules", str(test_file)],

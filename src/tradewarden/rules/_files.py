@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tradewarden.errors import ConfigError
+from tradewarden.rules._durations import format_duration, parse_duration_ms
 from tradewarden.rules._expr import parse_expr
 from tradewarden.rules._template import TemplateError, check_template
 
@@ -34,10 +35,6 @@ __all__ = [
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DURATION = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_UNITS_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 _GROUP_FIELDS = frozenset({"name", "interval", "limit", "rules", "labels"})
 _RULE_FIELDS = frozenset(
     {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
@@ -124,28 +121,6 @@ class GroupSpec:
     interval_ms: int | None = None
     limit: int = 0
     labels: tuple[tuple[str, str], ...] = field(default=())
-
-
-def parse_duration_ms(text: str) -> int:
-    """Parse a Prometheus duration (``1h30m``, ``5m``, ``0s``, ``100ms``) to milliseconds."""
-    match = _DURATION.match(text) if text not in ("", "0") else None
-    if text == "0":
-        return 0
-    if match is None:
-        raise ValueError(f'not a valid duration string: "{text}"')
-    return sum(int(g) * unit for g, unit in zip(match.groups(), _UNITS_MS, strict=True) if g)
-
-
-def format_duration(ms: int) -> str:
-    """Write milliseconds as Prometheus does (``1h30m``, ``0s``)."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, suffix in zip(_UNITS_MS, ("y", "w", "d", "h", "m", "s", "ms"), strict=True):
-        count, ms = divmod(ms, unit)
-        if count:
-            out.append(f"{count}{suffix}")
-    return "".join(out)
 
 
 def _line(node: Any, key: Any = None) -> int | None:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["GoStruct", "go_float_e", "go_sprint", "go_sprintf", "go_type", "go_value_string"]
+__all__ = [
+    "GoStruct",
+    "GoTime",
+    "go_float_e",
+    "go_sprint",
+    "go_sprintf",
+    "go_type",
+    "go_value_string",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,14 @@ class GoStruct:
 
     type_name: str
     fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GoTime:
+    """A ``time.Time`` (what ``toTime`` returns): printed as Go prints a UTC time."""
+
+    text: str
+    go_type_name = "*time.Time"
 
 
 def go_type(value: Any) -> str:  # noqa: PLR0911 - one answer per type
@@ -78,6 +94,8 @@ def go_value_string(value: Any) -> str:  # noqa: PLR0911 - one answer per type
     """Return ``fmt.Sprint(value)`` for one value."""
     if value is None:
         return "<nil>"
+    if isinstance(value, GoTime):
+        return value.text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

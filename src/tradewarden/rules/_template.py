@@ -6,14 +6,17 @@ The humanize functions' output follows Prometheus's ``template/template.go``.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from tradewarden.rules._gofmt import GoStruct, go_type
+from tradewarden.rules._durations import parse_duration_ms
+from tradewarden.rules._gofmt import GoStruct, GoTime, go_type
 from tradewarden.rules._gotemplate import (
     Function,
     Template,
@@ -142,12 +145,12 @@ def humanize_percentage(value: Any) -> str:
     return _fmt4g(_to_float(value) * 100) + "%"
 
 
-def humanize_timestamp(value: Any) -> str:
-    """``humanizeTimestamp``: epoch seconds as Go prints a UTC time."""
-    v = _to_float(value)
-    if math.isnan(v) or math.isinf(v):
-        return _fmt4g(v)
+def _go_time_text(v: float) -> str:
     nanos = int(v * 1e9)
+    if not -(2**63) <= nanos < 2**63:
+        raise call_error(
+            f"{v!r} cannot be represented as a nanoseconds timestamp since it overflows int64"
+        )
     seconds, frac = divmod(nanos, 1_000_000_000)
     try:
         moment = datetime.fromtimestamp(seconds, tz=UTC)
@@ -157,6 +160,78 @@ def humanize_timestamp(value: Any) -> str:
     if frac:
         text += "." + f"{frac:09d}".rstrip("0")
     return text + " +0000 UTC"
+
+
+def humanize_timestamp(value: Any) -> str:
+    """``humanizeTimestamp``: epoch seconds as Go prints a UTC time."""
+    v = _to_float(value)
+    if math.isnan(v) or math.isinf(v):
+        return _fmt4g(v)
+    return _go_time_text(v)
+
+
+def _to_time(value: Any) -> GoTime:
+    v = _to_float(value)
+    if math.isnan(v) or math.isinf(v):
+        raise call_error("cannot convert NaN or Inf to time")
+    return GoTime(_go_time_text(v))
+
+
+def split_host_port(host_port: str) -> tuple[str, str] | None:
+    """Go's ``net.SplitHostPort``; None where Go returns an error."""
+    last = host_port.rfind(":")
+    if last < 0:
+        return None
+    if host_port.startswith("["):
+        end = host_port.find("]")
+        if end < 0 or end + 1 != last:
+            return None
+        host, rest_from = host_port[1:end], end + 1
+    else:
+        host, rest_from = host_port[:last], last
+        if ":" in host:
+            return None
+    if "[" in host_port[1:] or "]" in host_port[rest_from:]:
+        return None
+    return host, host_port[last + 1 :]
+
+
+def _join_host_port(host: str, port: str) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _strip_port(host_port: Any) -> str:
+    _need_str(host_port)
+    split = split_host_port(host_port)
+    return host_port if split is None else split[0]
+
+
+def _strip_domain(host_port: Any) -> str:
+    _need_str(host_port)
+    text: str = host_port
+    split = split_host_port(text)
+    host, port = split if split is not None else (text, "")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return text
+    host = host.split(".")[0]
+    return _join_host_port(host, port) if port else host
+
+
+def _parse_duration(text: Any) -> float:
+    _need_str(text)
+    try:
+        return parse_duration_ms(text) / 1000
+    except ValueError as exc:
+        raise call_error(str(exc)) from None
+
+
+def _graph_link(expr: Any, tab: int) -> str:
+    _need_str(expr)
+    return f"/graph?g0.expr={urllib.parse.quote_plus(expr, safe='')}&g0.tab={tab}"
 
 
 def _go_title(text: Any) -> str:
@@ -289,6 +364,12 @@ def _functions(query: QueryFunc | None, t_ms: int, external_url: str) -> dict[st
         "humanizeDuration": humanize_duration,
         "humanizePercentage": humanize_percentage,
         "humanizeTimestamp": humanize_timestamp,
+        "toTime": _to_time,
+        "parseDuration": _parse_duration,
+        "stripPort": _strip_port,
+        "stripDomain": _strip_domain,
+        "graphLink": lambda expr: _graph_link(expr, 0),
+        "tableLink": lambda expr: _graph_link(expr, 1),
         "pathPrefix": lambda: path,
         "externalURL": lambda: external_url,
     }
