@@ -6,38 +6,65 @@ followed by the values XOR-ed with their predecessor (``array('Q')``). Scrapes a
 interval give constant deltas, and gauges and counters that change slowly give XORs that
 are mostly zero bytes: both compress to a byte or two per sample, the head costs 16.
 Stale markers survive the round trip bit for bit (the arrays copy doubles as raw bits).
+
+A sealed chunk is one ``bytes`` object: a fixed header (first and last timestamp, count,
+width) and the payload. ``bytes`` holds no references, so the garbage collector never
+walks it: a store of 50,000 series with two hours of chunks is a few objects per series
+for a full collection to visit, not one per chunk.
 """
 
 from __future__ import annotations
 
+import struct
 import sys
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
 
-__all__ = ["CHUNK_SAMPLES", "SealedChunk", "decode_chunk", "encode_chunk", "window"]
+__all__ = [
+    "CHUNK_HEADER_BYTES",
+    "CHUNK_SAMPLES",
+    "SealedChunk",
+    "chunk_count",
+    "chunk_first_t",
+    "chunk_last_t",
+    "chunk_nbytes",
+    "decode_chunk",
+    "encode_chunk",
+    "window",
+]
 
 CHUNK_SAMPLES = 120
 _INT32_MAX = 2**31 - 1
-# What a SealedChunk costs besides its payload: the object with its slots, the bytes header.
-_CHUNK_OVERHEAD = 80 + sys.getsizeof(b"")
+_META = struct.Struct("<qqIB")  # first_t, last_t, count, wide (deltas as 64-bit integers)
+CHUNK_HEADER_BYTES = _META.size
+# What a chunk costs besides its length: the bytes object's header and its list slot.
+_CHUNK_OVERHEAD = sys.getsizeof(b"") + 8
+
+SealedChunk = bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SealedChunk:
-    """An immutable, compressed run of samples, oldest first."""
+def chunk_first_t(chunk: SealedChunk) -> int:
+    """The chunk's oldest timestamp."""
+    first: int = _META.unpack_from(chunk)[0]
+    return first
 
-    first_t: int
-    last_t: int
-    count: int
-    wide: bool  # deltas stored as 64-bit integers
-    payload: bytes
 
-    @property
-    def nbytes(self) -> int:
-        """The memory this chunk holds (estimate used for the budget)."""
-        return _CHUNK_OVERHEAD + len(self.payload)
+def chunk_last_t(chunk: SealedChunk) -> int:
+    """The chunk's newest timestamp."""
+    last: int = _META.unpack_from(chunk)[1]
+    return last
+
+
+def chunk_count(chunk: SealedChunk) -> int:
+    """How many samples the chunk holds."""
+    count: int = _META.unpack_from(chunk)[2]
+    return count
+
+
+def chunk_nbytes(chunk: SealedChunk) -> int:
+    """The memory this chunk holds (estimate used for the budget)."""
+    return _CHUNK_OVERHEAD + len(chunk)
 
 
 def encode_chunk(timestamps: array[int], values: array[float]) -> SealedChunk:
@@ -48,26 +75,27 @@ def encode_chunk(timestamps: array[int], values: array[float]) -> SealedChunk:
     delta_array = array("q" if wide else "i", deltas)
     bits = array("Q")
     bits.frombytes(values.tobytes())
-    xored = array("Q", [bits[0]]) if count else array("Q")
+    xored = array("Q", [bits[0]])
     xored.extend(bits[i] ^ bits[i - 1] for i in range(1, count))
     payload = zlib.compress(delta_array.tobytes() + xored.tobytes(), 1)
-    return SealedChunk(timestamps[0], timestamps[-1], count, wide, payload)
+    return _META.pack(timestamps[0], timestamps[-1], count, wide) + payload
 
 
 def decode_chunk(chunk: SealedChunk) -> tuple[array[int], array[float]]:
     """Return the chunk's timestamps and values."""
-    raw = zlib.decompress(chunk.payload)
-    delta_array = array("q" if chunk.wide else "i")
-    split = (chunk.count - 1) * delta_array.itemsize
+    first_t, _, count, wide = _META.unpack_from(chunk)
+    raw = zlib.decompress(memoryview(chunk)[_META.size :])
+    delta_array = array("q" if wide else "i")
+    split = (count - 1) * delta_array.itemsize
     delta_array.frombytes(raw[:split])
     xored = array("Q")
     xored.frombytes(raw[split:])
-    timestamps = array("q", [chunk.first_t])
-    t = chunk.first_t
+    timestamps = array("q", [first_t])
+    t = first_t
     for d in delta_array:
         t += d
         timestamps.append(t)
-    bits = array("Q", [0] * chunk.count)
+    bits = array("Q", [0] * count)
     previous = 0
     for i, x in enumerate(xored):
         previous ^= x

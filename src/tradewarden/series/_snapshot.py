@@ -5,8 +5,7 @@ File layout (little-endian)::
     b"TWSERIES" | u32 version | u32 crc32(body) | u64 len(body) | body
     body = zlib(u32 series, then per series:
                 u32 len + labels as JSON pairs,
-                u32 chunks, per chunk: q first_t, q last_t, u32 count, u8 wide,
-                                       u32 len + payload,
+                u32 chunks, per chunk: u32 len + the sealed chunk (header inside),
                 u32 head samples, head timestamps (q each), head values (d each))
 
 Written to a temporary file, flushed to disk and renamed over the old one, so a crash
@@ -25,11 +24,11 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tradewarden.clock import Clock, SystemClock
-from tradewarden.series._chunks import SealedChunk
+from tradewarden.series._chunks import CHUNK_HEADER_BYTES, SealedChunk
 from tradewarden.series._labels import Labels
 from tradewarden.series._store import SeriesStore, StoredSeries
 
@@ -41,48 +40,65 @@ MAGIC = b"TWSERIES"
 SNAPSHOT_VERSION = 1
 _HEADER = struct.Struct("<8sIIQ")
 _U32 = struct.Struct("<I")
-_CHUNK = struct.Struct("<qqIBI")
-_SLICE = 2000
+_SLICE = 500
 
 
 class SnapshotError(Exception):
     """The snapshot file cannot be used; the message says why."""
 
 
-def _encode(series: Iterable[StoredSeries]) -> bytes:
-    parts: list[bytes] = []
-    count = 0
-    for item in series:
-        count += 1
-        labels = json.dumps(list(item.labels), separators=(",", ":")).encode()
-        parts += (_U32.pack(len(labels)), labels, _U32.pack(len(item.chunks)))
-        for chunk in item.chunks:
-            parts.append(
-                _CHUNK.pack(
-                    chunk.first_t, chunk.last_t, chunk.count, chunk.wide, len(chunk.payload)
-                )
-            )
-            parts.append(chunk.payload)
-        parts += (_U32.pack(len(item.head_t) // 8), item.head_t, item.head_v)
-    return zlib.compress(_U32.pack(count) + b"".join(parts), 1)
+def _records(item: StoredSeries) -> list[bytes]:
+    labels = json.dumps(list(item.labels), separators=(",", ":")).encode()
+    parts = [_U32.pack(len(labels)), labels, _U32.pack(len(item.chunks))]
+    for chunk in item.chunks:
+        parts += (_U32.pack(len(chunk)), chunk)
+    parts += (_U32.pack(len(item.head_t) // 8), item.head_t, item.head_v)
+    return parts
+
+
+def encode_series(series: Iterable[StoredSeries]) -> bytes:
+    """The body records of ``series`` (uncompressed)."""
+    return b"".join(part for item in series for part in _records(item))
 
 
 def write_snapshot(path: Path, series: Iterable[StoredSeries]) -> int:
-    """Write the snapshot atomically; return its size in bytes (blocking: run in a thread)."""
-    body = _encode(series)
-    data = _HEADER.pack(MAGIC, SNAPSHOT_VERSION, zlib.crc32(body), len(body)) + body
+    """Write ``series`` as a snapshot (blocking); return its size in bytes."""
+    items = list(series)
+    return write_encoded(path, len(items), [encode_series(items)])
+
+
+def write_encoded(path: Path, count: int, blocks: Sequence[bytes]) -> int:
+    """Write ``count`` series encoded in ``blocks`` atomically; return the file's size
+    (blocking: run in a thread). zlib releases the GIL while it compresses."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    compressor = zlib.compressobj(1)
+    crc = 0
+    length = 0
     try:
         with temporary.open("wb") as handle:
-            handle.write(data)
+            handle.write(_HEADER.pack(MAGIC, SNAPSHOT_VERSION, 0, 0))  # filled in below
+
+            def emit(data: bytes) -> None:
+                nonlocal crc, length
+                if data:
+                    crc = zlib.crc32(data, crc)
+                    length += len(data)
+                    handle.write(data)
+
+            emit(compressor.compress(_U32.pack(count)))
+            for block in blocks:
+                emit(compressor.compress(block))
+            emit(compressor.flush())
+            handle.seek(0)
+            handle.write(_HEADER.pack(MAGIC, SNAPSHOT_VERSION, crc, length))
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-    return len(data)
+    return _HEADER.size + length
 
 
 def read_snapshot(path: Path) -> list[StoredSeries]:
@@ -121,11 +137,12 @@ def _decode(raw: bytes) -> list[StoredSeries]:
         pos += 4
         chunks: list[SealedChunk] = []
         for _ in range(chunk_count):
-            first_t, last_t, samples, wide, size = _CHUNK.unpack_from(view, pos)
-            pos += _CHUNK.size
-            chunks.append(
-                SealedChunk(first_t, last_t, samples, bool(wide), bytes(view[pos : pos + size]))
-            )
+            (size,) = _U32.unpack_from(view, pos)
+            pos += 4
+            chunk = bytes(view[pos : pos + size])
+            if len(chunk) != size or size < CHUNK_HEADER_BYTES:
+                raise ValueError("chunk cut short")
+            chunks.append(chunk)
             pos += size
         (head,) = _U32.unpack_from(view, pos)
         pos += 4
@@ -183,12 +200,16 @@ class SeriesKeeper:
         if path is None:
             return
         async with self._lock:
-            copied: list[StoredSeries] = []
+            # Each slice is encoded at once: the copies die young, and a big store does
+            # not leave a second copy of itself in objects for the collector to walk.
+            blocks: list[bytes] = []
+            count = 0
             for batch in self._store.export_series(_SLICE):
-                copied.extend(batch)
+                blocks.append(encode_series(batch))
+                count += len(batch)
                 await asyncio.sleep(0)  # let the loop breathe between slices
             try:
-                await asyncio.to_thread(write_snapshot, path, copied)
+                await asyncio.to_thread(write_encoded, path, count, blocks)
             except OSError as exc:
                 self.last_error = f"{path}: {exc.strerror or exc}"
                 logger.warning("series snapshot not written: %s", self.last_error)

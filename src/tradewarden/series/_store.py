@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from tradewarden.series._chunks import (
     CHUNK_SAMPLES,
     SealedChunk,
+    chunk_count,
+    chunk_first_t,
+    chunk_last_t,
+    chunk_nbytes,
     decode_chunk,
     encode_chunk,
     window,
@@ -69,7 +73,7 @@ class _Series:
 
     def first_t(self) -> int | None:
         if self.chunks:
-            return self.chunks[0].first_t
+            return chunk_first_t(self.chunks[0])
         return self.head_t[0] if self.head_t else None
 
 
@@ -202,8 +206,8 @@ class SeriesStore:
             series.chunks.append(chunk)
             series.head_t = series.head_t[CHUNK_SAMPLES:]
             series.head_v = series.head_v[CHUNK_SAMPLES:]
-            series.nbytes += chunk.nbytes
-            self._bytes += chunk.nbytes
+            series.nbytes += chunk_nbytes(chunk)
+            self._bytes += chunk_nbytes(chunk)
             self._sealed += 1
         self._bytes += series.head_bytes() - before
         if self._bytes > self.max_bytes:
@@ -277,15 +281,15 @@ class SeriesStore:
             if series.last_t < cutoff:
                 self._drop_series(series)
                 continue
-            while series.chunks and series.chunks[0].last_t < cutoff:
+            while series.chunks and chunk_last_t(series.chunks[0]) < cutoff:
                 self._drop_chunk(series)
         self._enforce_budget()
 
     def _drop_chunk(self, series: _Series) -> None:
         chunk = series.chunks.pop(0)
-        series.nbytes -= chunk.nbytes
-        self._bytes -= chunk.nbytes
-        self._samples -= chunk.count
+        series.nbytes -= chunk_nbytes(chunk)
+        self._bytes -= chunk_nbytes(chunk)
+        self._samples -= chunk_count(chunk)
         self._dropped_chunks += 1
         self._sealed -= 1
 
@@ -293,7 +297,7 @@ class SeriesStore:
         del self._by_labels[series.labels]
         del self._by_id[series.id]
         self._index.remove(series.id, series.labels)
-        self._samples -= sum(c.count for c in series.chunks) + len(series.head_t)
+        self._samples -= sum(map(chunk_count, series.chunks)) + len(series.head_t)
         self._bytes -= series.nbytes + series.head_bytes()
         self._sealed -= len(series.chunks)
 
@@ -302,14 +306,14 @@ class SeriesStore:
         if self._bytes <= self.max_bytes or not self._sealed:
             return  # nothing over, or nothing to drop (then new series are refused)
         target = self.max_bytes * 9 // 10
-        oldest = [(s.chunks[0].first_t, s.id) for s in self._by_id.values() if s.chunks]
+        oldest = [(chunk_first_t(s.chunks[0]), s.id) for s in self._by_id.values() if s.chunks]
         heapq.heapify(oldest)
         while self._bytes > target and oldest:
             _, series_id = heapq.heappop(oldest)
             series = self._by_id[series_id]
             self._drop_chunk(series)
             if series.chunks:
-                heapq.heappush(oldest, (series.chunks[0].first_t, series_id))
+                heapq.heappush(oldest, (chunk_first_t(series.chunks[0]), series_id))
 
     # -- snapshot ----------------------------------------------------------------------
 
@@ -338,12 +342,12 @@ class SeriesStore:
             if series.head_t:
                 series.last_t = series.head_t[-1]
             elif series.chunks:
-                series.last_t = series.chunks[-1].last_t
-            added = sum(c.nbytes for c in series.chunks)
+                series.last_t = chunk_last_t(series.chunks[-1])
+            added = sum(map(chunk_nbytes, series.chunks))
             self._sealed += len(series.chunks)
             series.nbytes += added
             self._bytes += added + series.head_bytes()
-            self._samples += sum(c.count for c in series.chunks) + len(series.head_t)
+            self._samples += sum(map(chunk_count, series.chunks)) + len(series.head_t)
         self._enforce_budget()
 
 
@@ -351,9 +355,9 @@ def _samples_in(series: _Series, start_ms: int, end_ms: int) -> tuple[array[int]
     timestamps: array[int] = array("q")
     values: array[float] = array("d")
     for chunk in series.chunks:
-        if chunk.last_t < start_ms:
+        if chunk_last_t(chunk) < start_ms:
             continue
-        if chunk.first_t > end_ms:
+        if chunk_first_t(chunk) > end_ms:
             return timestamps, values
         ts, vs = window(*decode_chunk(chunk), start_ms, end_ms)
         timestamps.extend(ts)
