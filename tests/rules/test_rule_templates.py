@@ -178,6 +178,18 @@ def expand(text: str, data: Any = None, results: Sequence[tuple[Labels, float]] 
         ),
         ('{{ printf "%0.2f" (parseDuration "1h2m10ms") }}', None, "3720.01"),
         ("{{ 1435065584.128 | toTime }}", None, "2015-06-23 13:19:44.128 +0000 UTC"),
+        (
+            '{{ define "x" }}[{{ . }}]{{ end }}{{ template "x" "a" }}{{ template "x" 2 }}',
+            None,
+            "[a][2]",
+        ),
+        ('{{ block "b" .v }}<{{ . }}>{{ end }}', {"v": "z"}, "<z>"),
+        (
+            '{{ define "args" }}{{ .arg0 }} {{ .arg1 }}{{ end }}{{ template "args" (args 1 "2") }}',
+            None,
+            "1 2",
+        ),
+        ('{{ slice "abcdef" 1 3 }} {{ slice "abc" 1 }}', None, "bc bc"),
     ],
 )
 def test_expands_like_prometheus(text: str, data: Any, output: str) -> None:

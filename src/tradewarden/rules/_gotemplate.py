@@ -9,7 +9,7 @@ fields (``.Labels.x``), variables (``$x``, ``$x := ...``, ``$x = ...``), string,
 string, number, ``true``/``false``/``nil`` literals, parenthesised pipelines, ``|``
 pipelines; ``if``/``else if``/``else``, ``with``/``else``, ``range`` (with ``$i, $v :=``,
 ``else``, ``break``, ``continue``); the built-ins ``and or not len index print printf
-println eq ne lt le gt ge html js urlquery``. ``define``/``template``/``block`` are not.
+println eq ne lt le gt ge html js urlquery slice``; ``define``, ``template`` and ``block``.
 Missing map keys give the zero value (``missingkey=zero``, as Prometheus sets).
 """
 
@@ -208,6 +208,13 @@ class _Control:
 
 
 @dataclass(slots=True)
+class _Invoke:
+    name: str
+    pipe: _Pipe | None
+    pos: int
+
+
+@dataclass(slots=True)
 class _Loop:
     kind: str  # break continue
     pos: int
@@ -225,6 +232,7 @@ _BUILTINS = frozenset(
         "print",
         "printf",
         "println",
+        "slice",
         "eq",
         "ne",
         "lt",
@@ -247,6 +255,8 @@ class _Parser:
         self.i = 0
         self.vars: list[str] = ["$"]
         self.range_depth = 0
+        self.defines: dict[str, list[Any]] = {}
+        self.depth = 0
 
     def error(self, pos: int, message: str) -> TemplateError:
         return _error_at(self.text, pos, self.name, message)
@@ -277,14 +287,44 @@ class _Parser:
                 if self.range_depth == 0:
                     raise self.error(first.pos, f"{{{{{first.text}}}}} outside {{{{range}}}}")
                 nodes.append(_Loop(first.text, first.pos))
-            elif first.kind == "ident" and first.text in ("define", "template", "block"):
-                raise self.error(first.pos, f"{{{{{first.text}}}}} is not supported here")
+            elif first.kind == "ident" and first.text in ("define", "block"):
+                name = self.template_name(item, first.text)
+                if first.text == "define" and self.depth > 0:
+                    raise self.error(first.pos, "unexpected <define> in command")
+                self.define(name, item)
+                if first.text == "block":
+                    nodes.append(self.invoke(name, item))
+            elif first.kind == "ident" and first.text == "template":
+                nodes.append(self.invoke(self.template_name(item, "template"), item))
             else:
                 nodes.append(self.pipeline(item.tokens, item.pos, "command"))
         return nodes, None
 
+    def template_name(self, item: _Action, word: str) -> str:
+        tokens = item.tokens
+        if len(tokens) < 2 or tokens[1].kind != "string":
+            raise self.error(item.pos, f"unexpected token in {word} clause")
+        return _unquote(self, tokens[1])
+
+    def define(self, name: str, item: _Action) -> None:
+        # A defined template has its own variables: only $ at the start.
+        saved, self.vars = self.vars, ["$"]
+        self.depth += 1
+        body, end = self.parse_list()
+        self.depth -= 1
+        self.vars = saved
+        if end is None or end.tokens[0].text != "end":
+            raise self.error(len(self.text), "unexpected EOF")
+        self.defines[name] = body
+
+    def invoke(self, name: str, item: _Action) -> _Invoke:
+        rest = item.tokens[2:]
+        pipe = self.pipeline(rest, item.pos, "template clause") if rest else None
+        return _Invoke(name, pipe, item.pos)
+
     def control(self, kind: str, item: _Action, tokens: list[_Tok]) -> _Control:
         mark = len(self.vars)
+        self.depth += 1
         pipe = self.pipeline(tokens, item.pos, kind, allow_range_decl=kind == "range")
         if kind == "range":
             self.range_depth += 1
@@ -309,6 +349,7 @@ class _Parser:
         elif len(end.tokens) > 1:
             raise self.error(end.tokens[1].pos, "unexpected token in end")
         del self.vars[mark:]
+        self.depth -= 1
         return _Control(kind, pipe, body, else_body, item.pos)
 
     def pipeline(
@@ -497,11 +538,19 @@ def truth(value: Any) -> bool:
 class Template:
     """A parsed template; ``execute(data)`` returns the text."""
 
-    def __init__(self, text: str, name: str, funcs: Mapping[str, Function], tree: list[Any]):
+    def __init__(
+        self,
+        text: str,
+        name: str,
+        funcs: Mapping[str, Function],
+        tree: list[Any],
+        defines: Mapping[str, list[Any]] | None = None,
+    ):
         self.text = text
         self.name = name
         self.funcs = funcs
         self.tree = tree
+        self.defines = dict(defines or {})
 
     def execute(self, data: Any, funcs: Mapping[str, Function] | None = None) -> str:
         """Run the template with ``data`` as dot; ``funcs`` (the same names as at parse
@@ -520,8 +569,22 @@ class Template:
                     state.out.append("<no value>" if value is None else go_value_string(value))
             elif isinstance(node, _Control):
                 self._control(state, node, dot)
+            elif isinstance(node, _Invoke):
+                self._invoke(state, node, dot)
             elif isinstance(node, _Loop):
                 raise _Break() if node.kind == "break" else _Continue()
+
+    def _invoke(self, state: _State, node: _Invoke, dot: Any) -> None:
+        body = self.defines.get(node.name)
+        if body is None:
+            context = f'template "{node.name}"'
+            raise state.error(node.pos, context, f'no such template "{node.name}"')
+        value = None if node.pipe is None else self._pipe(state, node.pipe, dot)
+        saved, state.vars = state.vars, [("$", value)]
+        try:
+            self._walk(state, body, value)
+        finally:
+            state.vars = saved
 
     def _control(self, state: _State, node: _Control, dot: Any) -> None:
         mark = len(state.vars)
@@ -754,6 +817,18 @@ def _index(item: Any, *keys: Any) -> Any:
     return item
 
 
+def _slice(item: Any, *indexes: Any) -> Any:
+    if not isinstance(item, (str, list, tuple)):
+        raise _CallError(f"can't slice item of type {go_type(item)}")
+    if len(indexes) > 2 or not all(isinstance(i, int) and not isinstance(i, bool) for i in indexes):
+        raise _CallError("invalid slice index")
+    bounds = [*indexes, *[0, len(item)][len(indexes) :]]
+    start, end = bounds[0], bounds[1]
+    if not 0 <= start <= end <= len(item):
+        raise _CallError(f"index out of range: {end if end > len(item) else start}")
+    return item[start:end]
+
+
 def _sprintln(*args: Any) -> str:
     return " ".join(go_value_string(a) for a in args) + "\n"
 
@@ -776,14 +851,16 @@ _BUILTIN_FUNCS: dict[str, Function] = {
     "html": lambda *a: html.escape(go_sprint(*a)),
     "js": lambda *a: go_sprint(*a).replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"'),
     "urlquery": lambda *a: urllib.parse.quote_plus(go_sprint(*a)),
+    "slice": _slice,
     **{op: _compare(op) for op in ("eq", "ne", "lt", "le", "gt", "ge")},
 }
 
 
 def parse_template(text: str, name: str, funcs: Mapping[str, Function]) -> Template:
     """Parse ``text``; raise :class:`TemplateError` with Go's message when it is invalid."""
-    tree = _Parser(text, name, funcs).parse()
-    return Template(text, name, funcs, tree)
+    parser = _Parser(text, name, funcs)
+    tree = parser.parse()
+    return Template(text, name, funcs, tree, parser.defines)
 
 
 def expect_args(name: str, args: Sequence[Any], count: int) -> None:
