@@ -62,7 +62,8 @@ groups:
             {{ "api-1.example.com:8080" | stripPort }} {{ "api-1.example.com:8080" | stripDomain }}
             {{ graphLink "rate(x[5m])" }} {{ printf "%.3f" (parseDuration "1h2m10ms") }}
             {{ 1435065584.128 | toTime }} {{ $labels.queue | title }}
-            {{ define "q" }}<{{ . }}>{{ end }}{{ template "q" $labels.queue }} {{ slice "abcdef" 2 4 }}
+            {{ define "q" }}<{{ . }}>{{ end }}{{ template "q" $labels.queue }}
+            {{ slice "abcdef" 2 4 }}
       - alert: Flapping
         expr: flap == 1
         for: 1m
