@@ -258,8 +258,9 @@ def _block_bytes_per_sample(data: Path) -> tuple[float, int]:
     return (chunk_bytes / samples if samples else math.nan), samples
 
 
-async def _prometheus_eval_times(url: str, evaluations: int) -> list[float]:
-    """Poll /api/v1/rules until ``evaluations`` evaluations of the group (first skipped)."""
+async def _prometheus_eval_times(url: str, evaluations: int, *, after: float) -> list[float]:
+    """Poll /api/v1/rules until ``evaluations`` evaluations of the group that began after
+    ``after`` (Unix time), the first of them skipped."""
     seen: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=30) as http:
         deadline = time.monotonic() + 60 + evaluations * 30
@@ -267,11 +268,68 @@ async def _prometheus_eval_times(url: str, evaluations: int) -> list[float]:
             body = (await http.get(f"{url}/api/v1/rules")).json()
             for group in body["data"]["groups"]:
                 evaluated = group.get("lastEvaluation", "0001")
-                if group["name"] == "bench" and not evaluated.startswith("0001"):
+                if group["name"] != "bench" or evaluated.startswith("0001"):
+                    continue
+                if (
+                    datetime.fromisoformat(evaluated[:26].rstrip("Z"))
+                    .replace(tzinfo=UTC)
+                    .timestamp()
+                    > after
+                ):
                     seen[evaluated] = float(group["evaluationTime"])
             await asyncio.sleep(1.0)
     ordered = [seen[k] for k in sorted(seen)]
     return ordered[1:] if len(ordered) > 1 else ordered
+
+
+class _StepTarget:
+    """Serves step n of the data on its n-th scrape (timestamps in the body), so that
+    Prometheus scrapes minutes of history into its head in seconds."""
+
+    def __init__(self, families: int, steps: int, start_s: int) -> None:
+        self._families, self._steps, self._start_s = families, steps, start_s
+        self.served = 0
+        self.done = asyncio.Event()  # every step served, the last one twice
+        self._runner: web.AppRunner | None = None
+
+    def body(self, n: int) -> str:
+        t_ms = (self._start_s + n * SAMPLE_STEP_S) * 1000
+        lines: list[str] = []
+        for f in range(self._families):
+            lines.append(f"# TYPE bench_f{f}_level gauge")
+            lines += [
+                f"bench_f{f}_level{{{_series_labels(i, s)}}} {_level(f, i, s, n)} {t_ms}"
+                for i in range(INSTANCES)
+                for s in range(SHARDS)
+            ]
+            lines.append(f"# TYPE bench_f{f}_events_total counter")
+            lines += [
+                f"bench_f{f}_events_total{{{_series_labels(i, s)}}} "
+                f"{sum(_increment(f, i, s, k) for k in range(n + 1))} {t_ms}"
+                for i in range(INSTANCES)
+                for s in range(SHARDS)
+            ]
+        return "\n".join(lines) + "\n"
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        n = min(self.served, self._steps - 1)
+        self.served += 1
+        if self.served > self._steps:
+            self.done.set()
+        return web.Response(text=self.body(n), content_type="text/plain")
+
+    async def start(self) -> int:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        port = _free_port()
+        await web.TCPSite(self._runner, HOST, port).start()
+        return port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
 
 async def bench_rules(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -293,26 +351,50 @@ async def bench_rules(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         flush=True,
     )
 
-    om = work / "data.om"
-    samples = _write_openmetrics(om, families, steps, start_s)
-    data = work / "prometheus-rules"
-    began = time.perf_counter()
-    await asyncio.to_thread(
-        subprocess.run,
-        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-        check=True,
-        capture_output=True,
-    )
-    print(f"    promtool wrote the blocks in {time.perf_counter() - began:.1f} s", flush=True)
-    om.unlink()
-    prom_bps, prom_samples = _block_bytes_per_sample(data)
+    samples = families * 2 * INSTANCES * SHARDS * steps
+    prom_bps = math.nan
     config = work / "prometheus-rules.yml"
-    config.write_text(
-        _yaml({"global": {"evaluation_interval": "10s"}, "rule_files": [str(rules_path)]}),
-        encoding="utf-8",
-    )
-    async with _prometheus(config, data, log_name="prometheus-rules") as (url, _pid):
-        prom_times = await _prometheus_eval_times(url, args.evaluations)
+    data = work / "prometheus-rules"
+    settings: dict[str, Any] = {
+        "global": {"evaluation_interval": "10s"},
+        "rule_files": [str(rules_path)],
+    }
+    if args.prometheus_data == "blocks":
+        om = work / "data.om"
+        _write_openmetrics(om, families, steps, start_s)
+        began = time.perf_counter()
+        await asyncio.to_thread(
+            subprocess.run,
+            [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+            check=True,
+            capture_output=True,
+        )
+        print(f"    promtool wrote the blocks in {time.perf_counter() - began:.1f} s", flush=True)
+        om.unlink()
+        prom_bps, _ = _block_bytes_per_sample(data)
+        config.write_text(_yaml(settings), encoding="utf-8")
+        async with _prometheus(config, data, log_name="prometheus-rules") as (url, _pid):
+            prom_times = await _prometheus_eval_times(url, args.evaluations, after=0.0)
+    else:
+        target = _StepTarget(families, steps, start_s)
+        port = await target.start()
+        settings["scrape_configs"] = [
+            {
+                "job_name": "bench",
+                "honor_labels": True,  # the data's own job and instance, as in the blocks
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "static_configs": [{"targets": [f"{HOST}:{port}"]}],
+            }
+        ]
+        config.write_text(_yaml(settings), encoding="utf-8")
+        try:
+            async with _prometheus(config, data, log_name="prometheus-rules") as (url, _pid):
+                await asyncio.wait_for(target.done.wait(), timeout=10 * steps)
+                print("    prometheus scraped every step into its head", flush=True)
+                prom_times = await _prometheus_eval_times(url, args.evaluations, after=time.time())
+        finally:
+            await target.stop()
     print(f"    prometheus evaluationTime: {[round(t, 3) for t in prom_times]}", flush=True)
 
     store = SeriesStore(retention_ms=24 * 3_600_000, max_bytes=8 * 1024**3)
@@ -348,7 +430,7 @@ async def bench_rules(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "eval_ratio": warden_median / prom_median,
         "warden_bytes_per_sample": stats.bytes_per_sample,
         "prometheus_block_bytes_per_sample": prom_bps,
-        "prometheus_block_samples": prom_samples,
+        "prometheus_data": args.prometheus_data,
         "warden_append_samples_per_s": stats.samples / append_s,
     }
 
@@ -796,6 +878,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--families", type=int, default=FAMILIES, help="x 1,000 series, x 20 rules")
     parser.add_argument("--evaluations", type=int, default=3)
+    parser.add_argument(
+        "--prometheus-data",
+        choices=["head", "blocks"],
+        default="head",
+        help="Prometheus's copy: scraped into its head, or written as blocks by promtool",
+    )
     parser.add_argument("--long-series", type=int, default=1_000)
     parser.add_argument("--long-samples", type=int, default=1_440, help="per series (2 h at 5 s)")
     parser.add_argument("--scrape-series", type=int, default=50_000)
@@ -841,9 +929,9 @@ def _report(results: dict[str, Any]) -> None:
             f" -> ratio {r['eval_ratio']:.1f}x (target <= {BOUND_EVAL_RATIO:g}x)"
         )
         print(
-            f"  (same data, {r['samples'] // r['series']} samples a series: warden "
-            f"{r['warden_bytes_per_sample']:.1f} B/sample with the series' own overhead, "
-            f"Prometheus blocks {r['prometheus_block_bytes_per_sample']:.1f} B)"
+            f"  (Prometheus's data in its {r['prometheus_data']}; {r['samples'] // r['series']} "
+            f"samples a series: warden {r['warden_bytes_per_sample']:.1f} B/sample with the "
+            "series' own overhead)"
         )
         print(f"store append: {r['warden_append_samples_per_s']:,.0f} samples/s")
     if "bytes" in results:
