@@ -143,7 +143,9 @@ class WireServer:
                 text=text.get(failure.status, "rollup_error"),
                 headers=failure.headers,
             )
-        if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
+        if not isinstance(body, dict) or not any(
+            body.get(part) for part in ("text", "blocks", "attachments")
+        ):
             return web.Response(status=400, text="no_text")
         return web.Response(text="ok")
 

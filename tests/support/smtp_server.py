@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import email
+import email.policy
 from dataclasses import dataclass, field
-from email.message import Message
+from email.message import EmailMessage
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
@@ -20,7 +21,7 @@ class Received:
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
-    message: Message
+    message: EmailMessage
 
 
 class _Handler:
@@ -33,7 +34,9 @@ class _Handler:
         )
         self._sink.append(
             Received(
-                envelope.mail_from, tuple(envelope.rcpt_tos), email.message_from_bytes(content)
+                envelope.mail_from,
+                tuple(envelope.rcpt_tos),
+                email.message_from_bytes(content, policy=email.policy.default),
             )
         )
         return "250 OK"

@@ -32,7 +32,8 @@ class Severity(StrEnum):
 
 
 _LABELS = {Severity.P0: "critical", Severity.P1: "high", Severity.P2: "medium", Severity.P3: "low"}
-_EMOJI = {Severity.P0: "🔴", Severity.P1: "🟠", Severity.P2: "🟡", Severity.P3: "ℹ️"}  # noqa: RUF001
+# As in the seeds' alert examples (seed 004).
+_EMOJI = {Severity.P0: "🔴", Severity.P1: "🟡", Severity.P2: "🟢", Severity.P3: "ℹ️"}  # noqa: RUF001
 
 
 class MessageStatus(StrEnum):
@@ -71,11 +72,19 @@ class Message(BaseModel):
     def template_context(self) -> dict[str, Any]:
         """Return what templates see: every field, plus the severity's label and emoji."""
         context = self.model_dump(mode="python")
-        context["labels"] = dict(self.labels)
+        context["labels"] = _Labels(self.labels)
         context["severity_label"] = self.severity.label
         context["emoji"] = self.severity.emoji
         context["started_at_iso"] = _iso(self.started_at)
         return context
+
+
+class _Labels(dict[str, str]):
+    """Labels as templates see them: a label the alert does not carry is empty, not an
+    error (alerts of one rule differ in their labels)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 def _iso(at: datetime | None) -> str:

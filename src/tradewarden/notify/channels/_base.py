@@ -53,11 +53,16 @@ class ChannelSecret:
 
     def read(self) -> str:
         """Return the secret; raise ValueError naming the channel and where it is kept."""
+
+        def _check(value: str) -> str | None:
+            # Registered before anything (Apprise's own parsing logs included) can show it.
+            self._scrubber.register(value)
+            return self._problem(value)
+
         try:
-            value = read_secret(self._field, None, self._env, self._file, self._problem)
+            value = read_secret(self._field, None, self._env, self._file, _check)
         except ValueError as exc:
             raise ValueError(f"channel {self._channel!r}: {exc}") from None
-        self._scrubber.register(value)
         return value
 
 
