@@ -33,6 +33,7 @@ from tradewarden.config import ServiceConfig, Settings, load_config_file
 from tradewarden.control import Control, open_control
 from tradewarden.errors import ConfigError, ConflictError
 from tradewarden.health import Readiness
+from tradewarden.notify import Notifier
 from tradewarden.probes import (
     HeartbeatBoard,
     MonitorCatalog,
@@ -124,6 +125,8 @@ class Runtime:
     # Alerting and recording rules over the series store (rules/).
     rules: RuleManager = field(init=False)
     _rules_unsubscribe: Callable[[], None] | None = field(init=False, default=None)
+    # Notification delivery (notify/): the outbox, its channels and workers.
+    notifier: Notifier | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
@@ -181,6 +184,15 @@ class Runtime:
         )
         # The kill switch and breakers' services: built here, connected on first use.
         self.control = open_control(self.settings, self.config.control, self.clock)
+        # The outbox always (history and retries over the API); its workers only in the
+        # service, where a channel whose secret is missing or invalid stops the start.
+        self.notifier = Notifier(
+            self.database,
+            self.clock,
+            self.config.channels,
+            registry=self.registry,
+            check_secrets=run_probes,
+        )
         if bootstrap_admin:
             self.first_admin = await self._ensure_first_admin()
             if self.first_admin is not None and announce is not None:
@@ -198,6 +210,7 @@ class Runtime:
         if run_probes:
             # The service (not the CLI's admin commands) also follows the trading state.
             await self.control.watch(self.registry)
+            self.notifier.start()  # before anything that alerts
             await self._start_series()
             await self._start_probes()
             await self._start_rules()
@@ -300,6 +313,8 @@ class Runtime:
             await self._flips.aclose()  # the flips handed over before the stop
         if self._series_keeper is not None:
             await self._series_keeper.stop()  # the final snapshot, after the last result
+        if self.notifier is not None:
+            await self.notifier.aclose()  # after everything that enqueues; attempts finish
         if self._http is not None:
             await self._http.aclose()
         if self._web is not None:
