@@ -218,6 +218,8 @@ def test_bytes_per_sample_measured_is_at_most_20() -> None:
     )
     assert stats.samples == series * per_series
     assert measured <= 20
+    # The budget's estimate stays close to what the memory really is.
+    assert 0.75 * measured <= stats.bytes_per_sample <= 1.25 * measured
 
 
 def test_over_budget_without_chunks_to_drop_stays_cheap_and_bounded() -> None:

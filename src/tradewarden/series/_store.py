@@ -49,7 +49,7 @@ DEFAULT_RETENTION_MS = 2 * 3600 * 1000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # A series' fixed cost besides its samples: the object, its labels (tuple of pairs) and
 # its entries in the index and the lookup dicts (measured with tracemalloc, rounded up).
-_SERIES_OVERHEAD = 360
+_SERIES_OVERHEAD = 1150
 _PAIR_OVERHEAD = sys.getsizeof(("", "")) + 40
 
 Listener = Callable[[frozenset[str]], None]
