@@ -6,6 +6,8 @@ import math
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
@@ -149,3 +151,52 @@ def test_the_cache_gives_the_same_answer_and_ingestion_rate() -> None:
         assert samples == first
     assert store.stats().samples == 50_000
     print(f"\nscrape ingestion (parse + append, 10k lines): {10_000 / min(timings):,.0f} samples/s")
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_names = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,12}", fullmatch=True)
+_label_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,8}", fullmatch=True)
+_label_values = st.text(alphabet='abn }{#"\\\n\t,=é', min_size=1, max_size=8)
+_series = st.tuples(
+    _names,
+    st.dictionaries(_label_names, _label_values, max_size=3),
+    st.floats(allow_nan=False, width=64),
+    st.one_of(st.none(), st.integers(-(2**40), 2**42)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_series, max_size=20), openmetrics=st.booleans())
+def test_what_is_written_is_read_back(
+    lines: list[tuple[str, dict[str, str], float, int | None]], openmetrics: bool
+) -> None:
+    expected: dict[Labels, tuple[float, int | None]] = {}
+    text = []
+    for name, labels, value, stamp in lines:
+        key = Labels.of(labels, __name__=name)
+        if key in expected:
+            continue
+        body = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        series = f"{name}{{{body}}}" if labels or stamp is None else name
+        if stamp is None:
+            text.append(f"{series} {value!r}")
+        elif openmetrics:
+            text.append(f"{series} {value!r} {stamp / 1000!r}")
+        else:
+            text.append(f"{series} {value!r} {stamp}")
+        expected[key] = (value, stamp)
+    document = "".join(f"{line}\n" for line in text) + ("# EOF\n" if openmetrics else "")
+    got = {
+        labels: (value, stamp)
+        for labels, value, stamp in parse_exposition(document, openmetrics=openmetrics).samples
+    }
+    assert got.keys() == expected.keys()
+    for key, (value, stamp) in expected.items():
+        assert got[key][0] == value
+        if openmetrics and stamp is not None:
+            assert got[key][1] == round(stamp / 1000 * 1000)
+        else:
+            assert got[key][1] == stamp
