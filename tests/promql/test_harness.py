@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,21 @@ def test_the_directory_comes_from_the_environment(
     assert "no .test files" in capsys.readouterr().err
     _write(tmp_path, "load 1m\n  x 1\n\neval instant at 0m x\n  x 1\n")
     assert main([]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("load 1m\n  m 1 zz\n", "line 1: bad value 'zz'"),
+        ("bogus\n", "line 1: invalid command 'bogus'"),
+        ("load 1m\n  m 1\n\neval instant at xx m\n", "line 4: not a valid duration string"),
+    ],
+)
+def test_a_malformed_file_names_the_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {message}")):
+        run_file(path)
+    assert main([str(path)]) == 2
+    assert message in capsys.readouterr().err

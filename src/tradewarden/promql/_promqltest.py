@@ -263,19 +263,27 @@ def parse_file(text: str) -> list[Command]:
         if not line:
             i += 1
             continue
-        word = line.split(None, 1)[0].lower()
-        if word == "clear":
-            cmds.append(Clear(i + 1))
-            i += 1
-        elif word.startswith("load"):
-            i, load = _parse_load(lines, i)
-            cmds.append(load)
-        elif word.startswith("eval"):
-            i, ev = _parse_eval(lines, i)
-            cmds.append(ev)
-        else:
-            raise ValueError(f"line {i + 1}: invalid command {line!r}")
+        try:
+            i, cmd = _parse_command(lines, i)
+        except ValueError as exc:
+            message = str(exc)
+            if not message.startswith("line "):
+                message = f"line {i + 1}: {message}"
+            raise ValueError(message) from None
+        cmds.append(cmd)
     return cmds
+
+
+def _parse_command(lines: list[str], i: int) -> tuple[int, Command]:
+    line = lines[i]
+    word = line.split(None, 1)[0].lower()
+    if word == "clear":
+        return i + 1, Clear(i + 1)
+    if word.startswith("load"):
+        return _parse_load(lines, i)
+    if word.startswith("eval"):
+        return _parse_eval(lines, i)
+    raise ValueError(f"invalid command {line!r}")
 
 
 def _parse_load(lines: list[str], i: int) -> tuple[int, Load]:

@@ -363,13 +363,17 @@ def _selects_histogram(expr: str, histograms: Sequence[Labels]) -> bool:
     return False
 
 
-def run_file(path: Path) -> FileReport:
+def run_file(path: Path) -> FileReport:  # noqa: PLR0912 - one branch per command kind
     """Run every command of one test file."""
     report = FileReport(path.name)
     storage = ListStorage()
     engine = Engine(storage)
     histograms: list[Labels] = []
-    for cmd in parse_file(path.read_text(encoding="utf-8")):
+    try:
+        commands = parse_file(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    for cmd in commands:
         if isinstance(cmd, Clear):
             storage.clear()
             histograms.clear()
@@ -436,7 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not path.exists():
             print(f"{path}: no such file", file=sys.stderr)
             return 2
-        report = run_file(path)
+        try:
+            report = run_file(path)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         if args.verbose:
             for failure in report.failures:
                 print(failure)
