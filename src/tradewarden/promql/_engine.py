@@ -2,8 +2,9 @@
 
 Every selector reads storage once per query, for the whole time span the query needs
 (``_selectors``); each step then slices the series it needs by bisection. A range query
-evaluates the expression at every step; subquery steps are memoised per query. Name removal is delayed (see ``_values``): ``__name__`` leaves the results at the
-end of each step, where a duplicate label set is an error, as in Prometheus 3.
+evaluates the expression at every step; subquery steps are memoised per query. Name
+removal is delayed (see ``_values``): ``__name__`` leaves the results at the end of each
+step, where a duplicate label set is an error, as in Prometheus 3.
 """
 
 from __future__ import annotations
