@@ -23,6 +23,7 @@ from tradewarden.api.routers import (
     heartbeats,
     metrics,
     monitors,
+    notifications,
     query,
     queues,
     rules,
@@ -90,6 +91,7 @@ def create_app(
         control.router,
         query.router,
         rules.router,
+        notifications.router,
     ):
         app.include_router(router)
     if docs:
