@@ -182,6 +182,17 @@ def test_a_selector_written_twice_reads_storage_once() -> None:
     assert len(storage.selects) == 2
 
 
+def test_ties_in_sort_come_in_label_order_as_from_prometheus_storage() -> None:
+    storage = ListStorage()  # yields series in insertion order
+    for name in ("c", "a", "b"):
+        storage.append(Labels.of(__name__="x", n=name), 0, 1.0)
+    engine = Engine(storage)
+    ordered = engine.instant("sort(x)", 0).value
+    assert [s.labels.get("n") for s in ordered] == ["a", "b", "c"]  # type: ignore[union-attr]
+    plain = engine.instant("x", 0).value  # order-insensitive: storage order, unsorted
+    assert [s.labels.get("n") for s in plain] == ["c", "a", "b"]  # type: ignore[union-attr]
+
+
 def test_range_results_are_sorted_by_labels_with_one_point_per_step(storage: ListStorage) -> None:
     result = Engine(storage).range("up", 0, 4 * MIN, 2 * MIN)
     assert isinstance(result.value, Matrix)

@@ -31,6 +31,7 @@ from tradewarden.promql._ast import (
     Unary,
     VectorSel,
     compile_expr,
+    function_names,
     parse,
 )
 from tradewarden.promql._binary import binary_op
@@ -57,6 +58,8 @@ __all__ = ["Compiled", "Engine", "QueryResult"]
 
 _DEFAULT_SUBQUERY_STEP_MS = 60_000
 _SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
+_ORDERING_FUNCTIONS = frozenset({"sort", "sort_desc"})
+_ORDERING_AGGREGATIONS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 _DUPLICATE = "vector cannot contain metrics with the same labelset"
 _DROP_NAME = attrgetter("drop_name")
 _LABELS = attrgetter("labels")
@@ -178,7 +181,14 @@ class _Evaluator:
     def __init__(  # noqa: PLR0917 - private, called from two places
         self, engine: Engine, text: str, node: Node, start: int, end: int, step: int
     ) -> None:
-        self._sel = Selections(engine._storage, engine._lookback, start, end, engine._max_samples)
+        self._sel = Selections(
+            engine._storage,
+            engine._lookback,
+            start,
+            end,
+            engine._max_samples,
+            sort=_order_sensitive(node),
+        )
         self._sub_step = engine._subquery_step
         self._deadline = None if engine._timeout_s is None else time.monotonic() + engine._timeout_s
         self._text = text
@@ -420,6 +430,17 @@ class _Evaluator:
                     )
             self._call_extra[id(n)] = extra
         return impl(Call(n.name, t, args, exprs, self.annotations, **extra))
+
+
+def _order_sensitive(node: Node) -> bool:
+    """Whether an instant result's order, or ties in it, depend on the input order."""
+    if function_names(node) & _ORDERING_FUNCTIONS:
+        return True
+    return any(
+        call.op in _ORDERING_AGGREGATIONS
+        for call in _calls_in_order(node)
+        if isinstance(call, Aggregate)
+    )
 
 
 def _argument_offset(site: CallSite, values: list[Any], message: str) -> int:

@@ -42,7 +42,8 @@ def _as_list(seq: Any) -> list[Any]:
 
 
 class Selections:
-    """The selections of one query (``start``/``end`` resolve ``@ start()``/``end()``)."""
+    """The selections of one query (``start``/``end`` resolve ``@ start()``/``end()``;
+    ``sort``: series in label order, as Prometheus's storage returns them)."""
 
     def __init__(
         self,
@@ -51,8 +52,11 @@ class Selections:
         start: int,
         end: int,
         max_samples: int | None,
+        *,
+        sort: bool,
     ) -> None:
         self._storage = storage
+        self._sort = sort
         self._lookback = lookback_ms
         self._start = start
         self._end = end
@@ -138,8 +142,11 @@ class Selections:
                         self._budget -= len(ts)
                         if self._budget < 0:
                             raise QueryError(TOO_MANY_SAMPLES)
-        # Storage order is kept (sorting 1,000 unsorted label sets costs ~1 ms): range
-        # results are sorted at the end, and limitk sorts its groups itself.
+        # Prometheus's storage returns series sorted by labels. Sorting 1,000 unsorted
+        # label sets costs ~1 ms, so only queries whose result depends on the order
+        # (ties in sort/topk/...) pay for it; range results are sorted at the end anyway.
+        if self._sort:
+            bufs.sort()  # by labels (unique, so the arrays are never compared)
         self._selected[key] = bufs
         self._selected_by_matchers[same] = bufs
         return bufs
