@@ -282,6 +282,14 @@ async def _prometheus_eval_times(url: str, evaluations: int, *, after: float) ->
     return ordered[1:] if len(ordered) > 1 else ordered
 
 
+async def _prometheus_count(url: str, metric: str, at_s: int) -> float:
+    query = f"sum(count_over_time({metric}[1h]))"
+    async with httpx.AsyncClient(timeout=60) as http:
+        body = (await http.get(f"{url}/api/v1/query", params={"query": query, "time": at_s})).json()
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
 class _StepTarget:
     """Serves step n of the data on its n-th scrape (timestamps in the body), so that
     Prometheus scrapes minutes of history into its head in seconds."""
@@ -290,35 +298,42 @@ class _StepTarget:
         self._families, self._steps, self._start_s = families, steps, start_s
         self.served = 0
         self.done = asyncio.Event()  # every step served, the last one twice
+        self._ready: list[bytes] = []
         self._runner: web.AppRunner | None = None
 
-    def body(self, n: int) -> str:
-        t_ms = (self._start_s + n * SAMPLE_STEP_S) * 1000
-        lines: list[str] = []
-        for f in range(self._families):
-            lines.append(f"# TYPE bench_f{f}_level gauge")
-            lines += [
-                f"bench_f{f}_level{{{_series_labels(i, s)}}} {_level(f, i, s, n)} {t_ms}"
-                for i in range(INSTANCES)
-                for s in range(SHARDS)
-            ]
-            lines.append(f"# TYPE bench_f{f}_events_total counter")
-            lines += [
-                f"bench_f{f}_events_total{{{_series_labels(i, s)}}} "
-                f"{sum(_increment(f, i, s, k) for k in range(n + 1))} {t_ms}"
-                for i in range(INSTANCES)
-                for s in range(SHARDS)
-            ]
-        return "\n".join(lines) + "\n"
+    def _bodies(self) -> list[bytes]:
+        """Every step's body, made before serving (a slow body would miss its scrape)."""
+        totals: dict[tuple[int, int, int], int] = {}
+        bodies = []
+        for n in range(self._steps):
+            t_ms = (self._start_s + n * SAMPLE_STEP_S) * 1000
+            lines: list[str] = []
+            for f in range(self._families):
+                lines.append(f"# TYPE bench_f{f}_level gauge")
+                lines += [
+                    f"bench_f{f}_level{{{_series_labels(i, s)}}} {_level(f, i, s, n)} {t_ms}"
+                    for i in range(INSTANCES)
+                    for s in range(SHARDS)
+                ]
+                lines.append(f"# TYPE bench_f{f}_events_total counter")
+                for i in range(INSTANCES):
+                    for s in range(SHARDS):
+                        key = (f, i, s)
+                        totals[key] = totals.get(key, 0) + _increment(f, i, s, n)
+                        labels = _series_labels(i, s)
+                        lines.append(f"bench_f{f}_events_total{{{labels}}} {totals[key]} {t_ms}")
+            bodies.append(("\n".join(lines) + "\n").encode())
+        return bodies
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         n = min(self.served, self._steps - 1)
         self.served += 1
         if self.served > self._steps:
             self.done.set()
-        return web.Response(text=self.body(n), content_type="text/plain")
+        return web.Response(body=self._ready[n], content_type="text/plain")
 
     async def start(self) -> int:
+        self._ready = await asyncio.to_thread(self._bodies)
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
@@ -382,8 +397,8 @@ async def bench_rules(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             {
                 "job_name": "bench",
                 "honor_labels": True,  # the data's own job and instance, as in the blocks
-                "scrape_interval": "1s",
-                "scrape_timeout": "1s",
+                "scrape_interval": "2s",
+                "scrape_timeout": "2s",
                 "static_configs": [{"targets": [f"{HOST}:{port}"]}],
             }
         ]
@@ -391,7 +406,13 @@ async def bench_rules(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             async with _prometheus(config, data, log_name="prometheus-rules") as (url, _pid):
                 await asyncio.wait_for(target.done.wait(), timeout=10 * steps)
-                print("    prometheus scraped every step into its head", flush=True)
+                stored = await _prometheus_count(url, "bench_f0_level", start_s + steps * 30)
+                expected = INSTANCES * SHARDS * steps
+                print(
+                    f"    prometheus scraped every step into its head: {stored:,.0f} of "
+                    f"{expected:,} samples of bench_f0_level",
+                    flush=True,
+                )
                 prom_times = await _prometheus_eval_times(url, args.evaluations, after=time.time())
         finally:
             await target.stop()
