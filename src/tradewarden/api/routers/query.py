@@ -36,6 +36,7 @@ from tradewarden.auth import Principal, Role
 from tradewarden.errors import AuthError, PermissionDeniedError
 from tradewarden.promql import Engine, Matrix, QueryError, Scalar, String, Value, Vector
 from tradewarden.promql._ast import VectorSel, compile_expr, parse
+from tradewarden.rules import parse_duration_ms as rule_duration_ms
 from tradewarden.runtime import Runtime
 from tradewarden.series import (
     METRIC_NAME,
@@ -56,10 +57,6 @@ DEFAULT_TIMEOUT_S = 120.0
 _MIN_MS = -9223372036854775 // 1000 * 1000
 _MAX_MS = 9223372036854775 // 1000 * 1000
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DURATION = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_UNITS_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 # What Grafana reads to pick its query features: the Prometheus release whose semantics
 # the engine is checked against, plus tradewarden's own version.
 _BUILD_INFO = {
@@ -213,9 +210,10 @@ def parse_duration_ms(text: str, name: str) -> int:
     try:
         seconds = float(text)
     except ValueError:
-        match = _DURATION.match(text)
-        if text and match and any(match.groups()):
-            return sum(int(g) * u for g, u in zip(match.groups(), _UNITS_MS, strict=True) if g)
+        try:
+            return rule_duration_ms(text)
+        except ValueError:
+            pass
     else:
         if math.isfinite(seconds) and abs(seconds * 1000) < 2**63:
             return round(seconds * 1000)
