@@ -27,6 +27,7 @@ __all__ = [
     "HttpPoster",
     "PagerDutyChannel",
     "SlackChannel",
+    "apprise_url_problem",
     "build_channels",
     "pagerduty_event",
     "slack_blocks",

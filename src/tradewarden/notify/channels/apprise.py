@@ -1,18 +1,25 @@
 """Every Apprise URL: Telegram, Slack, Discord, e-mail, Twilio SMS and calls, JSON and
 form webhooks, and the rest of what Apprise supports.
 
-Apprise is synchronous (``requests``, ``smtplib``): a send runs in a thread, cut off at
-the attempt's timeout. Apprise reports only success or failure; the HTTP answers its
-plugin got are captured (``_http_capture``) so that 4xx is permanent, 429 and 5xx are
-transient with their ``Retry-After``. A failure with no HTTP answer (a refused connection,
-SMTP) is transient: the delivery deadline bounds it.
+Apprise is synchronous (``requests``, ``smtplib``): a send runs in one of the channel's
+own threads, and the attempt's timeout starts only once a thread has it (a send queued
+behind others is not cut off before it began, then sent anyway). Apprise's own per-plugin
+throttle (a sleep of up to 5.5 s between two sends) is switched off: the channel's
+``rate_limit`` is the one rate limit, and it waits in the outbox, not in a thread.
+
+Apprise reports only success or failure; the HTTP answers its plugin got are captured
+(``_http_capture``) so that 4xx is permanent, 429 and 5xx are transient with their
+``Retry-After``. A failure with no HTTP answer (a refused connection, SMTP) is
+transient: the delivery deadline bounds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tradewarden.clock import Clock
@@ -24,6 +31,8 @@ from tradewarden.notify.channels._base import ChannelSecret
 from tradewarden.notify.channels._http_capture import capture_answers
 
 __all__ = ["AppriseChannel", "apprise_url_problem"]
+
+_THREADS = 4  # sends in flight per channel
 
 
 def _apprise() -> Any:
@@ -87,6 +96,8 @@ class AppriseChannel:
         self._scrubber = scrubber
         self._lock = threading.Lock()
         self._cached: tuple[str, Any] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._slots = asyncio.Semaphore(_THREADS)
 
     def _apprise(self, url: str) -> Any:
         with self._lock:
@@ -95,6 +106,8 @@ class AppriseChannel:
             instance = _apprise().Apprise(asset=_asset())
             if not instance.add(url):
                 return None
+            for plugin in instance:
+                plugin.request_rate_per_sec = 0  # see the module's docstring
             self._cached = (url, instance)
             return instance
 
@@ -128,10 +141,20 @@ class AppriseChannel:
         except ValueError as exc:
             return SendResult.permanent(str(exc))
         rendered = self._renderer.render(message)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(_THREADS, thread_name_prefix=f"apprise-{self.name}")
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
         try:
-            async with asyncio.timeout(timeout_s):
-                return await asyncio.to_thread(
-                    self._send_blocking, url, rendered.title, rendered.body, _notify_type(message)
+            async with self._slots, asyncio.timeout(timeout_s):
+                return await loop.run_in_executor(
+                    self._executor,
+                    context.run,
+                    self._send_blocking,
+                    url,
+                    rendered.title,
+                    rendered.body,
+                    _notify_type(message),
                 )
         except TimeoutError:
             # The thread finishes on its own (Apprise's socket timeouts); it may yet deliver.
@@ -141,3 +164,6 @@ class AppriseChannel:
         """Drop the cached Apprise instance."""
         with self._lock:
             self._cached = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
