@@ -81,6 +81,8 @@ def _jobs(address: str) -> list[dict[str, Any]]:
 async def _prometheus_series(url: str) -> dict[Labels, float]:
     async with httpx.AsyncClient() as http:
         response = await http.get(f"{url}/api/v1/query", params={"query": '{__name__=~".+"}'})
+    if response.status_code != 200:  # still starting: 503 in plain text
+        return {}
     result = response.json()["data"]["result"]
     return {Labels.of(item["metric"]): float(item["value"][1]) for item in result}
 
