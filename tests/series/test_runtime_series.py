@@ -58,16 +58,20 @@ async def test_the_runtime_fills_its_store_and_keeps_it_over_a_restart(
         await runtime.start(bootstrap_admin=False, run_probes=True)
         try:
             store = runtime.series
-            await eventually(lambda: _live(store, "probe_success", monitor="exporter") == [1.0])
-            await eventually(lambda: _live(store, "jobs_total", job="bots") == [7.0])
-            await eventually(lambda: bool(_live(store, "tradewarden_build_info")))
+            await eventually(
+                lambda: _live(store, "probe_success", monitor="exporter") == [1.0], timeout_s=15
+            )
+            await eventually(lambda: _live(store, "jobs_total", job="bots") == [7.0], timeout_s=15)
+            await eventually(lambda: bool(_live(store, "tradewarden_build_info")), timeout_s=15)
             assert _live(store, "tradewarden_build_info", job="tradewarden") == [1.0]
             # Probe results are not stored a second time through the self-scrape.
             assert not _live(store, "probe_success", job="tradewarden")
 
             path.write_text(_config(target.address, "renamed"), encoding="utf-8")
             await runtime.reload_monitors()
-            await eventually(lambda: _live(store, "jobs_total", job="renamed") == [7.0])
+            await eventually(
+                lambda: _live(store, "jobs_total", job="renamed") == [7.0], timeout_s=15
+            )
             assert not _live(store, "jobs_total", job="bots")  # stale since the reload
             assert {t.job for t in runtime.scrapes.targets()} == {"renamed", "tradewarden"}
         finally:
