@@ -92,6 +92,8 @@ class _Target:
     last_scrape: float | None = None
     last_duration_s: float = 0.0
     task: asyncio.Task[None] | None = None
+    # One scrape of a target at a time (the loop and scrape_now may meet).
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -251,6 +253,10 @@ class ScrapeManager:
                 due += (now - due) // target.interval_s * target.interval_s + target.interval_s
 
     async def _scrape(self, target: _Target) -> None:
+        async with target.lock:
+            await self._scrape_locked(target)
+
+    async def _scrape_locked(self, target: _Target) -> None:
         start_s = self._clock.now()
         start_ms = int(start_s * 1000)
         began = time.perf_counter()
