@@ -15,11 +15,13 @@ for a full collection to visit, not one per chunk.
 
 from __future__ import annotations
 
+import operator
 import struct
 import sys
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
+from itertools import accumulate
 
 __all__ = [
     "CHUNK_HEADER_BYTES",
@@ -70,13 +72,14 @@ def chunk_nbytes(chunk: SealedChunk) -> int:
 def encode_chunk(timestamps: array[int], values: array[float]) -> SealedChunk:
     """Compress a run of samples (at least one) into a sealed chunk."""
     count = len(timestamps)
-    deltas = [timestamps[i] - timestamps[i - 1] for i in range(1, count)]
-    wide = any(d > _INT32_MAX for d in deltas)
+    # map() over two offset views runs the loops in C (several times faster than Python).
+    deltas = list(map(operator.sub, timestamps[1:], timestamps))
+    wide = max(deltas, default=0) > _INT32_MAX
     delta_array = array("q" if wide else "i", deltas)
     bits = array("Q")
     bits.frombytes(values.tobytes())
-    xored = array("Q", [bits[0]])
-    xored.extend(bits[i] ^ bits[i - 1] for i in range(1, count))
+    xored = array("Q", bits[:1])
+    xored.extend(map(operator.xor, bits[1:], bits))
     payload = zlib.compress(delta_array.tobytes() + xored.tobytes(), 1)
     return _META.pack(timestamps[0], timestamps[-1], count, wide) + payload
 
@@ -90,16 +93,8 @@ def decode_chunk(chunk: SealedChunk) -> tuple[array[int], array[float]]:
     delta_array.frombytes(raw[:split])
     xored = array("Q")
     xored.frombytes(raw[split:])
-    timestamps = array("q", [first_t])
-    t = first_t
-    for d in delta_array:
-        t += d
-        timestamps.append(t)
-    bits = array("Q", [0] * count)
-    previous = 0
-    for i, x in enumerate(xored):
-        previous ^= x
-        bits[i] = previous
+    timestamps = array("q", accumulate(delta_array, initial=first_t))
+    bits = array("Q", accumulate(xored, operator.xor))
     values = array("d")
     values.frombytes(bits.tobytes())
     return timestamps, values
