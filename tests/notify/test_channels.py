@@ -38,18 +38,20 @@ TWILIO_TOKEN = "f3c9e0b1d2a4c6e8f0a1b3c5d7e9f1a3"
 
 @pytest.fixture
 def point_apprise_at(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point Apprise's Telegram, Slack and Twilio plugins at the loopback server.
+    """Point Apprise's Telegram, Slack, Discord and Twilio plugins at the loopback server.
 
     These plugins build their service's https URL from a class attribute and accept no
     host of their own; the attribute is the override (the ``json://`` and ``form://``
     plugins and ``mailto://`` take a loopback host as they are).
     """
+    from apprise.plugins.discord import NotifyDiscord
     from apprise.plugins.slack import NotifySlack
     from apprise.plugins.telegram import NotifyTelegram
     from apprise.plugins.twilio import NotifyTwilio
 
     monkeypatch.setattr(NotifyTelegram, "notify_url", f"{wire.url}/bot")
     monkeypatch.setattr(NotifySlack, "webhook_url", f"{wire.url}/services")
+    monkeypatch.setattr(NotifyDiscord, "notify_url", f"{wire.url}/api/webhooks")
     base = f"{wire.url}/2010-04-01/Accounts/{{sid}}"
     monkeypatch.setattr(NotifyTwilio, "notify_sms_url", f"{base}/Messages.json")
     monkeypatch.setattr(NotifyTwilio, "notify_call_url", f"{base}/Calls.json")
@@ -114,6 +116,21 @@ async def test_slack_through_apprise_posts_to_the_webhook(
     assert result.outcome is Outcome.OK
     (request,) = wire.of("slack")
     assert request.path == f"/services/{SLACK_PATH}"
+    assert "stopped trading" in str(request.body)
+
+
+@pytest.mark.usefixtures("point_apprise_at")
+async def test_discord_through_apprise_posts_to_the_webhook(
+    wire: WireServer, channels_for: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "TW_TEST_DISCORD",
+        "discord://417429632418316298/JHZ7lQml277CDHmQKMHI8qBe7bk2ZwO5UKjCiOAF7711o33MyqU344Qpgv7YTpadV_js",
+    )
+    result = await _send(channels_for, _apprise("discord", "TW_TEST_DISCORD"))
+    assert result.outcome is Outcome.OK
+    (request,) = wire.of("discord")
+    assert request.path.startswith("/api/webhooks/417429632418316298/")
     assert "stopped trading" in str(request.body)
 
 

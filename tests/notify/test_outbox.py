@@ -284,3 +284,33 @@ async def test_a_worker_that_lost_its_claim_does_not_overwrite_the_new_owner(
     wire.release("pagerduty")
     await second
     assert (await _row(database, ids["pager"])).state == "delivered"
+
+
+async def test_an_unreachable_store_is_a_store_error_for_the_enqueuer_and_no_crash_for_workers(
+    clock: ManualClock,
+    wire: WireServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from support.net import free_port
+    from tradewarden.errors import StoreError
+
+    monkeypatch.setenv("TW_TEST_PD_KEY", PD_KEY)
+    database = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/none", ping_timeout_s=1)
+    notifier = Notifier(database, clock, [pagerduty(wire=wire)], registry=CollectorRegistry())
+    try:
+        with pytest.raises(StoreError, match="could not store"):
+            await notifier.outbox.enqueue(message(), ["pager"])
+        worker = notifier.worker(poll_interval_s=0.01)
+        worker.start()
+        seen: list[str] = []
+
+        def _failed_twice() -> bool:
+            seen.append(capsys.readouterr().out)
+            return "".join(seen).count("notify.outbox_unavailable") >= 2
+
+        await eventually(_failed_twice)  # it logged, waited, tried again: still running
+        await worker.stop()
+    finally:
+        await notifier.aclose()
+        await database.dispose()

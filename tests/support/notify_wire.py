@@ -12,6 +12,8 @@ One aiohttp server answers as:
 - PagerDuty Events v2: ``POST /v2/enqueue``, ``202 {"status": "success", "dedup_key"}``;
   an event that is not valid (no routing key, an unknown action, a trigger without
   ``payload.summary``/``source``/``severity``) is ``400 invalid event``;
+- a Discord webhook: ``POST /api/webhooks/<id>/<token>`` with ``content`` or ``embeds``,
+  ``204``; ``429`` with ``retry_after``;
 - a generic webhook: any other ``POST`` (Apprise's ``json://`` and ``form://``).
 
 A test scripts failures with ``fail(service, status, times=..., headers=...)`` (answered
@@ -95,6 +97,7 @@ class WireServer:
         app.router.add_post("/bot{token}/{method}", self._telegram)
         app.router.add_post("/2010-04-01/Accounts/{sid}/{kind}", self._twilio)
         app.router.add_post("/v2/enqueue", self._pagerduty)
+        app.router.add_post("/api/webhooks/{id}/{token}", self._discord)
         app.router.add_post("/{tail:.*}", self._webhook)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -205,6 +208,17 @@ class WireServer:
             {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]},
             status=202,
         )
+
+    async def _discord(self, request: web.Request) -> web.Response:
+        body, failure = await self._record("discord", request)
+        if failure is not None:
+            answer = {"message": "You are being rate limited.", "retry_after": 1.5, "global": False}
+            return web.json_response(answer, status=failure.status, headers=failure.headers)
+        if not isinstance(body, dict) or not (body.get("content") or body.get("embeds")):
+            return web.json_response(
+                {"message": "Cannot send an empty message", "code": 50006}, status=400
+            )
+        return web.Response(status=204)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         _body, failure = await self._record("webhook", request)

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradewarden.clock import Clock, utc_datetime
-from tradewarden.errors import NotFoundError
+from tradewarden.errors import NotFoundError, StoreError
 from tradewarden.notify._config import ChannelConfig
 from tradewarden.notify._message import Message
 from tradewarden.store import Database, NotificationRepository
@@ -81,7 +82,8 @@ class Outbox:
     ) -> dict[str, int]:
         """Store ``message`` for each of ``channels``; return each channel's notification
         id (the existing one when this key was enqueued before). Raise NotFoundError for
-        a channel that is not configured, before writing anything."""
+        a channel that is not configured, before writing anything, and StoreError when the
+        store is unreachable (nothing was stored: the caller decides)."""
         now = self.clock.now()
         rows = [
             self.row(message, name, key=notification_key(message, name, sequence), now=now)
@@ -91,8 +93,15 @@ class Outbox:
             ids = await NotificationRepository(session).insert_new(rows)
             self.wake_after_commit(session)
         else:
-            async with self.database.session() as own:
-                ids = await NotificationRepository(own).insert_new(rows)
+            try:
+                async with self.database.session() as own:
+                    ids = await NotificationRepository(own).insert_new(rows)
+            except (SQLAlchemyError, OSError) as exc:
+                cause = getattr(exc, "orig", None) or exc
+                first = (str(cause).strip().splitlines() or [""])[0][:200]
+                raise StoreError(
+                    f"the outbox could not store the notification: {type(cause).__name__}: {first}"
+                ) from exc
             self.wake()
         return {row["channel"]: ids[row["key"]] for row in rows}
 

@@ -66,7 +66,7 @@ class TokenBucket:
             self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
         if self._at is None or now > self._at:
             self._at = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - 1e-9:  # float refills land a hair short of a whole token
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self._rate

@@ -94,6 +94,9 @@ class OutboxWorker:
             except (SQLAlchemyError, OSError) as exc:
                 _log.warning("notify.outbox_unavailable", error=self._scrubber(str(exc))[:300])
                 handled = 0
+            except Exception as exc:  # noqa: BLE001 - a bug must not end delivery for good
+                _log.exception("notify.worker_error", error=self._scrubber(repr(exc))[:300])
+                handled = 0
             if self._stopping:
                 return
             if handled:
