@@ -3,26 +3,19 @@ target labels, ``exported_`` renames, ``honor_labels``, the report series, escap
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from differential._prometheus import prometheus_binary, running_prometheus
 from support.eventually import eventually
-from support.net import LOOPBACK, free_port
 from tradewarden.series import LabelMatcher, Labels, MatchOp, SeriesStore, is_stale
 from tradewarden.series._config import ScrapeConfig
 from tradewarden.series._scrape import ScrapeManager
 
 from ._exporter import exporter
 
-PROMETHEUS = "/usr/bin/prometheus"
 EXPOSITION = r"""# HELP jobs_total Jobs.
 # TYPE jobs_total counter
 jobs_total{queue="a"} 3
@@ -36,33 +29,6 @@ quoted{path="C:\\dir",msg="say \"hi\"\nbye",env="inner-env"} 1
 empty_label{a=""} 5
 """
 SKIP_VALUES = {"scrape_duration_seconds", "scrape_series_added"}
-
-
-@asynccontextmanager
-async def _prometheus(config: Path, data: Path) -> AsyncIterator[str]:
-    port = free_port()
-    log = (data / "prometheus.log").open("wb")
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped below
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data / 'tsdb'}",
-            f"--web.listen-address={LOOPBACK}:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(process.wait), timeout=20)
-        except TimeoutError:
-            process.kill()
-            await asyncio.to_thread(process.wait)
-        log.close()
 
 
 def _jobs(address: str) -> list[dict[str, Any]]:
@@ -88,8 +54,7 @@ async def _prometheus_series(url: str) -> dict[Labels, float]:
 
 
 async def test_the_same_series_as_prometheus(tmp_path: Path) -> None:
-    if shutil.which(PROMETHEUS) is None:
-        pytest.skip(f"{PROMETHEUS} is not installed")
+    prometheus_binary()  # skips without it locally, fails in CI
     async with exporter() as target:
         target.route("/m", EXPOSITION)
         jobs = _jobs(target.address)
@@ -117,7 +82,7 @@ async def test_the_same_series_as_prometheus(tmp_path: Path) -> None:
             if not is_stale(s.values[-1])
         }
         theirs: dict[Labels, float] = {}
-        async with _prometheus(config, tmp_path) as url:
+        async with running_prometheus(config, tmp_path) as url:
 
             async def scraped_both() -> bool:
                 try:
