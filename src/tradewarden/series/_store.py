@@ -204,8 +204,9 @@ class SeriesStore:
             # make (the last few minutes) never decompress.
             chunk = encode_chunk(series.head_t[:CHUNK_SAMPLES], series.head_v[:CHUNK_SAMPLES])
             series.chunks.append(chunk)
-            series.head_t = series.head_t[CHUNK_SAMPLES:]
-            series.head_v = series.head_v[CHUNK_SAMPLES:]
+            # In place: no new objects for the garbage collector to count as long-lived.
+            del series.head_t[:CHUNK_SAMPLES]
+            del series.head_v[:CHUNK_SAMPLES]
             series.nbytes += chunk_nbytes(chunk)
             self._bytes += chunk_nbytes(chunk)
             self._sealed += 1
