@@ -233,6 +233,16 @@ async def test_apprise_failures_are_classified_by_the_http_answer(  # noqa: PLR0
     )
 
 
+@pytest.mark.usefixtures("point_apprise_at")
+async def test_telegrams_retry_after_in_the_body_is_honoured(
+    wire: WireServer, channels_for: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TW_TEST_TG", f"tgram://{BOT_TOKEN}/987654321")
+    wire.fail("telegram", 429)  # {"parameters": {"retry_after": 3}}, no header
+    result = await _send(channels_for, _apprise("tg", "TW_TEST_TG"))
+    assert (result.outcome, result.retry_after_s) == (Outcome.TRANSIENT, 3.0)
+
+
 async def test_slack_block_kit_message_has_the_seeds_fields_and_buttons(
     wire: WireServer, channels_for: Builder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,7 +47,11 @@ class Notifier:
         else:
             self.channels = channel_factory(channels)
         self.outbox = Outbox(database, clock, {c.name: c for c in channels})
+        self.enqueue = self.outbox.enqueue
         self.workers: list[OutboxWorker] = []
+        for config in channels:  # every channel's series from 0, so rate() sees the first
+            self.metrics.failures.labels(config.name)
+            self.metrics.deliveries.labels(config.name)
 
     def worker(self, **options: object) -> OutboxWorker:
         """Return a new (not started) worker over this outbox."""

@@ -121,8 +121,14 @@ class NotificationRepository:
         ``token``; return them. Two workers never get the same row: the UPDATE re-checks."""
         free = or_(Notification.claim_token.is_(None), Notification.lease_expires_at < now)
         due = and_(Notification.state == PENDING, Notification.next_attempt_at <= now, free)
+        # PostgreSQL: rows another worker is claiming are skipped, not waited for (SQLite
+        # has no row locks; its writers take turns). The UPDATE re-checks either way.
         candidates = (
-            select(Notification.id).where(due).order_by(Notification.next_attempt_at).limit(limit)
+            select(Notification.id)
+            .where(due)
+            .order_by(Notification.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         ids = list(await self._session.scalars(candidates))
         if not ids:

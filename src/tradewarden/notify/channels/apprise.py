@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from tradewarden.notify._outcome import SendResult, classify_http
 from tradewarden.notify._redact import SecretScrubber
 from tradewarden.notify._templates import Renderer
 from tradewarden.notify.channels._base import ChannelSecret
-from tradewarden.notify.channels._http_capture import capture_answers
+from tradewarden.notify.channels._http_capture import Answer, capture_answers
 
 __all__ = ["AppriseChannel", "apprise_url_problem"]
 
@@ -126,12 +127,18 @@ class AppriseChannel:
                 return SendResult.transient(self._scrubber(error))
         if delivered:
             return SendResult.ok(answers[-1][0] if answers else None)
+        return self._failure(answers)
+
+    def _failure(self, answers: list[Answer]) -> SendResult:
+        """Classify a failed send by the last HTTP answer its plugin got."""
         if not answers:
             return SendResult.transient("Apprise could not deliver (no HTTP answer)")
-        status, headers = answers[-1]
+        status, headers, body_wait = answers[-1]
         result = classify_http(status, headers, now=self._clock.now(), what="the service")
         if result.error is None:  # 2xx, yet the plugin saw a failure in the body
             return SendResult.transient(f"the service answered HTTP {status} but refused")
+        if result.retry_after_s is None and body_wait is not None:
+            return dataclasses.replace(result, retry_after_s=body_wait)
         return result
 
     async def send(self, message: Message, *, timeout_s: float) -> SendResult:
