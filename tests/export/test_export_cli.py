@@ -219,7 +219,8 @@ def test_prometheus_config_scrapes_the_same_targets_and_passes_promtool(
     token = tmp_path / "worker_token"  # promtool checks that a credentials file exists
     token.write_text("secret", encoding="utf-8")
     scrape_configs = SCRAPE_CONFIGS.replace("__TOKEN__", str(token))
-    config_file.write_text(CONFIG + scrape_configs, encoding="utf-8")
+    rules = "rules:\n  evaluation_interval: 30s\n  external_labels: {site: lon}\n"
+    config_file.write_text(CONFIG + scrape_configs + rules, encoding="utf-8")
     rules_dir = tmp_path / "rules"
     exported = runner.invoke(
         app, ["export", "prometheus-rules", "-c", str(config_file), "--out", str(rules_dir)]
@@ -264,6 +265,11 @@ def test_prometheus_config_scrapes_the_same_targets_and_passes_promtool(
     assert jobs["worker"]["authorization"] == {
         "type": "Bearer",
         "credentials_file": str(token),
+    }
+    assert config["global"] == {
+        "scrape_interval": "15s",
+        "evaluation_interval": "30s",
+        "external_labels": {"site": "lon"},
     }
     assert config["rule_files"] == [
         f"{rules_dir}/*.yml",

@@ -121,6 +121,8 @@ def prometheus_config_command(
         rule_files=[f"{folder}/*.yml" for folder in (rules, f"{rules}/packs", f"{rules}/user")],
         secrets_dir=secrets_dir,
         alertmanager=alertmanager,
+        evaluation_interval_s=loaded.config.rules.evaluation_interval,
+        external_labels=loaded.config.rules.external_labels,
     )
     if target.credentials_file is not None:
         secret_files.insert(0, f"{target.credentials_file}: an API key of the warden (viewer)")

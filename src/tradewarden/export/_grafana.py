@@ -263,6 +263,10 @@ def dashboard_rows() -> tuple[Row, ...]:
                     kind="stat",
                     mappings=(("0", "none", "green"),),
                 ),
+                _p(
+                    "Alerts firing",
+                    ('count by (alertname) (ALERTS{alertstate="firing"})', "{{alertname}}"),
+                ),
                 _p("Check duration", ("probe_duration_seconds", "{{monitor}}"), unit="s"),
                 _p(
                     "Since the last heartbeat",

@@ -125,13 +125,24 @@ def prometheus_config(
     rule_files: Sequence[str],
     secrets_dir: Path,
     alertmanager: str = "127.0.0.1:9093",
+    evaluation_interval_s: float = 15.0,
+    external_labels: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Return the Prometheus config and the secret files it expects the operator to write."""
+    """Return the Prometheus config and the secret files it expects the operator to write.
+
+    ``evaluation_interval_s`` and ``external_labels`` are the warden's (``rules:``), so
+    the exported rules run on the same clock and their alerts carry the same labels."""
     secrets = _Secrets(secrets_dir)
     jobs = [_warden_job(warden)]
     jobs.extend(_job(config, secrets) for config in scrape_configs if config.job_name != WARDEN_JOB)
+    settings: dict[str, Any] = {
+        "scrape_interval": "15s",
+        "evaluation_interval": duration(evaluation_interval_s),
+    }
+    if external_labels:
+        settings["external_labels"] = dict(external_labels)
     document: dict[str, Any] = {
-        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "global": settings,
         "rule_files": list(rule_files),
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
         "scrape_configs": jobs,
