@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tradewarden.api import create_app
 from tradewarden.api.routers.query import format_value, get_storage, get_targets
@@ -142,6 +144,13 @@ async def test_scalars_strings_and_special_values(api: httpx.AsyncClient) -> Non
 )
 def test_values_are_written_as_go_writes_them(value: float, text: str) -> None:
     assert format_value(value) == text
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_written_value_reads_back_exactly_without_an_exponent(value: float) -> None:
+    text = format_value(value)
+    assert float(text) == value
+    assert "e" not in text.lower()
 
 
 async def test_range_query_answers_a_matrix(api: httpx.AsyncClient) -> None:
