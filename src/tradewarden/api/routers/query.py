@@ -254,7 +254,10 @@ def format_value(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    return format(Decimal(repr(value)).normalize(), "f")
+    text = repr(value)
+    if "e" not in text:  # the common case, without Decimal: "12.5", "3.0" -> "3"
+        return text[:-2] if text.endswith(".0") else text
+    return format(Decimal(text).normalize(), "f")
 
 
 def format_time(t_ms: int) -> float | int:
