@@ -256,7 +256,7 @@ def format_value(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     text = repr(value)
     if "e" not in text:  # the common case, without Decimal: "12.5", "3.0" -> "3"
-        return text[:-2] if text.endswith(".0") else text
+        return text.removesuffix(".0")
     return format(Decimal(text).normalize(), "f")
 
 
