@@ -61,6 +61,8 @@ class WireServer:
     """The fake services; ``url`` is ``http://127.0.0.1:<port>``."""
 
     requests: list[WireRequest] = field(default_factory=list)
+    # PagerDuty events accepted (202): what the service would have turned into pages.
+    accepted: list[WireRequest] = field(default_factory=list)
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _hanging: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -204,6 +206,7 @@ class WireServer:
                 {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
                 status=400,
             )
+        self.accepted.append(WireRequest("pagerduty", request.path, dict(request.headers), body))
         return web.json_response(
             {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]},
             status=202,
