@@ -314,3 +314,24 @@ async def test_an_unreachable_store_is_a_store_error_for_the_enqueuer_and_no_cra
     finally:
         await notifier.aclose()
         await database.dispose()
+
+
+async def test_long_keys_fit_and_stay_distinct(
+    make_notifier: NotifierFactory, wire: WireServer, database: Database
+) -> None:
+    long = "x" * 200
+    notifier = make_notifier(
+        [pagerduty("p" * 100, wire=wire, fallback="h" * 100), webhook("h" * 100)]
+    )
+    worker = notifier.worker()
+    wire.fail("pagerduty", 400, times=2)
+    first = await notifier.enqueue(message(long), ["p" * 100])
+    second = await notifier.enqueue(message(long), ["p" * 100], sequence=1)
+    assert first != second
+    await worker.run_once()
+    await worker.run_once()
+    async with database.read_session() as session:
+        rows = await NotificationRepository(session).list()
+    assert len(rows) == 4
+    assert all(len(row.key) <= 400 for row in rows)
+    assert len({row.key for row in rows}) == 4

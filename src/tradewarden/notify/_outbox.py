@@ -10,6 +10,7 @@ workers, never in the caller.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,13 +24,23 @@ from tradewarden.notify._config import ChannelConfig
 from tradewarden.notify._message import Message
 from tradewarden.store import Database, NotificationRepository
 
-__all__ = ["Outbox", "notification_key"]
+__all__ = ["Outbox", "fit_key", "notification_key"]
+
+
+_KEY_MAX = 400  # the column's width
+
+
+def fit_key(key: str) -> str:
+    """Return ``key`` if it fits the column, else its head and a digest of the whole."""
+    if len(key) <= _KEY_MAX:
+        return key
+    return f"{key[:300]}#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def notification_key(message: Message, channel: str, sequence: int = 0) -> str:
     """Return the idempotency key: one notification per alert event, channel and sequence
     (the sequence tells a repeat notification of a still-firing alert from the first)."""
-    return f"{message.fingerprint}:{message.status.value}:{channel}:{sequence}"
+    return fit_key(f"{message.fingerprint}:{message.status.value}:{channel}:{sequence}")
 
 
 class Outbox:

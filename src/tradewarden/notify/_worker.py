@@ -23,7 +23,7 @@ from tradewarden.clock import utc_datetime
 from tradewarden.notify._config import ChannelConfig
 from tradewarden.notify._message import Message
 from tradewarden.notify._metrics import NotifyMetrics
-from tradewarden.notify._outbox import Outbox
+from tradewarden.notify._outbox import Outbox, fit_key
 from tradewarden.notify._outcome import SendResult
 from tradewarden.notify._policy import Next, TokenBucket, decide
 from tradewarden.notify._redact import SecretScrubber
@@ -206,7 +206,11 @@ class OutboxWorker:
             if kept and step.state == "failed" and fallback is not None:
                 message = Message.model_validate(row.message)
                 copy = self._outbox.row(
-                    message, fallback, key=f"{row.key}>{fallback}", now=now, fallback_of=row.id
+                    message,
+                    fallback,
+                    key=fit_key(f"{row.key}>{fallback}"),
+                    now=now,
+                    fallback_of=row.id,
                 )
                 await repository.insert_new([copy])
         self._metrics.duration.labels(row.channel).observe(duration_s)
