@@ -293,7 +293,7 @@ groups:
     w.manager.apply(parse_rule_text(text, "g.yml"))
     await w.manager.start()
     await w.manager.evaluate_now()
-    assert not any(r.wake.is_set() for r in w.manager._runners.values())
+    assert not any(r.woken for r in w.manager._runners.values())
     await w.close()
 
 
@@ -362,7 +362,7 @@ groups:
     await eventually(lambda: bool(w.manager.alerts()))
     assert [a.name for a, _, _ in w.manager.alerts()] == ["Down"]
     runners = {r.group.name: r for r in w.manager._runners.values()}
-    assert not runners["meta"].wake.is_set()
+    assert not runners["meta"].woken
     await w.manager.evaluate_now()  # the interval's evaluation sees both
     assert sorted(a.name for a, _, _ in w.manager.alerts()) == ["AnyJob", "Down", "SomethingFires"]
     await w.close()

@@ -54,10 +54,39 @@ class RuleManagerOptions:
 @dataclass(slots=True)
 class _Runner:
     group: Group
-    wake: asyncio.Event
     names: set[str] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     last_run: float | None = None
+    woken: bool = False
+    _waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        self.woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Return at ``deadline`` (loop time) or when woken.
+
+        A plain future and a timer rather than ``wait_for(event.wait())``: on Python 3.11
+        a cancel that meets the event's wake-up can be lost there, and the task never ends.
+        """
+        loop = asyncio.get_running_loop()
+        timeout = deadline - loop.time()
+        if self.woken or timeout <= 0:
+            return
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class RuleManager:
@@ -218,7 +247,7 @@ class RuleManager:
                 continue
             if group.reads(names):
                 runner.names |= names
-                runner.wake.set()
+                runner.wake()
 
     def _sync_runners(self) -> None:
         for key in list(self._runners):
@@ -231,7 +260,7 @@ class RuleManager:
                 runner.group = self._groups[key]
         for key, group in self._groups.items():
             if key not in self._runners:
-                runner = _Runner(group, asyncio.Event())
+                runner = _Runner(group)
                 runner.task = asyncio.create_task(self._run(runner), name=f"rules:{group.name}")
                 self._runners[key] = runner
 
@@ -239,10 +268,7 @@ class RuleManager:
         loop = asyncio.get_running_loop()
         next_due = loop.time() + runner.group.interval_ms / 1000
         while True:
-            timeout = next_due - loop.time()
-            if timeout > 0 and not runner.wake.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(runner.wake.wait(), timeout)
+            await runner.sleep_until(next_due)
             due = loop.time() >= next_due
             if not due and runner.last_run is not None:
                 # At most one event-driven evaluation per debounce window.
@@ -251,7 +277,7 @@ class RuleManager:
                     await asyncio.sleep(earliest - loop.time())
             names = frozenset(runner.names)
             runner.names.clear()
-            runner.wake.clear()
+            runner.woken = False
             runner.last_run = loop.time()
             try:
                 await self._evaluate(runner.group, self._now_ms(), None if due else names)
