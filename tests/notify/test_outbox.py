@@ -197,17 +197,22 @@ async def test_the_rate_limit_spaces_sends_without_spending_attempts(
     limited = pagerduty(wire=wire, rate_limit=RateLimitConfig(per_second=0.5, burst=2))
     notifier = make_notifier([limited])
     worker = notifier.worker()
-    ids = [(await notifier.outbox.enqueue(message(f"a{n}"), ["pager"]))["pager"] for n in range(3)]
+    ids = [(await notifier.outbox.enqueue(message(f"a{n}"), ["pager"]))["pager"] for n in range(4)]
     await worker.run_once()
     assert len(wire.of("pagerduty")) == 2  # the burst
     held = [await _row(database, i) for i in ids]
-    waiting = [row for row in held if row.state == "pending"]
-    assert len(waiting) == 1
-    assert waiting[0].attempts == 0
-    assert waiting[0].next_attempt_at.timestamp() == pytest.approx(clock.now() + 2.0)
+    waiting = sorted(
+        (row.next_attempt_at.timestamp() - clock.now(), row.attempts)
+        for row in held
+        if row.state == "pending"
+    )
+    assert waiting == [(pytest.approx(2.0), 0), (pytest.approx(4.0), 0)]  # a slot each
     clock.advance(2.0)
-    await worker.run_once()
+    assert await worker.run_once() == 1
     assert len(wire.of("pagerduty")) == 3
+    clock.advance(2.0)
+    assert await worker.run_once() == 1
+    assert len(wire.of("pagerduty")) == 4
 
 
 async def test_two_instances_racing_for_the_same_rows_deliver_each_once(

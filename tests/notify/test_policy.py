@@ -69,26 +69,23 @@ def test_the_bucket_never_allows_more_than_burst_plus_rate_times_time(
     rate: float, burst: int, gaps: list[float]
 ) -> None:
     bucket = TokenBucket(rate, burst)
-    now, taken = 0.0, 0
+    now, sends = 0.0, []
     for gap in gaps:
         now += gap
-        wait = bucket.take(now)
-        if wait == 0:
-            taken += 1
-        else:
-            assert bucket.take(now + wait) == 0  # a token is there when it says
-            taken += 1
-            now += wait
-    assert taken <= burst + rate * now + 1e-6
+        sends.append(now + bucket.reserve(now))
+    assert sends == sorted(sends)  # slots are handed out in order
+    for end in sends:
+        window = [at for at in sends if at <= end]
+        assert len(window) <= burst + rate * end + 1e-6
 
 
-def test_the_bucket_says_how_long_until_the_next_token() -> None:
+def test_the_bucket_spreads_a_burst_over_slots() -> None:
     bucket = TokenBucket(0.5, 2)
-    assert bucket.take(0) == 0
-    assert bucket.take(0) == 0
-    assert bucket.take(0) == pytest.approx(2.0)
-    assert bucket.take(1) == pytest.approx(1.0)
-    assert bucket.take(2) == 0
+    assert bucket.reserve(0) == 0
+    assert bucket.reserve(0) == 0
+    assert bucket.reserve(0) == pytest.approx(2.0)
+    assert bucket.reserve(0) == pytest.approx(4.0)
+    assert bucket.reserve(10) == pytest.approx(0.0)  # refilled by the slots' end
 
 
 @pytest.mark.parametrize(

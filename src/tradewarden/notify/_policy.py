@@ -52,7 +52,12 @@ def decide(
 
 
 class TokenBucket:
-    """``rate`` tokens a second, at most ``burst`` saved up; time is passed in."""
+    """``rate`` tokens a second, at most ``burst`` saved up; time is passed in.
+
+    ``reserve`` always takes a token, borrowing from the future when none is left, and
+    says when the borrowed one is there: a burst of sends is spread out at once (each
+    gets its own slot) instead of every waiting send asking again and again.
+    """
 
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = rate
@@ -60,13 +65,13 @@ class TokenBucket:
         self._tokens = float(burst)
         self._at: float | None = None
 
-    def take(self, now: float) -> float:
-        """Take a token: return 0 when one was there, else how long until one is."""
+    def reserve(self, now: float) -> float:
+        """Take a token: return 0 when one was there, else how long until it is."""
         if self._at is not None and now > self._at:
             self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
         if self._at is None or now > self._at:
             self._at = now
-        if self._tokens >= 1.0 - 1e-9:  # float refills land a hair short of a whole token
-            self._tokens = max(0.0, self._tokens - 1.0)
+        self._tokens -= 1.0
+        if self._tokens >= -1e-9:  # float refills land a hair short of a whole token
             return 0.0
-        return (1.0 - self._tokens) / self._rate
+        return -self._tokens / self._rate

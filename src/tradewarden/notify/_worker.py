@@ -69,6 +69,8 @@ class OutboxWorker:
             for name, c in outbox.channels.items()
             if c.rate_limit is not None
         }
+        # Rows that hold a token borrowed from their channel's bucket: id -> when it is due.
+        self._reserved: dict[int, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -136,14 +138,12 @@ class OutboxWorker:
             result = SendResult.permanent(f"channel {row.channel!r} is no longer configured")
             await self._record(row, token, result, started=now, duration_s=0.0, config=None)
             return
-        bucket = self._buckets.get(row.channel)
-        wait = bucket.take(now) if bucket is not None else 0.0
-        if wait > 0:
-            # Over the channel's rate: back in the queue (no attempt spent), due when a
-            # token is.
+        due = self._slot(row, now)
+        if due > now:
+            # Over the channel's rate: back in the queue (no attempt spent) until its slot.
             async with self._outbox.database.session() as session:
                 await NotificationRepository(session).finish(
-                    row.id, token, next_attempt_at=utc_datetime(now + wait)
+                    row.id, token, next_attempt_at=utc_datetime(due)
                 )
             return
         started_mono = self._clock.monotonic()
@@ -157,6 +157,24 @@ class OutboxWorker:
         await self._record(
             row, token, result, started=started, duration_s=duration_s, config=config
         )
+
+    def _slot(self, row: Notification, now: float) -> float:
+        """Return when ``row`` may be sent under its channel's rate limit."""
+        bucket = self._buckets.get(row.channel)
+        if bucket is None:
+            return now
+        reserved = self._reserved.pop(row.id, None)
+        if reserved is not None:  # its token was taken when it was first held back
+            if reserved > now + 1e-6:
+                self._reserved[row.id] = reserved
+            return reserved
+        wait = bucket.reserve(now)
+        if wait <= 0:
+            return now
+        if len(self._reserved) > 10_000:  # rows another instance sent: forget them
+            self._reserved = {k: v for k, v in self._reserved.items() if v > now - self.lease_s}
+        self._reserved[row.id] = now + wait
+        return now + wait
 
     async def _record(
         self,
