@@ -272,7 +272,9 @@ async def test_a_worker_that_lost_its_claim_does_not_overwrite_the_new_owner(
     make_notifier: NotifierFactory, wire: WireServer, database: Database, clock: ManualClock
 ) -> None:
     notifier = make_notifier([pagerduty(wire=wire)])
-    slow, other = notifier.worker(lease_s=1), notifier.worker(lease_s=60)
+    # The slow one's process stalls: no renewal happens before its lease ends.
+    slow = notifier.worker(lease_s=1, renew_every_s=3600)
+    other = notifier.worker(lease_s=60)
     ids = await notifier.outbox.enqueue(message(), ["pager"])
     wire.hang("pagerduty")
     first = asyncio.create_task(slow.run_once())
@@ -340,3 +342,28 @@ async def test_long_keys_fit_and_stay_distinct(
     assert len(rows) == 4
     assert all(len(row.key) <= 400 for row in rows)
     assert len({row.key for row in rows}) == 4
+
+
+async def test_a_batch_that_outlasts_its_lease_keeps_it_by_renewing(
+    make_notifier: NotifierFactory, wire: WireServer, database: Database, clock: ManualClock
+) -> None:
+    notifier = make_notifier([pagerduty(wire=wire)])
+    busy = notifier.worker(lease_s=60, renew_every_s=0.01)
+    rival = notifier.worker(lease_s=60)
+    ids = await notifier.outbox.enqueue(message(), ["pager"])
+    wire.hang("pagerduty")
+    sending = asyncio.create_task(busy.run_once())
+    await eventually(lambda: len(wire.of("pagerduty")) == 1)
+    first_lease = (await _row(database, ids["pager"])).lease_expires_at
+    clock.advance(50)
+
+    async def _renewed() -> bool:
+        return (await _row(database, ids["pager"])).lease_expires_at != first_lease
+
+    await eventually(_renewed)
+    clock.advance(50)  # past the first lease, within the renewed one
+    assert await rival.run_once() == 0
+    wire.release("pagerduty")
+    await sending
+    assert (await _row(database, ids["pager"])).state == "delivered"
+    assert len(wire.of("pagerduty")) == 1

@@ -1,11 +1,12 @@
 """Outbox workers: claim due notifications, send them, record every attempt.
 
 A worker claims a batch with a conditional UPDATE (claim token + lease): workers of any
-instance share the table and none gets a row another holds. The lease outlasts the
-longest attempt (each is cut off at its channel's timeout), so a live worker always
-writes its result before the lease ends; a worker that dies leaves rows whose lease
-expires, and another claims them again. The enqueuer wakes the local worker at once; a
-slow poll finds what other instances enqueued.
+instance share the table and none gets a row another holds. While it works on a batch
+the worker renews the lease of the rows it still holds (every third of the lease), and
+each attempt is cut off at its channel's timeout, so a live worker never loses a row to
+another, however long a batch waits for threads or a rate limit; a worker that dies
+stops renewing, its leases expire, and another claims the rows again. The enqueuer
+wakes the local worker at once; a slow poll finds what other instances enqueued.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class OutboxWorker:
         batch_size: int = 50,
         poll_interval_s: float = 5.0,
         lease_s: float | None = None,
+        renew_every_s: float | None = None,
         random: Callable[[], float] = random_module.random,
     ) -> None:
         self._outbox = outbox
@@ -63,6 +65,7 @@ class OutboxWorker:
         # Longer than any attempt plus the writes around it: a live worker never loses
         # its claim, so no row is sent twice while its worker lives.
         self.lease_s = lease_s if lease_s is not None else max(60.0, 2 * longest + 10.0)
+        self.renew_every_s = renew_every_s if renew_every_s is not None else self.lease_s / 3
         self._random = random
         self._buckets: dict[str, TokenBucket] = {
             name: TokenBucket(c.rate_limit.per_second, c.rate_limit.burst)
@@ -127,8 +130,27 @@ class OutboxWorker:
                 limit=self._batch_size,
             )
         if rows:
-            await asyncio.gather(*(self._handle(row, token) for row in rows))
+            renewing = asyncio.create_task(self._renew(token), name="notify-lease-renewal")
+            try:
+                await asyncio.gather(*(self._handle(row, token) for row in rows))
+            finally:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
         return len(rows)
+
+    async def _renew(self, token: str) -> None:
+        """Keep this batch's leases alive until it is done (then cancelled)."""
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            lease_until = utc_datetime(self._clock.now() + self.lease_s)
+            try:
+                async with self._outbox.database.session() as session:
+                    await NotificationRepository(session).renew(
+                        token=token, lease_until=lease_until
+                    )
+            except (SQLAlchemyError, OSError) as exc:  # the next round tries again
+                _log.warning("notify.lease_renewal_failed", error=self._scrubber(str(exc))[:300])
 
     async def _handle(self, row: Notification, token: str) -> None:
         channel = self._channels.get(row.channel)

@@ -146,6 +146,16 @@ class NotificationRepository:
         )
         return list(claimed)
 
+    async def renew(self, *, token: str, lease_until: datetime) -> int:
+        """Extend the lease of the rows ``token`` still holds; return how many."""
+        result = await self._session.execute(
+            update(Notification)
+            .where(Notification.claim_token == token)
+            .values(lease_expires_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def next_due(self) -> datetime | None:
         """Return when the earliest pending row is due (None when none is pending)."""
         query = select(func.min(Notification.next_attempt_at)).where(Notification.state == PENDING)
