@@ -409,3 +409,25 @@ async def test_secrets_stay_out_of_logs_and_errors(
         assert token not in record.getMessage()
     assert token not in caplog.text
     assert token not in (failed.error or "")
+
+
+def test_channel_problems_names_every_channel_that_cannot_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tradewarden.notify.channels import channel_problems
+
+    monkeypatch.delenv("TW_TEST_NOPE", raising=False)
+    monkeypatch.setenv("TW_TEST_BAD", "nosuchservice://s3cr3tT0kenValue")
+    monkeypatch.setenv("TW_TEST_OK", "json://127.0.0.1:9/x")
+    problems = channel_problems(
+        [
+            _apprise("missing", "TW_TEST_NOPE"),
+            _apprise("bad", "TW_TEST_BAD"),
+            _apprise("fine", "TW_TEST_OK"),
+        ]
+    )
+    assert len(problems) == 2
+    assert "channel 'missing'" in problems[0]
+    assert "channel 'bad'" in problems[1]
+    assert "not a valid Apprise URL" in problems[1]
+    assert "s3cr3tT0kenValue" not in " ".join(problems)

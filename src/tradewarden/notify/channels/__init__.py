@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tradewarden.clock import Clock
+from tradewarden.clock import Clock, SystemClock
 from tradewarden.errors import ConfigError
 from tradewarden.notify._config import (
     AppriseChannelConfig,
@@ -29,6 +29,7 @@ __all__ = [
     "SlackChannel",
     "apprise_url_problem",
     "build_channels",
+    "channel_problems",
     "pagerduty_event",
     "slack_blocks",
 ]
@@ -87,3 +88,18 @@ def build_channels(
                 raise ConfigError(f"channels: {exc}") from None
         channels[config.name] = channel
     return channels
+
+
+def channel_problems(configs: Iterable[ChannelConfig]) -> list[str]:
+    """Return what stops each channel from sending (a missing or malformed secret, an
+    Apprise URL Apprise cannot use), one line per channel, secrets never quoted: for
+    ``config check``, which should name every problem, not only the first."""
+    scrubber = SecretScrubber()
+    http = HttpPoster(SystemClock(), scrubber)
+    problems = []
+    for config in configs:
+        try:
+            build_channels([config], clock=SystemClock(), scrubber=scrubber, http=http)
+        except ConfigError as exc:
+            problems.append(exc.message)
+    return problems
