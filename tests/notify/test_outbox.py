@@ -367,3 +367,19 @@ async def test_a_batch_that_outlasts_its_lease_keeps_it_by_renewing(
     await sending
     assert (await _row(database, ids["pager"])).state == "delivered"
     assert len(wire.of("pagerduty")) == 1
+
+
+async def test_an_enqueue_in_the_callers_transaction_wakes_the_worker_when_it_commits(
+    make_notifier: NotifierFactory, wire: WireServer, database: Database
+) -> None:
+    notifier = make_notifier([pagerduty(wire=wire)])
+    notifier.worker(poll_interval_s=3600).start()
+    await notifier.enqueue(message("first"), ["pager"])
+    await eventually(lambda: len(wire.of("pagerduty")) == 1)  # the worker is now idle
+    async with database.session() as session:
+        ids = await notifier.enqueue(message(), ["pager"], session=session)
+
+    async def _delivered() -> bool:
+        return (await _row(database, ids["pager"])).state == "delivered"
+
+    await eventually(_delivered)
