@@ -1,9 +1,10 @@
 """Notification delivery: the message model, channels, templates and the durable outbox.
 
-``Notifier.outbox.enqueue(message, channels, session=...)`` is the one entry point: a row
-per channel is written (in the caller's transaction when given) before anything is sent;
-workers deliver, retry with backoff and jitter up to a deadline, honour rate limits,
-record every attempt and hand a failed notification to the channel's fallback.
+``Notifier.enqueue(message, channels, session=..., sequence=...)`` is the one entry
+point: a row per channel is written (in the caller's transaction when given) before
+anything is sent; workers deliver, retry with backoff and jitter up to a deadline, honour
+rate limits, record every attempt and hand a failed notification to the channel's
+fallback.
 """
 
 from tradewarden.notify._config import (
