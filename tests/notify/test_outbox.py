@@ -383,3 +383,36 @@ async def test_an_enqueue_in_the_callers_transaction_wakes_the_worker_when_it_co
         return (await _row(database, ids["pager"])).state == "delivered"
 
     await eventually(_delivered)
+
+
+async def test_a_row_for_a_channel_no_longer_configured_fails_visibly(
+    make_notifier: NotifierFactory, wire: WireServer, database: Database
+) -> None:
+    before = make_notifier([pagerduty(wire=wire)])
+    ids = await before.enqueue(message(), ["pager"])
+    after = make_notifier([webhook()])  # a reload dropped "pager"
+    await after.worker().run_once()
+    row = await _row(database, ids["pager"])
+    assert row.state == "failed"
+    assert "'pager' is no longer configured" in (row.last_error or "")
+
+
+async def test_a_stored_message_that_no_longer_validates_fails_at_once_and_falls_back(
+    make_notifier: NotifierFactory, wire: WireServer, database: Database
+) -> None:
+    notifier = make_notifier([pagerduty(wire=wire, fallback="hook"), webhook()])
+    ids = await notifier.enqueue(message(), ["pager"])
+    async with database.session() as session:
+        row = await NotificationRepository(session).get(ids["pager"])
+        assert row is not None
+        row.message = {**row.message, "severity": "P9"}  # as a future version might write
+    worker = notifier.worker()
+    await worker.run_once()
+    failed = await _row(database, ids["pager"])
+    assert failed.state == "failed"
+    assert "stored message is not valid" in (failed.last_error or "")
+    assert wire.of("pagerduty") == []
+    await worker.run_once()  # the fallback's copy cannot be read either: it fails too
+    async with database.read_session() as session:
+        rows = await NotificationRepository(session).list()
+    assert {(r.channel, r.state) for r in rows} == {("pager", "failed"), ("hook", "failed")}

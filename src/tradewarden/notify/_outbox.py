@@ -22,7 +22,7 @@ from tradewarden.clock import Clock, utc_datetime
 from tradewarden.errors import NotFoundError, StoreError
 from tradewarden.notify._config import ChannelConfig
 from tradewarden.notify._message import Message
-from tradewarden.store import Database, NotificationRepository
+from tradewarden.store import Database, Notification, NotificationRepository
 
 __all__ = ["Outbox", "fit_key", "notification_key"]
 
@@ -61,7 +61,6 @@ class Outbox:
         *,
         key: str,
         now: float,
-        fallback_of: int | None = None,
     ) -> dict[str, Any]:
         """Return the row for ``message`` on ``channel`` (due at once)."""
         config = self.channels.get(channel)
@@ -80,7 +79,29 @@ class Outbox:
             "created_at": utc_datetime(now),
             "next_attempt_at": utc_datetime(now),
             "deadline_at": utc_datetime(now + config.retry.deadline_s),
-            "fallback_of": fallback_of,
+            "fallback_of": None,
+        }
+
+    def fallback_row(self, failed: Notification, channel: str, *, now: float) -> dict[str, Any]:
+        """Return the copy of a failed notification for its channel's fallback, the message
+        as it was stored."""
+        config = self.channels.get(channel)
+        if config is None:
+            raise NotFoundError(f"no channel {channel!r} is configured")
+        return {
+            "key": fit_key(f"{failed.key}>{channel}"),
+            "channel": channel,
+            "fingerprint": failed.fingerprint,
+            "event": failed.event,
+            "severity": failed.severity,
+            "title": failed.title,
+            "message": failed.message,
+            "state": "pending",
+            "attempts": 0,
+            "created_at": utc_datetime(now),
+            "next_attempt_at": utc_datetime(now),
+            "deadline_at": utc_datetime(now + config.retry.deadline_s),
+            "fallback_of": failed.id,
         }
 
     async def enqueue(

@@ -18,13 +18,14 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from tradewarden.clock import utc_datetime
 from tradewarden.notify._config import ChannelConfig
 from tradewarden.notify._message import Message
 from tradewarden.notify._metrics import NotifyMetrics
-from tradewarden.notify._outbox import Outbox, fit_key
+from tradewarden.notify._outbox import Outbox
 from tradewarden.notify._outcome import SendResult
 from tradewarden.notify._policy import Next, TokenBucket, decide
 from tradewarden.notify._redact import SecretScrubber
@@ -172,9 +173,13 @@ class OutboxWorker:
         started = now
         try:
             message = Message.model_validate(row.message)
-            result = await channel.send(message, timeout_s=config.retry.timeout_s)
-        except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the worker
-            result = SendResult.transient(f"channel raised {type(exc).__name__}: {exc}")
+        except ValidationError as exc:  # stored by another version: no retry mends it
+            result = SendResult.permanent(f"the stored message is not valid: {exc.errors()[:3]}")
+        else:
+            try:
+                result = await channel.send(message, timeout_s=config.retry.timeout_s)
+            except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the worker
+                result = SendResult.transient(f"channel raised {type(exc).__name__}: {exc}")
         duration_s = max(0.0, self._clock.monotonic() - started_mono)
         await self._record(
             row, token, result, started=started, duration_s=duration_s, config=config
@@ -244,14 +249,7 @@ class OutboxWorker:
             )
             kept = await repository.finish(row.id, token, **values)
             if kept and step.state == "failed" and fallback is not None:
-                message = Message.model_validate(row.message)
-                copy = self._outbox.row(
-                    message,
-                    fallback,
-                    key=fit_key(f"{row.key}>{fallback}"),
-                    now=now,
-                    fallback_of=row.id,
-                )
+                copy = self._outbox.fallback_row(row, fallback, now=now)
                 await repository.insert_new([copy])
         self._metrics.duration.labels(row.channel).observe(duration_s)
         self._count(row.channel, result, step, kept=kept)
