@@ -380,3 +380,25 @@ async def test_a_notification_from_another_thread_wakes_the_group() -> None:
     await eventually(lambda: bool(w.manager.alerts()))
     assert w.alert().state is AlertState.FIRING
     await w.manager.stop()
+
+
+async def test_a_short_for_survives_a_restart_with_the_default_grace_period() -> None:
+    text = RULES.replace("for: 1m", "for: 5m")
+    first = Warden()
+    first.manager.apply(parse_rule_text(text, "api.yml"))
+    first.up("a:1", 0)
+    await first.manager.start()
+    for _ in range(12):  # pending for three minutes
+        first.clock.advance(15)
+        first.up("a:1", 0)
+        await first.manager.evaluate_now()
+    active_at = first.alert().active_at_ms
+    await first.close()
+
+    first.clock.advance(30)
+    second = Warden(first.store, first.clock)
+    second.manager.apply(parse_rule_text(text, "api.yml"))
+    second.up("a:1", 0)
+    await second.manager.start()
+    assert second.alert().active_at_ms == active_at + 30_000  # not reset to now
+    await second.close()

@@ -56,8 +56,11 @@ class RulesConfig(BaseModel):
     # A restart restores the for-clocks of alerts seen active within this
     # (Prometheus: --rules.alert.for-outage-tolerance).
     outage_tolerance: Seconds = Field(default=3600.0, ge=0)
-    # ... and never fires a restored alert sooner than this (--rules.alert.for-grace-period).
-    for_grace_period: Seconds = Field(default=600.0, ge=0)
+    # ... and never fires a restored alert sooner than this (--rules.alert.for-grace-period);
+    # a rule whose for is shorter starts its clock again. Prometheus's default is 10 m,
+    # which resets every for of 10 m or less (most rules); the warden's snapshot keeps the
+    # series a restored clock rests on, so 1 m is enough to let fresh samples arrive.
+    for_grace_period: Seconds = Field(default=60.0, ge=0)
     external_labels: dict[str, str] = Field(default_factory=dict)
     external_url: str = ""
 

@@ -38,13 +38,14 @@ _ALERT_SERIES = frozenset({ALERTS, ALERTS_FOR_STATE})
 
 @dataclass(frozen=True, slots=True)
 class RuleManagerOptions:
-    """Tuning, with Prometheus's defaults where it has one."""
+    """Tuning, with Prometheus's defaults where it has one (except the for grace period:
+    see ``RulesConfig.for_grace_period``)."""
 
     evaluation_interval_ms: int = 15_000
     debounce_s: float = 0.05
     resend_delay_ms: int = 60_000
     outage_tolerance_ms: int = 3_600_000
-    for_grace_period_ms: int = 600_000
+    for_grace_period_ms: int = 60_000
     external_labels: Mapping[str, str] = field(default_factory=dict)
     external_url: str = ""
     # How often generated groups (``RuleManager.generated``) are checked for changes.
