@@ -53,6 +53,7 @@ from tradewarden.rules import (
     load_rule_groups,
 )
 from tradewarden.series import SeriesKeeper, SeriesStore
+from tradewarden.series._events import ControlSeries
 from tradewarden.series._metrics import SeriesCollector
 from tradewarden.series._probes import FanOutSink, StoreResultSink
 from tradewarden.series._scrape import ScrapeManager
@@ -121,6 +122,8 @@ class Runtime:
     series: SeriesStore = field(init=False)
     scrapes: ScrapeManager = field(init=False)
     _probe_series: StoreResultSink = field(init=False)
+    # The trading state, shared breakers and heartbeat pings, straight in (series/_events).
+    control_series: ControlSeries = field(init=False)
     _series_keeper: SeriesKeeper | None = field(init=False, default=None)
     # Alerting and recording rules over the series store (rules/).
     rules: RuleManager = field(init=False)
@@ -143,14 +146,23 @@ class Runtime:
             retention_ms=int(metrics.retention_s * 1000), max_bytes=metrics.max_bytes
         )
         self._probe_series = StoreResultSink(self.series, self.clock)
+        self.control_series = ControlSeries(
+            self.series,
+            self.clock,
+            registry=self.registry,
+            interval_s=metrics.self_scrape_interval_s,
+        )
         self.scrapes = ScrapeManager(
             self.series,
             clock=self.clock,
             registry=self.registry if metrics.self_scrape else None,
             self_instance=f"{server.host}:{server.port}",
             self_interval_s=metrics.self_scrape_interval_s,
-            # Probe results are written straight in: not a second time from the registry.
-            skip_self=self._probe_series.metric_names,
+            # Probe results and the control series are written straight in: not a second
+            # time from the registry.
+            skip_self=lambda: (
+                self._probe_series.metric_names() | self.control_series.metric_names()
+            ),
         )
         SeriesCollector(self.registry, self.series, self.scrapes)
 
@@ -213,6 +225,16 @@ class Runtime:
             self.notifier.start()  # before anything that alerts
             await self._start_series()
             await self._start_probes()
+            scheduler = self.scheduler
+            await self.control_series.start(
+                self.control,
+                self.heartbeats,
+                lambda: (
+                    [s.spec.name for s in scheduler.all() if s.spec.kind == "heartbeat"]
+                    if scheduler is not None
+                    else []
+                ),
+            )
             await self._start_rules()
 
     async def _start_series(self) -> None:
@@ -304,6 +326,7 @@ class Runtime:
         if self._rules_unsubscribe is not None:
             self._rules_unsubscribe()
         await self.rules.stop()
+        await self.control_series.stop()
         await self.scrapes.stop()
         if self.monitors is not None:
             await self.monitors.stop()

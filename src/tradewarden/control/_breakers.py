@@ -12,6 +12,7 @@ blocks, so each call runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -21,7 +22,9 @@ from tradewarden.errors import NotFoundError
 from tradewarden.guard.breaker import BreakerState, RedisBreakerSync, SharedBreakerState
 from tradewarden.redisconn._url import Redactor
 
-__all__ = ["BreakerAction", "BreakerControl", "BreakerView"]
+__all__ = ["BreakerAction", "BreakerControl", "BreakerListener", "BreakerView"]
+
+_log = logging.getLogger("tradewarden.control")
 
 _T = TypeVar("_T")
 BreakerAction = Literal["open", "close", "reset"]
@@ -56,6 +59,10 @@ class BreakerView:
         )
 
 
+BreakerListener = Callable[[BreakerView], None]
+"""Called on the event loop with a breaker's state after an operator's action."""
+
+
 class BreakerControl:
     """Read and change the shared breakers on one Redis; needs redis-py."""
 
@@ -77,6 +84,11 @@ class BreakerControl:
         self._sync = RedisBreakerSync(
             url, prefix=prefix, channel=channel, socket_timeout_s=socket_timeout_s
         )  # never started: its operator calls need no threads
+        self._listeners: list[BreakerListener] = []
+
+    def add_listener(self, listener: BreakerListener) -> None:
+        """Call ``listener`` with the state after each action (none: nothing called)."""
+        self._listeners.append(listener)
 
     @property
     def display_url(self) -> str:
@@ -120,7 +132,13 @@ class BreakerControl:
             after = BreakerView.of(name, self._sync.write(name, target, self.timeout_s))
             return before, after
 
-        return await self._run(write)
+        before, after = await self._run(write)
+        for listener in list(self._listeners):
+            try:
+                listener(after)
+            except Exception:  # noqa: BLE001 -- a listener must not break the action
+                _log.exception("circuit breaker listener failed")
+        return before, after
 
     def close(self) -> None:
         """Close the connection."""

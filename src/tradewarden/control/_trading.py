@@ -28,7 +28,7 @@ from tradewarden.guard.state import (
     VersionConflictError,
 )
 
-__all__ = ["StateOutcome", "TradingControl"]
+__all__ = ["OutcomeListener", "StateOutcome", "TradingControl"]
 
 _T = TypeVar("_T")
 _log = logging.getLogger("tradewarden.control")
@@ -43,6 +43,10 @@ class StateOutcome:
     current: StateChange
     previous: StateChange
     changed: bool
+
+
+OutcomeListener = Callable[[StateOutcome], None]
+"""Called on the event loop with every stored change an operator's action made."""
 
 
 class TradingControl:
@@ -63,6 +67,11 @@ class TradingControl:
         self.kind = kind
         self._clock = clock
         self._redact = redact
+        self._listeners: list[OutcomeListener] = []
+
+    def add_listener(self, listener: OutcomeListener) -> None:
+        """Call ``listener`` after each action that wrote a change (none: nothing called)."""
+        self._listeners.append(listener)
 
     async def current(self) -> StateChange:
         """Return the stored state (version 0, ACTIVE, when nothing was ever written)."""
@@ -74,11 +83,15 @@ class TradingControl:
 
     async def halt(self, actor: str, reason: str, message: str = "") -> StateOutcome:
         """Stop new orders everywhere; stored before this returns."""
-        return await self._run(lambda: self._change(TradingState.HALTED, actor, reason, message))
+        return self._told(
+            await self._run(lambda: self._change(TradingState.HALTED, actor, reason, message))
+        )
 
     async def reduce(self, actor: str, reason: str, message: str = "") -> StateOutcome:
         """Allow only orders that reduce exposure (a HALTED stays HALTED)."""
-        return await self._run(lambda: self._change(TradingState.REDUCING, actor, reason, message))
+        return self._told(
+            await self._run(lambda: self._change(TradingState.REDUCING, actor, reason, message))
+        )
 
     async def resume(
         self,
@@ -91,11 +104,23 @@ class TradingControl:
         """Loosen the state to ``to`` (ACTIVE, or REDUCING from HALTED)."""
         if to is TradingState.HALTED:
             raise ValueError("resume cannot go to HALTED: halt instead")
-        return await self._run(lambda: self._change(to, actor, reason, message, loosen=True))
+        return self._told(
+            await self._run(lambda: self._change(to, actor, reason, message, loosen=True))
+        )
 
     def close(self) -> None:
         """Release the back end (its watches and connections)."""
         self.backend.close()
+
+    def _told(self, outcome: StateOutcome) -> StateOutcome:
+        """Tell the listeners of a written change; a failing listener is logged, not raised."""
+        if outcome.changed:
+            for listener in list(self._listeners):
+                try:
+                    listener(outcome)
+                except Exception:  # noqa: BLE001 -- a listener must not break the action
+                    _log.exception("trading state listener failed")
+        return outcome
 
     def _change(
         self, target: TradingState, actor: str, reason: str, message: str, *, loosen: bool = False

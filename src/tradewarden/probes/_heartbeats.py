@@ -7,14 +7,17 @@ has been silent.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from tradewarden.clock import Clock
 
-__all__ = ["Beat", "HeartbeatBoard", "HeartbeatStore", "PingKind"]
+__all__ = ["Beat", "HeartbeatBoard", "HeartbeatStore", "PingKind", "PingListener"]
 
 PingKind = Literal["success", "fail", "start"]
+_log = logging.getLogger("tradewarden.probes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,10 @@ class Beat:
     last_duration_s: float | None = None
     message: str | None = None
     pings_total: int = 0
+
+
+PingListener = Callable[[str, PingKind, "Beat"], None]
+"""Called with the heartbeat's name, the ping's kind and the new beat once it counts."""
 
 
 class HeartbeatStore(Protocol):
@@ -48,7 +55,12 @@ class HeartbeatBoard:
         self._store = store
         self._clock = clock
         self._beats: dict[str, Beat] = {}
+        self._listeners: list[PingListener] = []
         self.started_at = clock.now()
+
+    def add_listener(self, listener: PingListener) -> None:
+        """Call ``listener`` after every ping that counted (none: nothing called)."""
+        self._listeners.append(listener)
 
     async def load(self) -> None:
         """Read the stored beats (at start-up)."""
@@ -82,4 +94,9 @@ class HeartbeatBoard:
         if self._store is not None:
             await self._store.save(name, beat)
         self._beats[name] = beat
+        for listener in list(self._listeners):
+            try:
+                listener(name, kind, beat)
+            except Exception:  # noqa: BLE001 -- a listener must not break the action
+                _log.exception("heartbeat ping listener failed")
         return beat
