@@ -416,3 +416,41 @@ async def test_a_stored_message_that_no_longer_validates_fails_at_once_and_falls
     async with database.read_session() as session:
         rows = await NotificationRepository(session).list()
     assert {(r.channel, r.state) for r in rows} == {("pager", "failed"), ("hook", "failed")}
+
+
+async def test_a_channel_that_raises_is_retried_and_its_secret_is_masked(
+    database: Database,
+    clock: ManualClock,
+    wire: WireServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secret = "tgram://123456:SuperSecretBotToken/42"
+
+    class Exploding:
+        name = "boom"
+
+        async def send(self, message: object, *, timeout_s: float) -> object:
+            raise RuntimeError(f"plugin bug while posting to {secret}")
+
+        async def aclose(self) -> None:
+            pass
+
+    channels = [webhook("boom", retry=RetryConfig(deadline_s=0.5, timeout_s=1))]
+    notifier = Notifier(
+        database,
+        clock,
+        channels,
+        registry=CollectorRegistry(),
+        channel_factory=lambda _configs: {"boom": Exploding()},  # type: ignore[dict-item]
+    )
+    try:
+        notifier.scrubber.register(secret)
+        ids = await notifier.enqueue(message(), ["boom"])
+        await notifier.worker(random=lambda: 1.0).run_once()
+        row = await _row(database, ids["boom"])
+        assert row.state == "failed"  # transient, but the next try would pass the deadline
+        assert "plugin bug" in (row.last_error or "")
+        assert "SuperSecretBotToken" not in (row.last_error or "")
+        assert "SuperSecretBotToken" not in capsys.readouterr().out
+    finally:
+        await notifier.aclose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random as random_module
 import secrets
 from collections.abc import Callable, Mapping
@@ -216,6 +217,7 @@ class OutboxWorker:
         now = self._clock.now()
         attempt = row.attempts + 1
         error = self._scrubber(result.error)[:_ERROR_MAX] if result.error else None
+        result = dataclasses.replace(result, error=error)  # everything below sees it masked
         if config is None:
             step = Next("failed", reason=error)
         else:
