@@ -197,6 +197,38 @@ async def test_redis_trading_state_and_shared_breakers(
         bot_backend.close()
 
 
+@pytest.mark.redis
+async def test_a_bots_breaker_change_is_heard_at_once(
+    redis_control: Control, redis_prefix: str
+) -> None:
+    """With a refresh once a minute, only the channel's announcement can bring it in."""
+    store = SeriesStore()
+    series = ControlSeries(store, SystemClock(), interval_s=60)
+    bot_sync = RedisBreakerSync(
+        SHARED_REDIS_URL, prefix=f"{redis_prefix}:cb:", channel=f"{redis_prefix}:cb:events"
+    )
+    await series.start(redis_control)
+    client = redis_py.Redis.from_url(SHARED_REDIS_URL)
+    channel = f"{redis_prefix}:cb:events"
+    try:
+        await eventually(lambda: _value(store, "tradewarden_circuit_breakers_untracked") == 0.0)
+        # The warden is subscribed (the bot's sync subscribes only once started).
+        await eventually(lambda: dict(client.pubsub_numsub(channel)).get(channel.encode()) == 1)
+        breaker = CircuitBreaker("rpc_pool")
+        bot_sync.start()
+        bot_sync.attach(breaker)
+        breaker.force_open()
+        await eventually(lambda: _value(store, "circuit_breaker_state", name="rpc_pool") == 1.0)
+        opened = "tradewarden_circuit_breaker_openings_total"
+        assert _value(store, opened, name="rpc_pool") == 1.0
+        breaker.reset()
+        await eventually(lambda: _value(store, "circuit_breaker_state", name="rpc_pool") == 0.0)
+    finally:
+        await series.stop()
+        bot_sync.close()
+        client.close()
+
+
 async def test_heartbeat_pings_and_removed_heartbeats() -> None:
     clock = ManualClock(start=1_800_000_000.0)
     registry, store = CollectorRegistry(), SeriesStore()

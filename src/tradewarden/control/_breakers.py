@@ -12,8 +12,9 @@ blocks, so each call runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -78,8 +79,10 @@ class BreakerControl:
         import redis as redis_py
 
         self._redis_py = redis_py
+        self._url = url
         self._redactor = Redactor(url)
         self.prefix = prefix
+        self.channel = channel
         self.timeout_s = timeout_s
         self._sync = RedisBreakerSync(
             url, prefix=prefix, channel=channel, socket_timeout_s=socket_timeout_s
@@ -139,6 +142,36 @@ class BreakerControl:
             except Exception:  # noqa: BLE001 -- a listener must not break the action
                 _log.exception("circuit breaker listener failed")
         return before, after
+
+    async def announced(self) -> AsyncIterator[str]:
+        """Yield the name of every breaker whose change is announced on the channel.
+
+        Subscribes on a connection of its own (redis.asyncio, no read timeout: the channel
+        may be quiet for hours; a health check finds a dead connection). A lost Redis
+        ends the iteration with ControlUnavailableError: announcements may have been
+        missed, so read everything again before subscribing anew.
+        """
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self._url, decode_responses=True, health_check_interval=30)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+            async for message in pubsub.listen():
+                try:
+                    name = json.loads(str(message["data"]))["name"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # not a breaker's announcement
+                if isinstance(name, str):
+                    yield name
+        except (self._redis_py.RedisError, OSError) as exc:
+            detail = self._redactor.redact(f"{type(exc).__name__}: {exc}")
+            raise ControlUnavailableError(
+                f"circuit breakers: Redis at {self.display_url} unavailable ({detail})"
+            ) from None
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await client.aclose()
 
     def close(self) -> None:
         """Close the connection."""

@@ -41,7 +41,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tradewarden.clock import Clock
-from tradewarden.control import BreakerView, Control, ControlError, StateOutcome
+from tradewarden.control import (
+    BreakerControl,
+    BreakerView,
+    Control,
+    ControlError,
+    StateOutcome,
+)
+from tradewarden.errors import NotFoundError
 from tradewarden.guard.breaker import BreakerState
 from tradewarden.guard.state import StateChange, TradingState
 from tradewarden.probes import Beat, HeartbeatBoard, PingKind
@@ -147,9 +154,17 @@ class EventModel:
             return changed
 
     def breaker_seen(self, view: BreakerView) -> bool:
-        """Take one breaker's state (after an operator's action)."""
+        """Take one breaker's state (an operator's action, an announcement)."""
         with self._lock:
             return self._set_breaker(view, count_new=self._untracked is not None)
+
+    def breaker_gone(self, name: str) -> bool:
+        """Forget a breaker whose hash is gone."""
+        with self._lock:
+            if name not in self._breakers:
+                return False
+            del self._breakers[name], self._openings[name]
+            return True
 
     def heartbeats_known(self, names: Iterable[str], beat: Callable[[str], Beat | None]) -> bool:
         """Take the heartbeats that exist now (the rest are gone) and their beats."""
@@ -320,7 +335,7 @@ class ControlSeries:
         self._heartbeats: HeartbeatBoard | None = None
         self._heartbeat_names: Callable[[], Iterable[str]] = list
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         self._failing: set[str] = set()
         if registry is not None:
@@ -357,14 +372,18 @@ class ControlSeries:
         if heartbeats is not None:
             heartbeats.add_listener(self._pinged)
         # The first read in the task: a Redis that does not answer must not hold up the start.
-        self._task = asyncio.create_task(self._refreshing(), name="control series")
+        self._tasks.append(asyncio.create_task(self._refreshing(), name="control series"))
+        if control is not None and control.breakers_or_none is not None:
+            following = self._following(control.breakers_or_none)
+            self._tasks.append(asyncio.create_task(following, name="control series breakers"))
 
     async def stop(self) -> None:
         """Stop refreshing and writing (the listeners stay attached and do nothing)."""
         self._running = False
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -406,6 +425,32 @@ class ControlSeries:
             except Exception:  # noqa: BLE001 -- the next refresh tries again
                 _log.exception("control series: refresh failed; trying again")
             await asyncio.sleep(self.interval_s)
+
+    async def _following(self, breakers: BreakerControl) -> None:
+        """Read each breaker the bots announce as changed, at once; the refresh covers
+        what was missed while not subscribed."""
+        while True:
+            try:
+                async for name in breakers.announced():
+                    self._failing.discard("breaker announcements")
+                    await self._announced(breakers, name)
+            except ControlError as exc:
+                if "breaker announcements" not in self._failing:
+                    self._failing.add("breaker announcements")
+                    _log.warning("control series: breaker announcements not heard: %s", exc)
+            await asyncio.sleep(self.interval_s)
+
+    async def _announced(self, breakers: BreakerControl, name: str) -> None:
+        try:
+            view = await breakers.get(name)
+        except NotFoundError:
+            changed = self.model.breaker_gone(name)
+        except ControlError:
+            return  # the next refresh reads it
+        else:
+            changed = self.model.breaker_seen(view)
+        if self._running:
+            self._changed(changed)
 
     # -- listeners ------------------------------------------------------------------------
 
