@@ -21,7 +21,7 @@ from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import Clock, ManualClock, SystemClock
 from tradewarden.config import ControlConfig, Settings, load_config_file
 from tradewarden.control import BreakerView, Control, open_control, trading_state_file
-from tradewarden.guard.breaker import CircuitBreaker, RedisBreakerSync
+from tradewarden.guard.breaker import BreakerMetrics, CircuitBreaker, RedisBreakerSync
 from tradewarden.guard.state import RedisBackend, SQLiteBackend, TradingState
 from tradewarden.guard.trading import KillSwitch
 from tradewarden.probes import Beat, HeartbeatBoard
@@ -91,12 +91,15 @@ async def test_a_halt_is_in_the_store_at_once_and_another_writers_change_soon(
     await series.start(file_control)
     try:
         await eventually(lambda: _state(store) == "ACTIVE")
-        await file_control.trading.halt("ops", "drill")
+        await file_control.trading.halt("ops", "drill", "api key sk-hunter2 leaked")
         # No wait: written before the action returned.
         assert _state(store) == "HALTED"
         halted = _query(store, 'tradewarden_trading_state{state="HALTED"} == 1', clock)
         assert halted == {Labels.of(state="HALTED"): 1.0}
         assert _current(store) == _exposed(_registry_text(registry))
+        # Who, why and the message stay in the back end and the audit log.
+        assert not {"ops", "drill", "sk-hunter2"} & {v for ls in _current(store) for _, v in ls}
+        assert "hunter2" not in _registry_text(registry)
 
         # A bot resumes through the same file: the warden's watch brings it in.
         bot_backend = SQLiteBackend(trading_state_file(settings, ControlConfig()))
@@ -289,6 +292,13 @@ def test_the_model_ignores_late_news_and_caps_heartbeats() -> None:
     } == {(("monitor", "one"),)}
 
 
+def test_the_names_are_claimed_on_the_registry() -> None:
+    registry = CollectorRegistry()
+    ControlSeries(SeriesStore(), SystemClock(), registry=registry)
+    with pytest.raises(ValueError, match="circuit_breaker_state"):
+        BreakerMetrics(registry)  # a second exporter of the guard's breakers on the warden
+
+
 def _service_config(tmp_path: Path) -> Path:
     path = tmp_path / "tw.yaml"
     path.write_text("metrics:\n  self_scrape_interval_s: 0.05\n", encoding="utf-8")
@@ -327,6 +337,17 @@ async def test_the_api_kill_switch_through_the_app(
         )
         assert answer.status_code == 200, answer.text
         assert [r["value"][1] for r in answer.json()["data"]["result"]] == ["1"]
+
+        # Resume, then reduce: each in the store by the time the API answers.
+        for verb, body, expected in (
+            ("resume", {"reason": "drill over"}, "ACTIVE"),
+            ("reduce", {"reason": "drawdown"}, "REDUCING"),
+        ):
+            response = await http.post(f"/api/kill-switch/{verb}", json=body, headers=bearer(token))
+            assert response.status_code == 200, response.text
+            assert _state(store) == expected
+        changes = _query(store, "tradewarden_trading_state_changes_total", runtime.clock)
+        assert changes == {Labels.of(action=a): 1.0 for a in ("halt", "reduce", "resume")}
 
         exposed = (await http.get("/metrics", headers=bearer(token))).text
         assert _current(store) == _exposed(exposed)

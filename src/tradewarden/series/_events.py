@@ -69,24 +69,74 @@ BREAKERS_UNTRACKED: Final = "tradewarden_circuit_breakers_untracked"
 HEARTBEAT_LAST_PING: Final = "tradewarden_heartbeat_last_ping_timestamp_seconds"
 HEARTBEAT_PINGS: Final = "tradewarden_heartbeat_pings"
 
+# name: (a counter?, help, label names): what /metrics describes and the store holds.
+_FAMILIES: Final[dict[str, tuple[bool, str, tuple[str, ...]]]] = {
+    TRADING_STATE: (
+        False,
+        (
+            "Trading state a bot on the warden's back end enforces: 1 for the state in effect "
+            "(ACTIVE, REDUCING, HALTED), else 0."
+        ),
+        ("state",),
+    ),
+    TRADING_CHANGES: (
+        True,
+        "Changes of the trading state seen by this warden, by action.",
+        ("action",),
+    ),
+    BREAKER_STATE: (
+        False,
+        (
+            "Shared breaker state in Redis: CLOSED 0, HALF_OPEN 0.5, OPEN 1 (FORCED_OPEN 1, "
+            "DISABLED 0)."
+        ),
+        ("name",),
+    ),
+    BREAKER_OPENINGS: (
+        True,
+        "Changes of a shared breaker to OPEN or FORCED_OPEN seen by this warden.",
+        ("name",),
+    ),
+    BREAKERS_UNTRACKED: (
+        False,
+        (
+            "Shared breakers without series of their own: past the cap, or a name that is not "
+            "a safe label value."
+        ),
+        (),
+    ),
+    HEARTBEAT_LAST_PING: (
+        False,
+        "When the heartbeat's last success or fail ping arrived (Unix time).",
+        ("monitor",),
+    ),
+    HEARTBEAT_PINGS: (
+        True,
+        "Heartbeat pings received by this warden, by kind (success, fail, start).",
+        ("monitor", "kind"),
+    ),
+}
+
 #: Every sample name written (counters with their ``_total``): the self-scrape skips them.
 METRIC_NAMES: Final = frozenset(
-    {
-        TRADING_STATE,
-        f"{TRADING_CHANGES}_total",
-        BREAKER_STATE,
-        f"{BREAKER_OPENINGS}_total",
-        BREAKERS_UNTRACKED,
-        HEARTBEAT_LAST_PING,
-        f"{HEARTBEAT_PINGS}_total",
-    }
+    f"{name}_total" if counter else name for name, (counter, _, _) in _FAMILIES.items()
 )
-
 _ACTIONS: Final = ("halt", "reduce", "resume")
 _PING_KINDS: Final[tuple[PingKind, ...]] = get_args(PingKind)
 _OPEN: Final = frozenset({BreakerState.OPEN, BreakerState.FORCED_OPEN})
 # A label value of our own: what the guard's LabelCap accepts, up to 64 characters.
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_.:\-/]{1,64}")
+
+
+def _family(name: str) -> GaugeMetricFamily | CounterMetricFamily:
+    counter, documentation, labels = _FAMILIES[name]
+    kind = CounterMetricFamily if counter else GaugeMetricFamily
+    return kind(name, documentation, labels=list(labels))
+
+
+def described() -> list[Metric]:
+    """Return every family, empty (what the registry learns the names from)."""
+    return [_family(name) for name in _FAMILIES]
 
 
 def _action(old: TradingState, new: TradingState) -> str:
@@ -219,19 +269,10 @@ class EventModel:
         with self._lock:
             families: list[Metric] = []
             if self._trading is not None:
-                trading = GaugeMetricFamily(
-                    TRADING_STATE,
-                    "Trading state a bot on the warden's back end enforces: 1 for the state "
-                    "in effect (ACTIVE, REDUCING, HALTED), else 0.",
-                    labels=["state"],
-                )
+                trading = _family(TRADING_STATE)
                 for state in TradingState:
                     trading.add_metric([state.name], 1.0 if state is self._trading else 0.0)
-                changes = CounterMetricFamily(
-                    TRADING_CHANGES,
-                    "Changes of the trading state seen by this warden, by action.",
-                    labels=["action"],
-                )
+                changes = _family(TRADING_CHANGES)
                 for action in _ACTIONS:
                     changes.add_metric([action], self._changes[action])
                 families += [trading, changes]
@@ -242,41 +283,18 @@ class EventModel:
             return families
 
     def _breaker_families(self) -> list[Metric]:
-        state = GaugeMetricFamily(
-            BREAKER_STATE,
-            "Shared breaker state in Redis: CLOSED 0, HALF_OPEN 0.5, OPEN 1 (FORCED_OPEN 1, "
-            "DISABLED 0).",
-            labels=["name"],
-        )
-        openings = CounterMetricFamily(
-            BREAKER_OPENINGS,
-            "Changes of a shared breaker to OPEN or FORCED_OPEN seen by this warden.",
-            labels=["name"],
-        )
+        state, openings = _family(BREAKER_STATE), _family(BREAKER_OPENINGS)
         for name in sorted(self._breakers):
             current = self._breakers[name]
             if current is not None:
                 state.add_metric([name], current.gauge)
             openings.add_metric([name], self._openings[name])
-        untracked = GaugeMetricFamily(
-            BREAKERS_UNTRACKED,
-            "Shared breakers without series of their own: past the cap, or a name that is "
-            "not a safe label value.",
-            value=self._untracked or 0,
-        )
+        untracked = _family(BREAKERS_UNTRACKED)
+        untracked.add_metric([], self._untracked or 0)
         return [state, openings, untracked]
 
     def _heartbeat_families(self) -> list[Metric]:
-        last = GaugeMetricFamily(
-            HEARTBEAT_LAST_PING,
-            "When the heartbeat's last success or fail ping arrived (Unix time).",
-            labels=["monitor"],
-        )
-        pings = CounterMetricFamily(
-            HEARTBEAT_PINGS,
-            "Heartbeat pings received by this warden, by kind (success, fail, start).",
-            labels=["monitor", "kind"],
-        )
+        last, pings = _family(HEARTBEAT_LAST_PING), _family(HEARTBEAT_PINGS)
         for name in sorted(self._pings):
             at = self._last_ping.get(name)
             if at is not None:
@@ -300,6 +318,10 @@ class EventSeriesCollector(Collector):
 
     def __init__(self, model: EventModel) -> None:
         self._model = model
+
+    def describe(self) -> Iterator[Metric]:
+        """Name every family (a clash with another collector fails at registration)."""
+        return iter(described())
 
     def collect(self) -> Iterator[Metric]:
         """Yield the current values."""
