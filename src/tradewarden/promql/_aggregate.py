@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from math import isnan
 from operator import attrgetter
 
 from tradewarden.promql._ast import Aggregate
@@ -68,12 +69,31 @@ def _group_key(agg: Aggregate) -> Callable[[Labels], tuple[tuple[str, str], ...]
     return lambda labels: tuple([p for p in labels if p[0] in names])
 
 
+_CACHE_MAX = 100_000
+# Per grouping (by/without and the names): the group key of each label set seen. Label
+# sets come from the store and live long; a cache is dropped when it grows large.
+_KEYS: dict[tuple[bool, tuple[str, ...]], dict[Labels, tuple[tuple[str, str], ...]]] = {}
+
+
 def _groups(agg: Aggregate, vec: Vector) -> dict[tuple[tuple[str, str], ...], list[Sample]]:
+    if not agg.without and not agg.grouping:
+        return {(): list(vec)} if vec else {}
     key = _group_key(agg)
+    which = (agg.without, agg.grouping)
+    cache = _KEYS.get(which)
+    if cache is None or len(cache) > _CACHE_MAX:
+        if len(_KEYS) > 1000:
+            _KEYS.clear()
+        cache = _KEYS[which] = {}
+    known = cache.get
     groups: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
+    find = groups.get
     for s in vec:
-        k = key(s.labels)
-        g = groups.get(k)
+        labels = s.labels
+        k = known(labels)
+        if k is None:
+            k = cache[labels] = key(labels)
+        g = find(k)
         if g is None:
             groups[k] = [s]
         else:
@@ -104,6 +124,8 @@ def _stdvar(vals: list[float]) -> float:
 
 
 def _min(vals: list[float]) -> float:
+    if not isnan(sum(vals)):  # no NaN: the built-in keeps the first minimum too
+        return min(vals)
     out = vals[0]
     for v in vals[1:]:
         if out > v or math.isnan(out):
@@ -112,6 +134,8 @@ def _min(vals: list[float]) -> float:
 
 
 def _max(vals: list[float]) -> float:
+    if not isnan(sum(vals)):  # no NaN: the built-in keeps the first maximum too
+        return max(vals)
     out = vals[0]
     for v in vals[1:]:
         if out < v or math.isnan(out):
@@ -126,7 +150,10 @@ def _quantile(q: float, vals: list[float]) -> float:
         return -math.inf
     if q > 1:
         return math.inf
-    ordered = sorted(vals, key=lambda v: (not math.isnan(v), v))  # NaN first, as Go's sort
+    if isnan(sum(vals)):
+        ordered = sorted(vals, key=lambda v: (not math.isnan(v), v))  # NaN first, as Go's sort
+    else:
+        ordered = sorted(vals)
     n = len(ordered)
     rank = q * (n - 1)
     lower = max(0, math.floor(rank))

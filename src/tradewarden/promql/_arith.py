@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 
 __all__ = ["ARITHMETIC", "COMPARISONS", "go_div", "go_mod", "go_pow"]
@@ -56,10 +57,11 @@ def _atan2(a: float, b: float) -> float:
     return math.atan2(a, b)
 
 
+# The operator module's functions are the plain float operators, called from C.
 ARITHMETIC: dict[str, Callable[[float, float], float]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
     "/": go_div,
     "%": go_mod,
     "^": go_pow,
@@ -67,10 +69,10 @@ ARITHMETIC: dict[str, Callable[[float, float], float]] = {
 }
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    ">": lambda a, b: a > b,
-    "<": lambda a, b: a < b,
-    ">=": lambda a, b: a >= b,
-    "<=": lambda a, b: a <= b,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
 }

@@ -56,35 +56,44 @@ def _scalar_scalar(op: str, a: float, b: float) -> float:
     return 1.0 if COMPARISONS[op](a, b) else 0.0
 
 
+# A comparison that filters, written out per operator (a comprehension with the operator
+# inline is several times faster than a call per sample); a scalar on the left is the
+# mirrored comparison on the right (exact for floats, NaN included).
+_KEEP: dict[str, Callable[[Vector, float], list[Sample]]] = {
+    "==": lambda vec, c: [x for x in vec if x.v == c],
+    "!=": lambda vec, c: [x for x in vec if x.v != c],
+    ">": lambda vec, c: [x for x in vec if x.v > c],
+    "<": lambda vec, c: [x for x in vec if x.v < c],
+    ">=": lambda vec, c: [x for x in vec if x.v >= c],
+    "<=": lambda vec, c: [x for x in vec if x.v <= c],
+}
+_MIRROR = {"==": "==", "!=": "!=", ">": "<", "<": ">", ">=": "<=", "<=": ">="}
+
+
 def _vector_scalar(n: Binary, vec: Vector, s: float, *, swap: bool) -> Vector:
     op = n.op
-    out = Vector()
     arith = ARITHMETIC.get(op)
     if arith is not None:
         if swap:
-            for smp in vec:
-                out.append(Sample(smp.labels, smp.t, arith(s, smp.v), True))
-        else:
-            for smp in vec:
-                out.append(Sample(smp.labels, smp.t, arith(smp.v, s), True))
-        return out
-    cmp = COMPARISONS[op]
+            return Vector([Sample(x.labels, x.t, arith(s, x.v), True) for x in vec])
+        return Vector([Sample(x.labels, x.t, arith(x.v, s), True) for x in vec])
+    if swap:
+        op = _MIRROR[op]
     if n.return_bool:
-        for smp in vec:
-            hit = cmp(s, smp.v) if swap else cmp(smp.v, s)
-            out.append(Sample(smp.labels, smp.t, 1.0 if hit else 0.0, True))
-        return out
-    for smp in vec:
-        if cmp(s, smp.v) if swap else cmp(smp.v, s):
-            out.append(smp)
-    return out
+        cmp = COMPARISONS[op]
+        return Vector([Sample(x.labels, x.t, 1.0 if cmp(x.v, s) else 0.0, True) for x in vec])
+    return Vector(_KEEP[op](vec, s))
+
+
+_CACHE_MAX = 100_000
+# Per matching (on/ignoring and the names): the signature of each label set seen. Label
+# sets come from the store and live long; the caches are dropped when they grow large.
+_SIGNATURES: dict[tuple[bool, frozenset[str]], dict[Labels, tuple[tuple[str, str], ...]]] = {}
 
 
 def _signature(n: Binary) -> Signature:
     names = frozenset(n.matching)
-    if n.on:
-        return lambda labels: tuple([p for p in labels if p[0] in names])
-    if not names:
+    if not n.on and not names:
 
         def without_name(labels: Labels) -> tuple[tuple[str, str], ...]:
             if labels and labels[0][0] == METRIC_NAME:
@@ -92,8 +101,26 @@ def _signature(n: Binary) -> Signature:
             return tuple([p for p in labels if p[0] != METRIC_NAME])
 
         return without_name
-    drop = names | {METRIC_NAME}
-    return lambda labels: tuple([p for p in labels if p[0] not in drop])
+    on = n.on
+    keep = names if on else names | {METRIC_NAME}
+    cache = _SIGNATURES.get((on, names))
+    if cache is None or len(cache) > _CACHE_MAX:
+        if len(_SIGNATURES) > 1000:
+            _SIGNATURES.clear()
+        cache = _SIGNATURES[(on, names)] = {}
+    get = cache.get
+
+    def signature(labels: Labels) -> tuple[tuple[str, str], ...]:
+        key = get(labels)
+        if key is None:
+            if on:
+                key = tuple([p for p in labels if p[0] in keep])
+            else:
+                key = tuple([p for p in labels if p[0] not in keep])
+            cache[labels] = key
+        return key
+
+    return signature
 
 
 def _and(n: Binary, lhs: Vector, rhs: Vector) -> Vector:
@@ -156,6 +183,7 @@ def _vector_vector(n: Binary, lhs: Vector, rhs: Vector) -> Vector:  # noqa: PLR0
     one_to_one = card == "one-to-one"
     matched: dict[tuple[tuple[str, str], ...], set[Labels] | None] = {}
     cache: dict[tuple[Labels, Labels], Labels] = {}
+    simple = _simple_result(n, drop_name=drop_name)
     out = Vector()
     for ls in lhs:
         key = sig(ls.labels)
@@ -175,11 +203,15 @@ def _vector_vector(n: Binary, lhs: Vector, rhs: Vector) -> Vector:  # noqa: PLR0
                 keep = True
         else:
             raise QueryError(f"unknown binary operator {op}")
-        cache_key = (ls.labels, rs.labels)
-        metric = cache.get(cache_key)
-        if metric is None:
-            metric = _result_metric(n, ls.labels, rs.labels, drop_name=drop_name)
-            cache[cache_key] = metric
+        if simple is not None:
+            metric = simple(ls.labels, key)
+        else:
+            cache_key = (ls.labels, rs.labels)
+            found = cache.get(cache_key)
+            if found is None:
+                found = _result_metric(n, ls.labels, rs.labels, drop_name=drop_name)
+                cache[cache_key] = found
+            metric = found
         if one_to_one:
             if key in matched:
                 raise QueryError(
@@ -208,6 +240,33 @@ def _match_labels(n: Binary, labels: Labels) -> tuple[tuple[str, str], ...]:
         return tuple([p for p in labels if p[0] in names])
     names.add(METRIC_NAME)
     return tuple([p for p in labels if p[0] not in names])
+
+
+def _simple_result(
+    n: Binary, *, drop_name: bool
+) -> Callable[[Labels, tuple[tuple[str, str], ...]], Labels] | None:
+    """The result labels of a one-to-one operation from the left side's labels and the
+    match signature, without building a dict (``_result_metric``'s cases that need no
+    right-hand labels); None for the other cases."""
+    if n.card != "one-to-one" or n.include:
+        return None
+    names = frozenset(n.matching)
+    if n.on:
+        if METRIC_NAME in names:
+            return None
+        # The signature is the left side's on-labels, in order: exactly the result.
+        return lambda _lhs, key: tuple.__new__(Labels, key)
+    if names:
+        return None
+    if drop_name:
+        return lambda lhs, _key: _without_name(lhs)
+    return lambda lhs, _key: lhs
+
+
+def _without_name(labels: Labels) -> Labels:
+    if labels and labels[0][0] == METRIC_NAME:
+        return tuple.__new__(Labels, labels[1:])
+    return labels.without_name()
 
 
 def _result_metric(n: Binary, lhs: Labels, rhs: Labels, *, drop_name: bool) -> Labels:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import islice, repeat
+from math import isfinite, isnan
+from operator import ne
 
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._fn_common import (
@@ -23,6 +26,7 @@ from tradewarden.promql._fn_common import (
 )
 from tradewarden.promql._fn_labels import absent_labels
 from tradewarden.promql._values import Call, FunctionImpl, RangeWindow, Sample, Series, Vector
+from tradewarden.series import METRIC_NAME
 
 __all__ = ["RANGE_FUNCTIONS"]
 
@@ -36,12 +40,13 @@ _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
 def _apply(call: Call, window: RangeWindow, fn: SeriesFn, *, keep_name: bool = False) -> Vector:
     t = call.t
     out = Vector()
+    append = out.append
     for s in window.series:
         if not s.ts:
             continue
         v = fn(s)
         if v is not None:
-            out.append(Sample(s.labels, t, v, s.drop_name if keep_name else True))
+            append(Sample(s.labels, t, v, s.drop_name if keep_name else True))
     return out
 
 
@@ -55,7 +60,16 @@ def _over_series(fn: SeriesFn, *, keep_name: bool = False) -> VectorFn:
 def _extrapolated(is_counter: bool, is_rate: bool) -> VectorFn:
     def impl(call: Call) -> Vector:
         window = window_arg(call, 0)
-        return _apply(call, window, lambda s: _extrapolate(s, window, is_counter, is_rate))
+        t = call.t
+        out = Vector()
+        append = out.append
+        for s in window.series:
+            if len(s.ts) < 2:  # _extrapolate's None, without the call
+                continue
+            v = _extrapolate(s, window, is_counter, is_rate)
+            if v is not None:
+                append(Sample(s.labels, t, v, True))
+        return out
 
     return impl
 
@@ -99,8 +113,14 @@ def _extrapolate(
 def _counter_rate(inner: VectorFn) -> VectorFn:
     def impl(call: Call) -> Vector:
         out = inner(call)
+        checked: set[str] = set()  # the info is added once per name anyway
         for s in out:
-            metric = s.labels.metric_name
+            labels = s.labels
+            named = labels and labels[0][0] == METRIC_NAME
+            metric = labels[0][1] if named else labels.metric_name
+            if metric in checked:
+                continue
+            checked.add(metric)
             if metric and not metric.endswith(_COUNTER_SUFFIXES):
                 call.annotations.info(possible_non_counter_info(metric) + at_arg(call, 0))
         return out
@@ -126,7 +146,58 @@ def _instant_value(is_rate: bool) -> SeriesFn:
     return fn
 
 
-def _linear_regression(  # noqa: PLR0912, PLR0915 - four Kahan sums written out
+def _linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+    # Least squares with Kahan-compensated sums, as Prometheus's linearRegression. This
+    # loop leaves out the compensation's reset on an infinite sum: a sum that reaches
+    # ±Inf never comes back (Inf, or NaN after -Inf), so finite sums at the end mean the
+    # reset never happened and the result is the careful loop's, bit for bit.
+    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    for t, v in zip(ts, vs, strict=True):
+        x = (t - intercept_ms) / 1e3
+        for_xy = x * v
+        for_x2 = x * x
+        new = sx + x
+        if abs(sx) >= abs(x):
+            cx += (sx - new) + x
+        else:
+            cx += (x - new) + sx
+        sx = new
+        new = sy + v
+        if abs(sy) >= abs(v):
+            cy += (sy - new) + v
+        else:
+            cy += (v - new) + sy
+        sy = new
+        new = sxy + for_xy
+        if abs(sxy) >= abs(for_xy):
+            cxy += (sxy - new) + for_xy
+        else:
+            cxy += (for_xy - new) + sxy
+        sxy = new
+        new = sx2 + for_x2
+        if abs(sx2) >= abs(for_x2):
+            cx2 += (sx2 - new) + for_x2
+        else:
+            cx2 += (for_x2 - new) + sx2
+        sx2 = new
+    if not isfinite(sx + sy + sxy + sx2 + cx + cy + cxy + cx2):
+        return _linear_regression_careful(ts, vs, intercept_ms)
+    init_y = vs[0]
+    if not any(map(ne, islice(vs, 1, None), repeat(init_y))):  # constant
+        return 0.0, init_y
+    n = float(len(ts))
+    sx += cx
+    sy += cy
+    sxy += cxy
+    sx2 += cx2
+    cov_xy = sxy - sx * sy / n
+    var_x = sx2 - sx * sx / n
+    slope = go_div(cov_xy, var_x)
+    intercept = sy / n - slope * sx / n
+    return slope, intercept
+
+
+def _linear_regression_careful(  # noqa: PLR0912, PLR0915 - four Kahan sums written out
     ts: list[int], vs: list[float], intercept_ms: int
 ) -> tuple[float, float]:
     # Least squares with Kahan-compensated sums, as Prometheus's linearRegression; the
@@ -241,6 +312,22 @@ def _double_exponential_smoothing(call: Call) -> Vector:
 
 def _kahan_sum(vs: list[float]) -> tuple[float, float, bool]:
     # kahan_inc over vs, written out for speed; also says whether a running sum overflowed.
+    # First without the reset on an infinite sum (see _linear_regression): finite at the
+    # end means no reset happened.
+    total = comp = 0.0
+    for v in vs:
+        new = total + v
+        if abs(total) >= abs(v):
+            comp += (total - new) + v
+        else:
+            comp += (v - new) + total
+        total = new
+    if isfinite(total + comp):
+        return total, comp, False
+    return _kahan_sum_careful(vs)
+
+
+def _kahan_sum_careful(vs: list[float]) -> tuple[float, float, bool]:
     isinf = math.isinf
     total = comp = 0.0
     overflowed = False
@@ -300,8 +387,16 @@ def _count(series: Series) -> float | None:
     return float(len(vs))
 
 
-def _pick(better: Callable[[float, float], bool], *, timestamp: bool) -> SeriesFn:
+def _pick(
+    better: Callable[[float, float], bool],
+    *,
+    timestamp: bool,
+    builtin: Callable[[list[float]], float] | None = None,
+) -> SeriesFn:
     def fn(series: Series) -> float | None:
+        if builtin is not None and not isnan(sum(series.vs)):
+            # No NaN: min/max keep the first extreme, as the strict comparison does.
+            return builtin(series.vs)
         ts, vs = series.ts, series.vs
         best, best_t = vs[0], ts[0]
         for t, v in zip(ts, vs, strict=True):
@@ -331,6 +426,32 @@ def _ts_of_first(series: Series) -> float | None:
 
 
 def _variance(vs: list[float]) -> float:
+    # kahan_inc written out, without the reset on an infinite sum first (see
+    # _linear_regression: finite at the end means no reset happened).
+    count = mean = c_mean = aux = c_aux = 0.0
+    for v in vs:
+        count += 1
+        delta = v - (mean + c_mean)
+        inc = delta / count
+        new = mean + inc
+        if abs(mean) >= abs(inc):
+            c_mean += (mean - new) + inc
+        else:
+            c_mean += (inc - new) + mean
+        mean = new
+        inc = delta * (v - (mean + c_mean))
+        new = aux + inc
+        if abs(aux) >= abs(inc):
+            c_aux += (aux - new) + inc
+        else:
+            c_aux += (inc - new) + aux
+        aux = new
+    if isfinite(mean + c_mean + aux + c_aux):
+        return (aux + c_aux) / count
+    return _variance_careful(vs)
+
+
+def _variance_careful(vs: list[float]) -> float:
     count = mean = c_mean = aux = c_aux = 0.0
     for v in vs:
         count += 1
@@ -373,6 +494,8 @@ def _quantile_over_time(call: Call) -> Vector:
 
 def _changes(series: Series) -> float | None:
     vs = series.vs
+    if not isnan(sum(vs)):
+        return float(sum(map(ne, islice(vs, 1, None), vs)))
     changes = 0
     prev = vs[0]
     for v in vs[1:]:
@@ -415,8 +538,12 @@ RANGE_FUNCTIONS: dict[str, FunctionImpl] = {
     "avg_over_time": _over_series(_avg),
     "sum_over_time": _over_series(_sum),
     "count_over_time": _over_series(_count),
-    "min_over_time": _over_series(_pick(lambda cur, best: cur < best, timestamp=False)),
-    "max_over_time": _over_series(_pick(lambda cur, best: cur > best, timestamp=False)),
+    "min_over_time": _over_series(
+        _pick(lambda cur, best: cur < best, timestamp=False, builtin=min)
+    ),
+    "max_over_time": _over_series(
+        _pick(lambda cur, best: cur > best, timestamp=False, builtin=max)
+    ),
     "ts_of_min_over_time": _over_series(_pick(lambda cur, best: cur <= best, timestamp=True)),
     "ts_of_max_over_time": _over_series(_pick(lambda cur, best: cur >= best, timestamp=True)),
     "last_over_time": _over_series(_last, keep_name=True),

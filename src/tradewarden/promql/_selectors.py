@@ -5,8 +5,10 @@ with stale markers removed)."""
 
 from __future__ import annotations
 
-import math
+from array import array
 from bisect import bisect_right
+from math import isnan
+from operator import itemgetter
 from typing import Any
 
 from tradewarden.promql._ast import (
@@ -30,8 +32,11 @@ __all__ = ["TOO_MANY_SAMPLES", "Selections"]
 
 TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 
-# One selected series: labels, timestamps, values (lists, or the store's arrays).
-_Buf = tuple[Labels, Any, Any]
+# One selected series: labels, timestamps, values (lists, or the store's arrays for an
+# instant selector), and for a range selector the whole series as a ``Series`` (shared by
+# every window that covers all of it: functions never modify their argument).
+_Buf = tuple[Labels, Any, Any, Series | None]
+_BUF_LABELS = itemgetter(0)
 
 
 def _as_list(seq: Any) -> list[Any]:
@@ -39,6 +44,21 @@ def _as_list(seq: Any) -> list[Any]:
         return seq
     tolist = getattr(seq, "tolist", None)
     return tolist() if tolist is not None else list(seq)
+
+
+def _range_buf(labels: Labels, ts: Any, vs: Any) -> _Buf | None:
+    """A range selector's series as lists without stale markers, and as a ``Series``
+    ready for a window that covers all of it; None when nothing is left."""
+    ts = ts.tolist() if type(ts) is array else _as_list(ts)
+    vs = vs.tolist() if type(vs) is array else _as_list(vs)
+    if isnan(sum(vs)):  # any NaN (or +Inf and -Inf)
+        keep = [i for i, v in enumerate(vs) if not is_stale(v)]
+        if len(keep) < len(vs):
+            ts = [ts[i] for i in keep]
+            vs = [vs[i] for i in keep]
+            if not ts:
+                return None
+    return (labels, ts, vs, Series(labels, ts, vs))
 
 
 class Selections:
@@ -118,37 +138,46 @@ class Selections:
         if bufs is not None:
             self._selected[key] = bufs
             return bufs
+        bufs = self._read(sel, lo, hi, drop_stale=drop_stale)
+        self._selected[key] = bufs
+        self._selected_by_matchers[same] = bufs
+        return bufs
+
+    def _read(self, sel: VectorSel, lo: int, hi: int, *, drop_stale: bool) -> list[_Buf]:
         seen: set[Labels] = set()
         several = len(sel.alternatives) > 1
-        bufs = []
+        bufs: list[_Buf] = []
+        append = bufs.append
+        budget = self._budget
         for matchers in sel.alternatives:
             for data in self._storage.select(matchers, lo, hi):
+                labels = data.labels
                 if several:
-                    if data.labels in seen:
+                    if labels in seen:
                         continue
-                    seen.add(data.labels)
+                    seen.add(labels)
                 ts: Any = data.timestamps
                 vs: Any = data.values
+                if not ts:
+                    continue
                 if drop_stale:  # range selectors ignore stale markers: drop them once
-                    ts = _as_list(ts)
-                    vs = _as_list(vs)
-                    if math.isnan(sum(vs)):  # any NaN (or +Inf and -Inf)
-                        keep = [i for i, v in enumerate(vs) if not is_stale(v)]
-                        ts = [ts[i] for i in keep]
-                        vs = [vs[i] for i in keep]
-                if len(ts) > 0:
-                    bufs.append((data.labels, ts, vs))
-                    if self._budget is not None:
-                        self._budget -= len(ts)
-                        if self._budget < 0:
-                            raise QueryError(TOO_MANY_SAMPLES)
+                    buf = _range_buf(labels, ts, vs)
+                    if buf is None:
+                        continue
+                    append(buf)
+                    ts = buf[1]
+                else:
+                    append((labels, ts, vs, None))
+                if budget is not None:
+                    budget -= len(ts)
+                    if budget < 0:
+                        raise QueryError(TOO_MANY_SAMPLES)
+        self._budget = budget
         # Prometheus's storage returns series sorted by labels. Sorting 1,000 unsorted
         # label sets costs ~1 ms, so only queries whose result depends on the order
         # (ties in sort/topk/...) pay for it; range results are sorted at the end anyway.
         if self._sort:
-            bufs.sort()  # by labels (unique, so the arrays are never compared)
-        self._selected[key] = bufs
-        self._selected_by_matchers[same] = bufs
+            bufs.sort(key=_BUF_LABELS)  # by labels (unique)
         return bufs
 
     def ref(self, at: At, offset: int, t: int) -> int:
@@ -166,18 +195,21 @@ class Selections:
         ref = self.ref(n.at, n.offset_ms, t)
         floor = ref - self._lookback
         out = Vector()
-        for labels, ts, vs in self._select(n, drop_stale=False):
+        append = out.append
+        for labels, ts, vs, _ in self._select(n, drop_stale=False):
             i = len(ts) - 1
-            if ts[i] > ref:  # not the usual instant query, whose selection ends at ref
+            ti = ts[i]
+            if ti > ref:  # not the usual instant query, whose selection ends at ref
                 i = bisect_right(ts, ref) - 1
                 if i < 0:
                     continue
-            if ts[i] <= floor:
+                ti = ts[i]
+            if ti <= floor:
                 continue
             v = vs[i]
-            if math.isnan(v) and is_stale(v):
+            if isnan(v) and is_stale(v):
                 continue
-            out.append(Sample(labels, ts[i] if own_t else t, v))
+            append(Sample(labels, ti if own_t else t, v))
         return out
 
     def window(self, n: MatrixSel, t: int) -> RangeWindow:
@@ -186,12 +218,13 @@ class Selections:
         ref = self.ref(vs.at, vs.offset_ms, t)
         lo_t = ref - n.range_ms
         series = Matrix()
-        for labels, ts, vals in self._select(vs, drop_stale=True):
-            if ts[0] > lo_t and ts[-1] <= ref:  # the usual instant query: all of it
-                series.append(Series(labels, ts, vals))
+        append = series.append
+        for labels, ts, vals, whole in self._select(vs, drop_stale=True):
+            if ts[0] > lo_t and ts[-1] <= ref and whole:  # the usual instant query: all of it
+                append(whole)
                 continue
             lo = bisect_right(ts, lo_t)
             hi = bisect_right(ts, ref)
             if lo < hi:
-                series.append(Series(labels, ts[lo:hi], vals[lo:hi]))
+                append(Series(labels, ts[lo:hi], vals[lo:hi]))
         return RangeWindow(series, lo_t, ref, n.range_ms)
