@@ -13,9 +13,14 @@ import redis as redis_py
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
-from guard.state._fixtures import SHARED_REDIS_URL, shared_redis_prefix  # noqa: F401
+from guard.state._fixtures import (  # noqa: F401
+    SHARED_REDIS_URL,
+    private_redis,
+    shared_redis_prefix,
+)
 from support.eventually import eventually
 from support.http import bearer, login
+from support.redis_server import RedisServer
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.clock import Clock, ManualClock, SystemClock
@@ -230,6 +235,30 @@ async def test_a_bots_breaker_change_is_heard_at_once(
         await series.stop()
         bot_sync.close()
         client.close()
+
+
+@pytest.mark.redis
+async def test_a_lost_redis_is_said_and_the_states_read_stay(
+    settings: Settings,
+    private_redis: RedisServer,  # noqa: F811
+) -> None:
+    with_redis = settings.model_copy(update={"redis_url": SecretStr(private_redis.url())})
+    control = open_control(with_redis, ControlConfig(trading_state_backend="memory"), SystemClock())
+    store = SeriesStore()
+    series = ControlSeries(store, SystemClock(), interval_s=0.05)
+    readable = "tradewarden_circuit_breakers_readable"
+    try:
+        await control.breakers.act("rpc_pool", "open")
+        await series.start(control)
+        await eventually(lambda: _value(store, readable) == 1.0)
+        private_redis.stop()
+        await eventually(lambda: _value(store, readable) == 0.0)
+        assert _value(store, "circuit_breaker_state", name="rpc_pool") == 1.0
+        private_redis.start()
+        await eventually(lambda: _value(store, readable) == 1.0, timeout_s=15)
+    finally:
+        await series.stop()
+        control.close()
 
 
 async def test_heartbeat_pings_and_removed_heartbeats() -> None:

@@ -8,6 +8,7 @@ on ``/metrics`` under the very same names and labels.
                                                            HALF_OPEN 0.5, OPEN 1
     tradewarden_circuit_breaker_openings_total{name}       changes to OPEN/FORCED_OPEN seen
     tradewarden_circuit_breakers_untracked                 breakers past the cap (not shown)
+    tradewarden_circuit_breakers_readable                  1 if the last listing worked
     tradewarden_heartbeat_last_ping_timestamp_seconds{monitor}
     tradewarden_heartbeat_pings_total{monitor,kind}        success, fail, start
 
@@ -66,6 +67,7 @@ TRADING_CHANGES: Final = "tradewarden_trading_state_changes"
 BREAKER_STATE: Final = "circuit_breaker_state"
 BREAKER_OPENINGS: Final = "tradewarden_circuit_breaker_openings"
 BREAKERS_UNTRACKED: Final = "tradewarden_circuit_breakers_untracked"
+BREAKERS_READABLE: Final = "tradewarden_circuit_breakers_readable"
 HEARTBEAT_LAST_PING: Final = "tradewarden_heartbeat_last_ping_timestamp_seconds"
 HEARTBEAT_PINGS: Final = "tradewarden_heartbeat_pings"
 
@@ -102,6 +104,14 @@ _FAMILIES: Final[dict[str, tuple[bool, str, tuple[str, ...]]]] = {
         (
             "Shared breakers without series of their own: past the cap, or a name that is not "
             "a safe label value."
+        ),
+        (),
+    ),
+    BREAKERS_READABLE: (
+        False,
+        (
+            "1 if the last listing of the shared breakers in Redis worked, else 0 (their "
+            "series keep the last states read)."
         ),
         (),
     ),
@@ -167,6 +177,7 @@ class EventModel:
         self._breakers: dict[str, BreakerState | None] = {}
         self._openings: dict[str, int] = {}
         self._untracked: int | None = None  # None until the breakers were listed once
+        self._readable: bool | None = None  # None until a listing was tried
         self._last_ping: dict[str, float | None] = {}
         self._pings: dict[str, dict[PingKind, int]] = {}
 
@@ -199,8 +210,15 @@ class EventModel:
                     untracked += 1
                     continue
                 changed = True
-            changed = changed or untracked != self._untracked
-            self._untracked = untracked
+            changed = changed or untracked != self._untracked or not self._readable
+            self._untracked, self._readable = untracked, True
+            return changed
+
+    def breakers_unreadable(self) -> bool:
+        """Note a listing that failed (the states read before stay)."""
+        with self._lock:
+            changed = self._readable is not False
+            self._readable = False
             return changed
 
     def breaker_seen(self, view: BreakerView) -> bool:
@@ -276,7 +294,7 @@ class EventModel:
                 for action in _ACTIONS:
                     changes.add_metric([action], self._changes[action])
                 families += [trading, changes]
-            if self._untracked is not None or self._breakers:
+            if self._readable is not None or self._breakers:
                 families += self._breaker_families()
             if self._pings:
                 families += self._heartbeat_families()
@@ -291,7 +309,9 @@ class EventModel:
             openings.add_metric([name], self._openings[name])
         untracked = _family(BREAKERS_UNTRACKED)
         untracked.add_metric([], self._untracked or 0)
-        return [state, openings, untracked]
+        readable = _family(BREAKERS_READABLE)
+        readable.add_metric([], 0.0 if self._readable is False else 1.0)
+        return [state, openings, untracked, readable]
 
     def _heartbeat_families(self) -> list[Metric]:
         last, pings = _family(HEARTBEAT_LAST_PING), _family(HEARTBEAT_PINGS)
@@ -424,6 +444,8 @@ class ControlSeries:
                 views = await self._read("circuit breakers", control.breakers_or_none.all)
                 if views is not None:
                     self.model.breakers_listed(views)
+                else:
+                    self.model.breakers_unreadable()
         board = self._heartbeats
         if board is not None:
             self.model.heartbeats_known(self._heartbeat_names(), board.get)
