@@ -274,6 +274,11 @@ async def test_heartbeat_pings_and_removed_heartbeats() -> None:
         await eventually(lambda: _value(store, pings, monitor="hourly", kind="start") == 0.0)
         assert _value(store, last, monitor="nightly") is None  # never pinged
 
+        def hourly_samples() -> int:
+            matchers = [LabelMatcher("monitor", MatchOp.EQUAL, "hourly"), *_EVERYTHING]
+            return sum(len(s.timestamps) for s in store.select(matchers, 0, 2**62))
+
+        before = hourly_samples()
         clock.advance(10)
         await board.ping("nightly", "start")
         clock.advance(30)
@@ -281,6 +286,7 @@ async def test_heartbeat_pings_and_removed_heartbeats() -> None:
         assert _value(store, pings, monitor="nightly", kind="start") == 1.0
         assert _value(store, pings, monitor="nightly", kind="success") == 1.0
         assert _value(store, last, monitor="nightly") == clock.now()
+        assert hourly_samples() == before  # a ping writes its own heartbeat's series only
         silent = _query(store, f"time() - {last}", clock)
         assert silent == {Labels.of(monitor="nightly"): 0.0}
         assert _current(store) == _exposed(_registry_text(registry))

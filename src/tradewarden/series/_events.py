@@ -32,14 +32,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Final, TypeVar, get_args
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from tradewarden.clock import Clock
 from tradewarden.control import (
@@ -50,302 +46,24 @@ from tradewarden.control import (
     StateOutcome,
 )
 from tradewarden.errors import NotFoundError
-from tradewarden.guard.breaker import BreakerState
 from tradewarden.guard.state import StateChange, TradingState
 from tradewarden.probes import Beat, HeartbeatBoard, PingKind
-from tradewarden.series._labels import METRIC_NAME, Labels
+from tradewarden.series._event_model import (
+    GROUPS,
+    METRIC_NAMES,
+    EventModel,
+    EventSeriesCollector,
+    Group,
+    samples_of,
+)
+from tradewarden.series._labels import Labels
 from tradewarden.series._ports import STALE_NAN
 from tradewarden.series._store import SeriesStore
 
-__all__ = ["ControlSeries", "EventModel", "EventSeriesCollector"]
+__all__ = ["METRIC_NAMES", "ControlSeries", "EventModel"]
 
 _log = logging.getLogger("tradewarden.series")
 _T = TypeVar("_T")
-
-TRADING_STATE: Final = "tradewarden_trading_state"
-TRADING_CHANGES: Final = "tradewarden_trading_state_changes"
-BREAKER_STATE: Final = "circuit_breaker_state"
-BREAKER_OPENINGS: Final = "tradewarden_circuit_breaker_openings"
-BREAKERS_UNTRACKED: Final = "tradewarden_circuit_breakers_untracked"
-BREAKERS_READABLE: Final = "tradewarden_circuit_breakers_readable"
-HEARTBEAT_LAST_PING: Final = "tradewarden_heartbeat_last_ping_timestamp_seconds"
-HEARTBEAT_PINGS: Final = "tradewarden_heartbeat_pings"
-
-# name: (a counter?, help, label names): what /metrics describes and the store holds.
-_FAMILIES: Final[dict[str, tuple[bool, str, tuple[str, ...]]]] = {
-    TRADING_STATE: (
-        False,
-        (
-            "Trading state a bot on the warden's back end enforces: 1 for the state in effect "
-            "(ACTIVE, REDUCING, HALTED), else 0."
-        ),
-        ("state",),
-    ),
-    TRADING_CHANGES: (
-        True,
-        "Changes of the trading state seen by this warden, by action.",
-        ("action",),
-    ),
-    BREAKER_STATE: (
-        False,
-        (
-            "Shared breaker state in Redis: CLOSED 0, HALF_OPEN 0.5, OPEN 1 (FORCED_OPEN 1, "
-            "DISABLED 0)."
-        ),
-        ("name",),
-    ),
-    BREAKER_OPENINGS: (
-        True,
-        "Changes of a shared breaker to OPEN or FORCED_OPEN seen by this warden.",
-        ("name",),
-    ),
-    BREAKERS_UNTRACKED: (
-        False,
-        (
-            "Shared breakers without series of their own: past the cap, or a name that is not "
-            "a safe label value."
-        ),
-        (),
-    ),
-    BREAKERS_READABLE: (
-        False,
-        (
-            "1 if the last listing of the shared breakers in Redis worked, else 0 (their "
-            "series keep the last states read)."
-        ),
-        (),
-    ),
-    HEARTBEAT_LAST_PING: (
-        False,
-        "When the heartbeat's last success or fail ping arrived (Unix time).",
-        ("monitor",),
-    ),
-    HEARTBEAT_PINGS: (
-        True,
-        "Heartbeat pings received by this warden, by kind (success, fail, start).",
-        ("monitor", "kind"),
-    ),
-}
-
-#: Every sample name written (counters with their ``_total``): the self-scrape skips them.
-METRIC_NAMES: Final = frozenset(
-    f"{name}_total" if counter else name for name, (counter, _, _) in _FAMILIES.items()
-)
-_ACTIONS: Final = ("halt", "reduce", "resume")
-_PING_KINDS: Final[tuple[PingKind, ...]] = get_args(PingKind)
-_OPEN: Final = frozenset({BreakerState.OPEN, BreakerState.FORCED_OPEN})
-# A label value of our own: what the guard's LabelCap accepts, up to 64 characters.
-_SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_.:\-/]{1,64}")
-
-
-def _family(name: str) -> GaugeMetricFamily | CounterMetricFamily:
-    counter, documentation, labels = _FAMILIES[name]
-    kind = CounterMetricFamily if counter else GaugeMetricFamily
-    return kind(name, documentation, labels=list(labels))
-
-
-def described() -> list[Metric]:
-    """Return every family, empty (what the registry learns the names from)."""
-    return [_family(name) for name in _FAMILIES]
-
-
-def _action(old: TradingState, new: TradingState) -> str:
-    if new < old:
-        return "resume"
-    return "halt" if new is TradingState.HALTED else "reduce"
-
-
-def _breaker_state(view: BreakerView) -> BreakerState | None:
-    try:
-        return BreakerState(view.state)
-    except ValueError:
-        return None  # UNKNOWN: the hash holds a state the guard does not know
-
-
-class EventModel:
-    """The current values, changed by observations; ``families()`` is the one read."""
-
-    def __init__(self, *, max_breakers: int = 100, max_heartbeats: int = 1000) -> None:
-        if max_breakers < 1 or max_heartbeats < 1:
-            raise ValueError("max_breakers and max_heartbeats must be at least 1")
-        self.max_breakers = max_breakers
-        self.max_heartbeats = max_heartbeats
-        self._lock = threading.Lock()
-        self._trading: TradingState | None = None
-        self._version = -1
-        self._changes = dict.fromkeys(_ACTIONS, 0)
-        self._breakers: dict[str, BreakerState | None] = {}
-        self._openings: dict[str, int] = {}
-        self._untracked: int | None = None  # None until the breakers were listed once
-        self._readable: bool | None = None  # None until a listing was tried
-        self._last_ping: dict[str, float | None] = {}
-        self._pings: dict[str, dict[PingKind, int]] = {}
-
-    # -- observations: each returns whether anything changed ---------------------------
-
-    def trading_seen(self, state: TradingState, version: int) -> bool:
-        """Take the state in effect at stored ``version``; an older version is ignored."""
-        with self._lock:
-            if version < self._version or state is self._trading:
-                self._version = max(self._version, version)
-                return False
-            if self._trading is not None:
-                self._changes[_action(self._trading, state)] += 1
-            self._trading, self._version = state, version
-            return True
-
-    def breakers_listed(self, views: Iterable[BreakerView]) -> bool:
-        """Take the complete list of breakers: the ones missing are gone."""
-        views = list(views)
-        with self._lock:
-            first = self._untracked is None
-            names = {view.name for view in views}
-            changed = False
-            for name in [n for n in self._breakers if n not in names]:
-                del self._breakers[name], self._openings[name]
-                changed = True
-            untracked = 0
-            for view in sorted(views, key=lambda v: v.name):
-                if not self._set_breaker(view, count_new=not first):
-                    untracked += 1
-                    continue
-                changed = True
-            changed = changed or untracked != self._untracked or not self._readable
-            self._untracked, self._readable = untracked, True
-            return changed
-
-    def breakers_unreadable(self) -> bool:
-        """Note a listing that failed (the states read before stay)."""
-        with self._lock:
-            changed = self._readable is not False
-            self._readable = False
-            return changed
-
-    def breaker_seen(self, view: BreakerView) -> bool:
-        """Take one breaker's state (an operator's action, an announcement)."""
-        with self._lock:
-            return self._set_breaker(view, count_new=self._untracked is not None)
-
-    def breaker_gone(self, name: str) -> bool:
-        """Forget a breaker whose hash is gone."""
-        with self._lock:
-            if name not in self._breakers:
-                return False
-            del self._breakers[name], self._openings[name]
-            return True
-
-    def heartbeats_known(self, names: Iterable[str], beat: Callable[[str], Beat | None]) -> bool:
-        """Take the heartbeats that exist now (the rest are gone) and their beats."""
-        wanted = list(dict.fromkeys(names))
-        with self._lock:
-            kept = set(wanted)
-            changed = False
-            for name in [n for n in self._pings if n not in kept]:
-                del self._pings[name], self._last_ping[name]
-                changed = True
-            for name in wanted:
-                if name not in self._pings:
-                    if len(self._pings) >= self.max_heartbeats:
-                        continue
-                    self._pings[name] = dict.fromkeys(_PING_KINDS, 0)
-                    changed = True
-                current = beat(name)
-                last = current.last_ping_at if current is not None else None
-                changed = changed or last != self._last_ping.get(name)
-                self._last_ping[name] = last
-            return changed
-
-    def heartbeat_pinged(self, name: str, kind: PingKind, beat: Beat) -> bool:
-        """Count one ping of ``name`` (a heartbeat past the cap is not shown)."""
-        with self._lock:
-            counts = self._pings.get(name)
-            if counts is None:
-                if len(self._pings) >= self.max_heartbeats:
-                    return False
-                counts = self._pings[name] = dict.fromkeys(_PING_KINDS, 0)
-            counts[kind] += 1
-            self._last_ping[name] = beat.last_ping_at
-            return True
-
-    def _set_breaker(self, view: BreakerView, *, count_new: bool) -> bool:
-        """Set a breaker (caller holds the lock); False when it has no series of its own."""
-        name, state = view.name, _breaker_state(view)
-        if name not in self._breakers:
-            if len(self._breakers) >= self.max_breakers or not _SAFE_NAME.fullmatch(name):
-                return False
-            self._breakers[name] = None
-            self._openings[name] = 1 if count_new and state in _OPEN else 0
-        elif state in _OPEN and self._breakers[name] not in _OPEN:
-            self._openings[name] += 1
-        self._breakers[name] = state
-        return True
-
-    # -- the one read ---------------------------------------------------------------------
-
-    def families(self) -> list[Metric]:
-        """Return the current values as metric families (what ``/metrics`` shows)."""
-        with self._lock:
-            families: list[Metric] = []
-            if self._trading is not None:
-                trading = _family(TRADING_STATE)
-                for state in TradingState:
-                    trading.add_metric([state.name], 1.0 if state is self._trading else 0.0)
-                changes = _family(TRADING_CHANGES)
-                for action in _ACTIONS:
-                    changes.add_metric([action], self._changes[action])
-                families += [trading, changes]
-            if self._readable is not None or self._breakers:
-                families += self._breaker_families()
-            if self._pings:
-                families += self._heartbeat_families()
-            return families
-
-    def _breaker_families(self) -> list[Metric]:
-        state, openings = _family(BREAKER_STATE), _family(BREAKER_OPENINGS)
-        for name in sorted(self._breakers):
-            current = self._breakers[name]
-            if current is not None:
-                state.add_metric([name], current.gauge)
-            openings.add_metric([name], self._openings[name])
-        untracked = _family(BREAKERS_UNTRACKED)
-        untracked.add_metric([], self._untracked or 0)
-        readable = _family(BREAKERS_READABLE)
-        readable.add_metric([], 0.0 if self._readable is False else 1.0)
-        return [state, openings, untracked, readable]
-
-    def _heartbeat_families(self) -> list[Metric]:
-        last, pings = _family(HEARTBEAT_LAST_PING), _family(HEARTBEAT_PINGS)
-        for name in sorted(self._pings):
-            at = self._last_ping.get(name)
-            if at is not None:
-                last.add_metric([name], at)
-            for kind in _PING_KINDS:
-                pings.add_metric([name, kind], self._pings[name][kind])
-        return [last, pings]
-
-
-def samples_of(families: Iterable[Metric]) -> list[tuple[Labels, float]]:
-    """Return the families' samples as the store keeps them."""
-    return [
-        (Labels.from_pairs([(METRIC_NAME, s.name), *s.labels.items()]), float(s.value))
-        for family in families
-        for s in family.samples
-    ]
-
-
-class EventSeriesCollector(Collector):
-    """The model's families on a registry (the warden's ``/metrics``)."""
-
-    def __init__(self, model: EventModel) -> None:
-        self._model = model
-
-    def describe(self) -> Iterator[Metric]:
-        """Name every family (a clash with another collector fails at registration)."""
-        return iter(described())
-
-    def collect(self) -> Iterator[Metric]:
-        """Yield the current values."""
-        return iter(self._model.families())
 
 
 class ControlSeries:
@@ -371,7 +89,7 @@ class ControlSeries:
         self.interval_s = interval_s
         self._store = store
         self._clock = clock
-        self._written: set[Labels] = set()
+        self._written: dict[Group, set[Labels]] = {group: set() for group in GROUPS}
         self._last_ms = -(2**63)
         self._control: Control | None = None
         self._heartbeats: HeartbeatBoard | None = None
@@ -494,13 +212,14 @@ class ControlSeries:
         else:
             changed = self.model.breaker_seen(view)
         if self._running:
-            self._changed(changed)
+            self._changed(changed, "breakers")
 
     # -- listeners ------------------------------------------------------------------------
 
     def _outcome(self, outcome: StateOutcome) -> None:
         if self._running:
-            self._changed(self.model.trading_seen(outcome.current.state, outcome.current.version))
+            current = outcome.current
+            self._changed(self.model.trading_seen(current.state, current.version), "trading")
 
     def _watched(self, state: TradingState, change: StateChange) -> None:
         """From the back end's thread: hop to the loop."""
@@ -512,30 +231,45 @@ class ControlSeries:
 
     def _watched_here(self, state: TradingState, version: int) -> None:
         if self._running:
-            self._changed(self.model.trading_seen(state, version))
+            self._changed(self.model.trading_seen(state, version), "trading")
 
     def _breaker_acted(self, view: BreakerView) -> None:
         if self._running:
-            self._changed(self.model.breaker_seen(view))
+            self._changed(self.model.breaker_seen(view), "breakers")
 
     def _pinged(self, name: str, kind: PingKind, beat: Beat) -> None:
-        if self._running:
-            self._changed(self.model.heartbeat_pinged(name, kind, beat))
+        if self._running and self.model.heartbeat_pinged(name, kind, beat):
+            self._write_monitor(name)
 
-    def _changed(self, changed: bool) -> None:
+    def _changed(self, changed: bool, group: Group) -> None:
         if changed:
-            self._write()
+            self._write((group,))
 
     # -- writing --------------------------------------------------------------------------
 
-    def _write(self) -> None:
-        """Append every current sample at one new timestamp; stale-mark the vanished."""
-        t_ms = max(int(self._clock.now() * 1000), self._last_ms + 1)
-        points = samples_of(self.model.families())
-        current = {labels for labels, _ in points}
+    def _now_ms(self) -> int:
+        """A new timestamp, later than every one written (a sample as old is dropped)."""
+        self._last_ms = max(int(self._clock.now() * 1000), self._last_ms + 1)
+        return self._last_ms
+
+    def _write(self, groups: Iterable[Group] = GROUPS) -> None:
+        """Append the groups' current samples at one new timestamp; stale-mark the vanished."""
+        t_ms = self._now_ms()
+        with self._store.batch():
+            for group in groups:
+                points = samples_of(self.model.families((group,)))
+                current = {labels for labels, _ in points}
+                for labels, value in points:
+                    self._store.append(labels, t_ms, value)
+                for labels in self._written[group] - current:
+                    self._store.append(labels, t_ms, STALE_NAN)
+                self._written[group] = current
+
+    def _write_monitor(self, name: str) -> None:
+        """Append one heartbeat's samples (a ping): not every heartbeat's at each ping."""
+        t_ms = self._now_ms()
+        points = samples_of(self.model.heartbeat_families(name))
         with self._store.batch():
             for labels, value in points:
                 self._store.append(labels, t_ms, value)
-            for labels in self._written - current:
-                self._store.append(labels, t_ms, STALE_NAN)
-        self._written, self._last_ms = current, t_ms
+        self._written["heartbeats"].update(labels for labels, _ in points)
