@@ -9,11 +9,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from tradewarden.alerting import (
+    InhibitRuleConfig,
+    ReceiverConfig,
+    RouteConfig,
+    SeveritiesConfig,
+    TimeInterval,
+)
+from tradewarden.alerting._config import (
+    check_receivers,
+    check_route,
+    check_severities,
+    check_time_intervals,
+)
 from tradewarden.errors import ConfigError
 from tradewarden.notify._config import ChannelConfig, check_channels
 from tradewarden.probes import MonitorSpec
@@ -129,6 +149,12 @@ class ServiceConfig(_Section):
     rules: RulesConfig = RulesConfig()
     # Where notifications go (notify/): Apprise URLs, Slack, PagerDuty; secrets from env/file.
     channels: tuple[ChannelConfig, ...] = ()
+    # Alerting (alerting/), in Alertmanager's shape: a receiver is a list of channels.
+    receivers: tuple[ReceiverConfig, ...] = ()
+    time_intervals: tuple[TimeInterval, ...] = ()
+    severities: SeveritiesConfig = SeveritiesConfig()
+    route: RouteConfig | None = None
+    inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
 
     @field_validator("monitors")
     @classmethod
@@ -144,6 +170,26 @@ class ServiceConfig(_Section):
     @classmethod
     def _valid_channels(cls, channels: tuple[ChannelConfig, ...]) -> tuple[ChannelConfig, ...]:
         return check_channels(channels)
+
+    @field_validator("receivers", "severities", "time_intervals", "route")
+    @classmethod
+    def _alerting_refs(cls, value: Any, info: ValidationInfo) -> Any:
+        channels = {c.name for c in info.data.get("channels", ())}
+        if info.field_name == "receivers":
+            problems = check_receivers(value, channels)
+        elif info.field_name == "severities":
+            problems = check_severities(value, channels)
+        elif info.field_name == "time_intervals":
+            problems = check_time_intervals(value)
+        elif value is not None:
+            receivers = {r.name for r in info.data.get("receivers", ())} | channels
+            intervals = {i.name for i in info.data.get("time_intervals", ())}
+            problems = check_route(value, receivers, intervals)
+        else:
+            problems = []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @field_validator("scrape_configs")
     @classmethod

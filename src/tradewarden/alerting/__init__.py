@@ -1,0 +1,44 @@
+"""Alerting: alerts in, Alertmanager-style routing, grouping, silences and inhibition.
+
+Pure decisions (``route``, inhibition, silences, the dispatcher's timers) with the store
+and the notifier behind narrow ports. Alerts come from the rule engine (an ``AlertSink``),
+Prometheus (``/api/v2/alerts``), Alertmanager's webhook and a generic JSON webhook;
+notifications leave through ``Notifier.enqueue``.
+"""
+
+from tradewarden.alerting._config import (
+    InhibitRuleConfig,
+    ReceiverConfig,
+    RouteConfig,
+    SeveritiesConfig,
+    SeverityPolicy,
+    check_alerting,
+)
+from tradewarden.alerting._matchers import MatcherError, format_matchers, parse_matchers
+from tradewarden.alerting._model import Alert, Source, fingerprint
+from tradewarden.alerting._routing import Route, RouteMatch, Router, build_route
+from tradewarden.alerting._severity import severity_of
+from tradewarden.alerting._timeintervals import TimeInterval, TimeIntervalSpec, TimeRange
+
+__all__ = [
+    "Alert",
+    "InhibitRuleConfig",
+    "MatcherError",
+    "ReceiverConfig",
+    "Route",
+    "RouteConfig",
+    "RouteMatch",
+    "Router",
+    "SeveritiesConfig",
+    "SeverityPolicy",
+    "Source",
+    "TimeInterval",
+    "TimeIntervalSpec",
+    "TimeRange",
+    "build_route",
+    "check_alerting",
+    "fingerprint",
+    "format_matchers",
+    "parse_matchers",
+    "severity_of",
+]
