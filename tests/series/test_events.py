@@ -80,14 +80,22 @@ def _query(store: SeriesStore, query: str, clock: Clock) -> dict[Labels, float]:
 
 
 @pytest.fixture
-async def file_control(settings: Settings) -> AsyncIterator[Control]:
-    control = open_control(settings, ControlConfig(trading_state_backend="file"), SystemClock())
+def control_settings(tmp_path: Path) -> Settings:
+    """Settings for the control services alone (they open no database)."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def file_control(control_settings: Settings) -> AsyncIterator[Control]:
+    control = open_control(
+        control_settings, ControlConfig(trading_state_backend="file"), SystemClock()
+    )
     yield control
     control.close()
 
 
 async def test_a_halt_is_in_the_store_at_once_and_another_writers_change_soon(
-    file_control: Control, settings: Settings
+    file_control: Control, control_settings: Settings
 ) -> None:
     clock = SystemClock()
     registry, store = CollectorRegistry(), SeriesStore()
@@ -107,7 +115,7 @@ async def test_a_halt_is_in_the_store_at_once_and_another_writers_change_soon(
         assert "hunter2" not in _registry_text(registry)
 
         # A bot resumes through the same file: the warden's watch brings it in.
-        bot_backend = SQLiteBackend(trading_state_file(settings, ControlConfig()))
+        bot_backend = SQLiteBackend(trading_state_file(control_settings, ControlConfig()))
         bot = KillSwitch(bot_backend, watch=False)
         try:
             bot.resume("bot-1", "all clear")
@@ -131,14 +139,14 @@ def redis_prefix(shared_redis_prefix: str) -> str:  # noqa: F811
 
 
 @pytest.fixture
-async def redis_control(settings: Settings, redis_prefix: str) -> AsyncIterator[Control]:
+async def redis_control(control_settings: Settings, redis_prefix: str) -> AsyncIterator[Control]:
     config = ControlConfig(
         trading_state_backend="redis",
         trading_state_prefix=f"{redis_prefix}:trading",
         breaker_prefix=f"{redis_prefix}:cb:",
         breaker_channel=f"{redis_prefix}:cb:events",
     )
-    with_redis = settings.model_copy(update={"redis_url": SecretStr(SHARED_REDIS_URL)})
+    with_redis = control_settings.model_copy(update={"redis_url": SecretStr(SHARED_REDIS_URL)})
     control = open_control(with_redis, config, SystemClock())
     yield control
     control.close()
@@ -239,10 +247,10 @@ async def test_a_bots_breaker_change_is_heard_at_once(
 
 @pytest.mark.redis
 async def test_a_lost_redis_is_said_and_the_states_read_stay(
-    settings: Settings,
+    control_settings: Settings,
     private_redis: RedisServer,  # noqa: F811
 ) -> None:
-    with_redis = settings.model_copy(update={"redis_url": SecretStr(private_redis.url())})
+    with_redis = control_settings.model_copy(update={"redis_url": SecretStr(private_redis.url())})
     control = open_control(with_redis, ControlConfig(trading_state_backend="memory"), SystemClock())
     store = SeriesStore()
     series = ControlSeries(store, SystemClock(), interval_s=0.05)

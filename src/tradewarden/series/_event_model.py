@@ -149,6 +149,7 @@ class EventModel:
         self._changes = dict.fromkeys(_ACTIONS, 0)
         self._breakers: dict[str, BreakerState | None] = {}
         self._openings: dict[str, int] = {}
+        self._versions: dict[str, int] = {}
         self._untracked: int | None = None  # None until the breakers were listed once
         self._readable: bool | None = None  # None until a listing was tried
         self._last_ping: dict[str, float | None] = {}
@@ -167,19 +168,24 @@ class EventModel:
             self._trading, self._version = state, version
             return True
 
-    def breakers_listed(self, views: Iterable[BreakerView]) -> bool:
-        """Take the complete list of breakers: the ones missing are gone."""
+    def breakers_listed(self, views: Iterable[BreakerView], *, checked: bool = False) -> bool:
+        """Take the complete list of breakers: the ones missing are gone.
+
+        ``checked``: the listing overlapped another update, so a breaker's view older
+        (by ``version``) than the one held is ignored; unchecked, the listing is the truth
+        (a hash deleted and written anew starts its versions again).
+        """
         views = list(views)
         with self._lock:
             first = self._untracked is None
             names = {view.name for view in views}
             changed = False
             for name in [n for n in self._breakers if n not in names]:
-                del self._breakers[name], self._openings[name]
+                self._forget_breaker(name)
                 changed = True
             untracked = 0
             for view in sorted(views, key=lambda v: v.name):
-                if not self._set_breaker(view, count_new=not first):
+                if not self._set_breaker(view, count_new=not first, checked=checked):
                     untracked += 1
                     continue
                 changed = True
@@ -194,18 +200,22 @@ class EventModel:
             self._readable = False
             return changed
 
-    def breaker_seen(self, view: BreakerView) -> bool:
-        """Take one breaker's state (an operator's action, an announcement)."""
+    def breaker_seen(self, view: BreakerView, *, checked: bool = True) -> bool:
+        """Take one breaker's state (an operator's action, an announcement); ``checked``:
+        ignore it if older than the one held (see :meth:`breakers_listed`)."""
         with self._lock:
-            return self._set_breaker(view, count_new=self._untracked is not None)
+            return self._set_breaker(view, count_new=self._untracked is not None, checked=checked)
 
     def breaker_gone(self, name: str) -> bool:
         """Forget a breaker whose hash is gone."""
         with self._lock:
             if name not in self._breakers:
                 return False
-            del self._breakers[name], self._openings[name]
+            self._forget_breaker(name)
             return True
+
+    def _forget_breaker(self, name: str) -> None:
+        del self._breakers[name], self._openings[name], self._versions[name]
 
     def heartbeats_known(self, names: Iterable[str], beat: Callable[[str], Beat | None]) -> bool:
         """Take the heartbeats that exist now (the rest are gone) and their beats."""
@@ -240,7 +250,7 @@ class EventModel:
             self._last_ping[name] = beat.last_ping_at
             return True
 
-    def _set_breaker(self, view: BreakerView, *, count_new: bool) -> bool:
+    def _set_breaker(self, view: BreakerView, *, count_new: bool, checked: bool) -> bool:
         """Set a breaker (caller holds the lock); False when it has no series of its own."""
         name, state = view.name, _breaker_state(view)
         if name not in self._breakers:
@@ -248,9 +258,12 @@ class EventModel:
                 return False
             self._breakers[name] = None
             self._openings[name] = 1 if count_new and state in _OPEN else 0
+        elif checked and view.version < self._versions[name]:
+            return True  # older news than what is held
         elif state in _OPEN and self._breakers[name] not in _OPEN:
             self._openings[name] += 1
         self._breakers[name] = state
+        self._versions[name] = view.version
         return True
 
     # -- the one read ---------------------------------------------------------------------

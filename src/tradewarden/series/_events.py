@@ -98,6 +98,8 @@ class ControlSeries:
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         self._failing: set[str] = set()
+        # Breaker updates applied so far: tells a read whether another landed during it.
+        self._breaker_updates = 0
         if registry is not None:
             registry.register(EventSeriesCollector(self.model))
 
@@ -159,9 +161,12 @@ class ControlSeries:
                 if current is not None:
                     self.model.trading_seen(current.state, current.version)
             if control.breakers_or_none is not None:
+                seen = self._breaker_updates
                 views = await self._read("circuit breakers", control.breakers_or_none.all)
                 if views is not None:
-                    self.model.breakers_listed(views)
+                    checked = seen != self._breaker_updates  # an update came in meanwhile
+                    self.model.breakers_listed(views, checked=checked)
+                    self._breaker_updates += 1
                 else:
                     self.model.breakers_unreadable()
         board = self._heartbeats
@@ -203,14 +208,18 @@ class ControlSeries:
             await asyncio.sleep(self.interval_s)
 
     async def _announced(self, breakers: BreakerControl, name: str) -> None:
+        """Read the breaker now; a read that overlapped another update is version-checked
+        (an operator's action may have landed after this read)."""
+        seen = self._breaker_updates
         try:
             view = await breakers.get(name)
         except NotFoundError:
-            changed = self.model.breaker_gone(name)
+            changed = seen == self._breaker_updates and self.model.breaker_gone(name)
         except ControlError:
             return  # the next refresh reads it
         else:
-            changed = self.model.breaker_seen(view)
+            changed = self.model.breaker_seen(view, checked=seen != self._breaker_updates)
+        self._breaker_updates += 1
         if self._running:
             self._changed(changed, "breakers")
 
@@ -234,6 +243,7 @@ class ControlSeries:
             self._changed(self.model.trading_seen(state, version), "trading")
 
     def _breaker_acted(self, view: BreakerView) -> None:
+        self._breaker_updates += 1
         if self._running:
             self._changed(self.model.breaker_seen(view), "breakers")
 
@@ -259,17 +269,28 @@ class ControlSeries:
             for group in groups:
                 points = samples_of(self.model.families((group,)))
                 current = {labels for labels, _ in points}
+                self._from_zero(points, self._written[group], t_ms)
                 for labels, value in points:
                     self._store.append(labels, t_ms, value)
                 for labels in self._written[group] - current:
                     self._store.append(labels, t_ms, STALE_NAN)
                 self._written[group] = current
 
+    def _from_zero(
+        self, points: list[tuple[Labels, float]], written: set[Labels], t_ms: int
+    ) -> None:
+        """Start a new counter series that is already above 0 with a 0 just before, so
+        ``increase()`` counts its first event (a breaker first seen open)."""
+        for labels, value in points:
+            if value > 0 and labels not in written and labels.metric_name.endswith("_total"):
+                self._store.append(labels, t_ms - 1, 0.0)
+
     def _write_monitor(self, name: str) -> None:
         """Append one heartbeat's samples (a ping): not every heartbeat's at each ping."""
         t_ms = self._now_ms()
         points = samples_of(self.model.heartbeat_families(name))
         with self._store.batch():
+            self._from_zero(points, self._written["heartbeats"], t_ms)
             for labels, value in points:
                 self._store.append(labels, t_ms, value)
         self._written["heartbeats"].update(labels for labels, _ in points)
