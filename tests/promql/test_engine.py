@@ -324,7 +324,7 @@ def test_a_matrix_argument_is_a_window_with_offset_applied(
     (window,) = call.args
     assert isinstance(window, RangeWindow)
     assert (window.start_ms, window.end_ms, window.range_ms) == (2 * MIN, 5 * MIN, 3 * MIN)
-    assert window.series[0].ts == [3 * MIN, 4 * MIN, 5 * MIN]
+    assert list(window.series[0].ts) == [3 * MIN, 4 * MIN, 5 * MIN]
     assert type(call.exprs[0]).__name__ == "MatrixSelector"
     assert call.t == 6 * MIN
     assert call.arg_positions == ("1:6",)
@@ -337,8 +337,8 @@ def test_a_subquery_argument_is_a_window_of_its_steps(
     (call,) = recorder.calls
     (window,) = call.args
     assert isinstance(window, RangeWindow)
-    assert window.series[0].ts == [6 * MIN, 8 * MIN]
-    assert window.series[0].vs == [60.0, 80.0]
+    assert list(window.series[0].ts) == [6 * MIN, 8 * MIN]
+    assert list(window.series[0].vs) == [60.0, 80.0]
 
 
 def test_timestamp_of_a_selector_gets_the_samples_own_time(recorder: Recorder) -> None:

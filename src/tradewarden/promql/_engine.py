@@ -10,10 +10,12 @@ step, where a duplicate label set is an error, as in Prometheus 3.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -230,7 +232,7 @@ class _Evaluator:
         raise QueryError(f"unexpected result type {type(value).__name__}")
 
     def run_range(self) -> Matrix:
-        series: dict[Labels, Series] = {}
+        points: dict[Labels, tuple[list[int], list[float]]] = {}
         for t in range(self._start, self._end + 1, self._step):
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 raise QueryError("query timed out in query execution")
@@ -245,14 +247,14 @@ class _Evaluator:
                     "must be Scalar or instant Vector"
                 )
             for s in vec:
-                ser = series.get(s.labels)
-                if ser is None:
-                    series[s.labels] = Series(s.labels, [t], [s.v])
+                pts = points.get(s.labels)
+                if pts is None:
+                    points[s.labels] = ([t], [s.v])
                 else:
-                    ser.ts.append(t)
-                    ser.vs.append(s.v)
+                    pts[0].append(t)
+                    pts[1].append(s.v)
         self._warn_sort()
-        return Matrix(series[k] for k in sorted(series))
+        return Matrix(Series(k, *points[k]) for k in sorted(points))
 
     def _finish_matrix(self, m: Matrix) -> Matrix:
         out: dict[Labels, Series] = {}
@@ -260,7 +262,7 @@ class _Evaluator:
             labels = _without_name(s.labels) if s.drop_name else s.labels
             if labels in out:
                 raise QueryError(_DUPLICATE)
-            out[labels] = Series(labels, s.ts, s.vs)
+            out[labels] = Series(labels, list(s.ts), list(s.vs))  # results hold lists
         return Matrix(out[k] for k in sorted(out))
 
     def _warn_sort(self) -> None:
@@ -282,7 +284,7 @@ class _Evaluator:
         step = n.step_ms or self._sub_step
         lo_t = ref - n.range_ms
         first = (lo_t // step + 1) * step
-        series: dict[Labels, Series] = {}
+        points: dict[Labels, tuple[list[int], list[float], list[bool]]] = {}
         memo = self._subquery_memo
         key = id(n)
         for ti in range(first, ref + 1, step):
@@ -299,14 +301,15 @@ class _Evaluator:
             else:
                 samples = value
             for s in samples:
-                ser = series.get(s.labels)
-                if ser is None:
-                    series[s.labels] = Series(s.labels, [ti], [s.v], s.drop_name)
+                pts = points.get(s.labels)
+                if pts is None:
+                    points[s.labels] = ([ti], [s.v], [s.drop_name])
                 else:
-                    ser.ts.append(ti)
-                    ser.vs.append(s.v)
-                    ser.drop_name = ser.drop_name or s.drop_name
-        return RangeWindow(Matrix(series.values()), lo_t, ref, n.range_ms)
+                    pts[0].append(ti)
+                    pts[1].append(s.v)
+                    pts[2][0] = pts[2][0] or s.drop_name
+        series = Matrix(Series(k, ts, vs, drop[0]) for k, (ts, vs, drop) in points.items())
+        return RangeWindow(series, lo_t, ref, n.range_ms)
 
     def _matrix_top(self, n: MatrixSel, t: int) -> Matrix:
         return self._sel.window(n, t).series
@@ -323,13 +326,28 @@ class _Evaluator:
         raise QueryError("unary expression only allowed on expressions of type scalar or vector")
 
     def _binary(self, n: Binary, t: int) -> Vector | Scalar:
-        lhs = self._eval(n.lhs, t)
+        lhs = self._prefiltered_lhs(n, t)
+        if lhs is None:
+            lhs = self._eval(n.lhs, t)
         if n.op == "and" and isinstance(lhs, Vector) and not lhs:
             return Vector()
         rhs = self._eval(n.rhs, t)
         if not isinstance(lhs, Vector | Scalar) or not isinstance(rhs, Vector | Scalar):
             raise QueryError("binary expression must contain only scalar and instant vector types")
         return binary_op(n, lhs, rhs, t)
+
+    def _prefiltered_lhs(self, n: Binary, t: int) -> Vector | Scalar | None:
+        """For ``<selector or range function> <comparison> <number>``, the left side
+        without the samples the comparison drops (it still runs, on fewer samples)."""
+        keep = _prefilter(n)
+        if keep is None:
+            return None
+        lhs = n.lhs
+        if isinstance(lhs, FuncCall):
+            return self._call(lhs, t, keep=keep)
+        if isinstance(lhs, VectorSel):
+            return self._sel.vector(lhs, t, keep=keep)
+        return None
 
     def _aggregate(self, n: Aggregate, t: int) -> Vector:
         param = None if n.param is None else self._eval(n.param, t)
@@ -379,7 +397,9 @@ class _Evaluator:
                 if text not in messages:
                     messages.append(text)
 
-    def _call(self, n: FuncCall, t: int) -> Vector | Scalar:
+    def _call(
+        self, n: FuncCall, t: int, *, keep: Callable[[float], bool] | None = None
+    ) -> Vector | Scalar:
         name = n.name
         impl = FUNCTIONS.get(name)
         if impl is None:
@@ -402,7 +422,7 @@ class _Evaluator:
         exprs = [a.src for a in n.args]
         ann = self.annotations
         nw, ni = len(ann.warnings), len(ann.infos)
-        out = self._invoke(impl, n, t, args, exprs)
+        out = self._invoke(impl, n, t, args, exprs, keep=keep)
         if len(ann.warnings) != nw or len(ann.infos) != ni:
             self._position_annotations(n, args, nw, ni)
         return out
@@ -414,6 +434,8 @@ class _Evaluator:
         t: int,
         args: list[Value | RangeWindow],
         exprs: list[Any],
+        *,
+        keep: Callable[[float], bool] | None,
     ) -> Vector | Scalar:
         extra = self._call_extra.get(id(n))
         if extra is None:
@@ -429,7 +451,55 @@ class _Evaluator:
                         format_position(self._text, a) for a in site.args
                     )
             self._call_extra[id(n)] = extra
-        return impl(Call(n.name, t, args, exprs, self.annotations, **extra))
+        return impl(Call(n.name, t, args, exprs, self.annotations, keep=keep, **extra))
+
+
+# ``v <op> c`` as a call of a C function: ``c <mirrored op> v``.
+_MIRRORED = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.lt,
+    "<": operator.gt,
+    ">=": operator.le,
+    "<=": operator.ge,
+}
+_PREFILTER_FUNCTIONS = frozenset(
+    {
+        "rate",
+        "increase",
+        "delta",
+        "irate",
+        "idelta",
+        "deriv",
+        "predict_linear",
+        "changes",
+        "resets",
+        "avg_over_time",
+        "sum_over_time",
+        "count_over_time",
+        "min_over_time",
+        "max_over_time",
+        "stddev_over_time",
+        "stdvar_over_time",
+        "last_over_time",
+        "quantile_over_time",
+    }
+)
+
+
+def _prefilter(n: Binary) -> Callable[[float], bool] | None:
+    """For ``<selector or range function> <comparison> <number>`` (no ``bool``), the test
+    a sample's value must pass to survive the comparison; else None."""
+    if n.return_bool or n.op not in _MIRRORED:
+        return None
+    lhs, rhs = n.lhs, n.rhs
+    if not isinstance(rhs, NumberLit):
+        return None
+    if isinstance(lhs, VectorSel) or (
+        isinstance(lhs, FuncCall) and lhs.name in _PREFILTER_FUNCTIONS
+    ):
+        return partial(_MIRRORED[n.op], rhs.value)
+    return None
 
 
 def _order_sensitive(node: Node) -> bool:

@@ -4,6 +4,7 @@ quantiles, Go-compatible float formatting and Prometheus's annotation texts."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 
 from tradewarden.promql._errors import QueryError
@@ -83,7 +84,7 @@ def go_div(a: float, b: float) -> float:
     return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
-def quantile(q: float, values: list[float]) -> float:
+def quantile(q: float, values: Sequence[float]) -> float:
     """The ``q``-quantile of ``values`` as Prometheus computes it (NaN sorts lowest).
 
     NaN for no values or a NaN ``q``, -Inf for ``q < 0``, +Inf for ``q > 1``.

@@ -8,7 +8,7 @@ Each gets one :class:`RangeWindow` per step and returns one sample per series of
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice, repeat
 from math import isfinite, isnan
 from operator import ne
@@ -39,13 +39,14 @@ _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
 
 def _apply(call: Call, window: RangeWindow, fn: SeriesFn, *, keep_name: bool = False) -> Vector:
     t = call.t
+    keep = call.keep
     out = Vector()
     append = out.append
     for s in window.series:
         if not s.ts:
             continue
         v = fn(s)
-        if v is not None:
+        if v is not None and (keep is None or keep(v)):
             append(Sample(s.labels, t, v, s.drop_name if keep_name else True))
     return out
 
@@ -61,13 +62,14 @@ def _extrapolated(is_counter: bool, is_rate: bool) -> VectorFn:
     def impl(call: Call) -> Vector:
         window = window_arg(call, 0)
         t = call.t
+        keep = call.keep
         out = Vector()
         append = out.append
         for s in window.series:
             if len(s.ts) < 2:  # _extrapolate's None, without the call
                 continue
             v = _extrapolate(s, window, is_counter, is_rate)
-            if v is not None:
+            if v is not None and (keep is None or keep(v)):
                 append(Sample(s.labels, t, v, True))
         return out
 
@@ -113,8 +115,12 @@ def _extrapolate(
 def _counter_rate(inner: VectorFn) -> VectorFn:
     def impl(call: Call) -> Vector:
         out = inner(call)
-        checked: set[str] = set()  # the info is added once per name anyway
-        for s in out:
+        # The series with a result (two points or more), also those a comparison drops
+        # (call.keep); the info is added once per name anyway.
+        checked: set[str] = set()
+        for s in window_arg(call, 0).series:
+            if len(s.ts) < 2:
+                continue
             labels = s.labels
             named = labels and labels[0][0] == METRIC_NAME
             metric = labels[0][1] if named else labels.metric_name
@@ -146,7 +152,9 @@ def _instant_value(is_rate: bool) -> SeriesFn:
     return fn
 
 
-def _linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+def _linear_regression(
+    ts: Sequence[int], vs: Sequence[float], intercept_ms: int
+) -> tuple[float, float]:
     # Least squares with Kahan-compensated sums, as Prometheus's linearRegression. This
     # loop leaves out the compensation's reset on an infinite sum: a sum that reaches
     # ±Inf never comes back (Inf, or NaN after -Inf), so finite sums at the end mean the
@@ -198,7 +206,7 @@ def _linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tup
 
 
 def _linear_regression_careful(  # noqa: PLR0912, PLR0915 - four Kahan sums written out
-    ts: list[int], vs: list[float], intercept_ms: int
+    ts: Sequence[int], vs: Sequence[float], intercept_ms: int
 ) -> tuple[float, float]:
     # Least squares with Kahan-compensated sums, as Prometheus's linearRegression; the
     # four compensated additions are written out (this runs for every series and step).
@@ -310,7 +318,7 @@ def _double_exponential_smoothing(call: Call) -> Vector:
     return _apply(call, window, fn)
 
 
-def _kahan_sum(vs: list[float]) -> tuple[float, float, bool]:
+def _kahan_sum(vs: Sequence[float]) -> tuple[float, float, bool]:
     # kahan_inc over vs, written out for speed; also says whether a running sum overflowed.
     # First without the reset on an infinite sum (see _linear_regression): finite at the
     # end means no reset happened.
@@ -327,7 +335,7 @@ def _kahan_sum(vs: list[float]) -> tuple[float, float, bool]:
     return _kahan_sum_careful(vs)
 
 
-def _kahan_sum_careful(vs: list[float]) -> tuple[float, float, bool]:
+def _kahan_sum_careful(vs: Sequence[float]) -> tuple[float, float, bool]:
     isinf = math.isinf
     total = comp = 0.0
     overflowed = False
@@ -353,7 +361,7 @@ def _avg(series: Series) -> float | None:
     return _avg_incremental(vs)
 
 
-def _avg_incremental(vs: list[float]) -> float:
+def _avg_incremental(vs: Sequence[float]) -> float:
     # Direct mean with Kahan summation, switching to an incremental mean once the running
     # sum would overflow (Prometheus's funcAvgOverTime, step by step).
     total, count = vs[0], 1.0
@@ -391,7 +399,7 @@ def _pick(
     better: Callable[[float, float], bool],
     *,
     timestamp: bool,
-    builtin: Callable[[list[float]], float] | None = None,
+    builtin: Callable[[Sequence[float]], float] | None = None,
 ) -> SeriesFn:
     def fn(series: Series) -> float | None:
         if builtin is not None and not isnan(sum(series.vs)):
@@ -425,7 +433,7 @@ def _ts_of_first(series: Series) -> float | None:
     return series.ts[0] / 1000
 
 
-def _variance(vs: list[float]) -> float:
+def _variance(vs: Sequence[float]) -> float:
     # kahan_inc written out, without the reset on an infinite sum first (see
     # _linear_regression: finite at the end means no reset happened).
     count = mean = c_mean = aux = c_aux = 0.0
@@ -451,7 +459,7 @@ def _variance(vs: list[float]) -> float:
     return _variance_careful(vs)
 
 
-def _variance_careful(vs: list[float]) -> float:
+def _variance_careful(vs: Sequence[float]) -> float:
     count = mean = c_mean = aux = c_aux = 0.0
     for v in vs:
         count += 1

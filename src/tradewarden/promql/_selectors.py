@@ -5,10 +5,10 @@ with stale markers removed)."""
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from math import isnan
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 from tradewarden.promql._ast import (
@@ -26,39 +26,62 @@ from tradewarden.promql._ast import (
 )
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._values import Matrix, RangeWindow, Sample, Series, Vector
-from tradewarden.series import Labels, Queryable, is_stale
+from tradewarden.series import Labels, Queryable, SeriesData, is_stale
 
 __all__ = ["TOO_MANY_SAMPLES", "Selections"]
 
 TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
-
-# One selected series: labels, timestamps, values (lists, or the store's arrays for an
-# instant selector), and for a range selector the whole series as a ``Series`` (shared by
-# every window that covers all of it: functions never modify their argument).
-_Buf = tuple[Labels, Any, Any, Series | None]
-_BUF_LABELS = itemgetter(0)
+_LABELS = attrgetter("labels")
 
 
-def _as_list(seq: Any) -> list[Any]:
-    if type(seq) is list:
-        return seq
-    tolist = getattr(seq, "tolist", None)
-    return tolist() if tolist is not None else list(seq)
+class _Selected:
+    """One selector's series, read once per query, with few objects per series (the
+    garbage collector visits every container that lives through a query, and its full
+    collections, over the whole store, are what such objects trigger).
+
+    An instant selector keeps parallel lists: labels, and the store's timestamps and
+    values; read at one time only (``last_at``: an instant query), just each series' last
+    timestamp and value (plain numbers, which the collector ignores). A range selector
+    keeps a ``Series`` each (stale markers removed), handed as it is to every window that
+    covers all of it (functions never modify their argument).
+    """
+
+    __slots__ = ("labels", "last_at", "max_last", "min_first", "series", "ts", "vs")
+
+    def __init__(self, last_at: int | None) -> None:
+        self.last_at = last_at
+        self.labels: list[Labels] = []
+        self.ts: list[Any] = []
+        self.vs: list[Any] = []
+        self.series: list[Series] = []
+        self.min_first = 2**63
+        self.max_last = -(2**63)
 
 
-def _range_buf(labels: Labels, ts: Any, vs: Any) -> _Buf | None:
-    """A range selector's series as lists without stale markers, and as a ``Series``
-    ready for a window that covers all of it; None when nothing is left."""
-    ts = ts.tolist() if type(ts) is array else _as_list(ts)
-    vs = vs.tolist() if type(vs) is array else _as_list(vs)
+def _last_index(ts: Sequence[int], lo: int, hi: int) -> int:
+    """The index of the last timestamp in ``[lo, hi]``, or -1 (a store returns only
+    those; this does not rely on it)."""
+    i = len(ts) - 1
+    if ts[i] > hi:
+        i = bisect_right(ts, hi) - 1
+    return i if i >= 0 and ts[i] >= lo else -1
+
+
+def _range_series(labels: Labels, ts: Sequence[int], vs: Sequence[float]) -> Series | None:
+    """A range selector's series as tuples without stale markers; None when nothing is
+    left. Tuples, not lists: the collector stops tracking a tuple of numbers at its first
+    collection, so a query's windows do not pile up in its oldest generation (and
+    trigger full collections over the whole store)."""
+    ts = tuple(ts)
+    vs = tuple(vs)
     if isnan(sum(vs)):  # any NaN (or +Inf and -Inf)
         keep = [i for i, v in enumerate(vs) if not is_stale(v)]
         if len(keep) < len(vs):
-            ts = [ts[i] for i in keep]
-            vs = [vs[i] for i in keep]
+            ts = tuple([ts[i] for i in keep])
+            vs = tuple([vs[i] for i in keep])
             if not ts:
                 return None
-    return (labels, ts, vs, Series(labels, ts, vs))
+    return Series(labels, ts, vs)
 
 
 class Selections:
@@ -82,8 +105,8 @@ class Selections:
         self._end = end
         self._budget = max_samples
         self._spans: dict[int, list[int]] = {}
-        self._selected: dict[int, list[_Buf]] = {}
-        self._selected_by_matchers: dict[tuple[Any, ...], list[_Buf]] = {}
+        self._selected: dict[int, _Selected] = {}
+        self._selected_by_matchers: dict[tuple[Any, ...], _Selected] = {}
 
     def _at(self, at: At, lo: int, hi: int) -> tuple[int, int]:
         if at is None:
@@ -127,7 +150,7 @@ class Selections:
             for arg in n.args:
                 self.plan(arg, lo, hi)
 
-    def _select(self, sel: VectorSel, *, drop_stale: bool) -> list[_Buf]:
+    def _select(self, sel: VectorSel, *, drop_stale: bool) -> _Selected:
         key = id(sel)
         bufs = self._selected.get(key)
         if bufs is not None:
@@ -138,47 +161,69 @@ class Selections:
         if bufs is not None:
             self._selected[key] = bufs
             return bufs
-        bufs = self._read(sel, lo, hi, drop_stale=drop_stale)
+        # An instant selector read at one time only needs each series' last sample.
+        one_time = not drop_stale and hi - lo + 1 == self._lookback
+        bufs = self._read(sel, lo, hi, drop_stale=drop_stale, last_at=hi if one_time else None)
         self._selected[key] = bufs
         self._selected_by_matchers[same] = bufs
         return bufs
 
-    def _read(self, sel: VectorSel, lo: int, hi: int, *, drop_stale: bool) -> list[_Buf]:
-        seen: set[Labels] = set()
-        several = len(sel.alternatives) > 1
-        bufs: list[_Buf] = []
-        append = bufs.append
+    def _read(
+        self, sel: VectorSel, lo: int, hi: int, *, drop_stale: bool, last_at: int | None
+    ) -> _Selected:
+        out = _Selected(last_at)
         budget = self._budget
-        for matchers in sel.alternatives:
-            for data in self._storage.select(matchers, lo, hi):
-                labels = data.labels
-                if several:
-                    if labels in seen:
-                        continue
-                    seen.add(labels)
-                ts: Any = data.timestamps
-                vs: Any = data.values
-                if not ts:
+        for data in self._storage_series(sel, lo, hi):
+            labels = data.labels
+            ts: Any = data.timestamps
+            if not ts:
+                continue
+            if drop_stale:  # range selectors ignore stale markers: drop them once
+                series = _range_series(labels, ts, data.values)
+                if series is None:
                     continue
-                if drop_stale:  # range selectors ignore stale markers: drop them once
-                    buf = _range_buf(labels, ts, vs)
-                    if buf is None:
-                        continue
-                    append(buf)
-                    ts = buf[1]
-                else:
-                    append((labels, ts, vs, None))
-                if budget is not None:
-                    budget -= len(ts)
-                    if budget < 0:
-                        raise QueryError(TOO_MANY_SAMPLES)
+                out.series.append(series)
+                ts = series.ts
+                out.min_first = min(out.min_first, ts[0])
+                out.max_last = max(out.max_last, ts[-1])
+            elif last_at is not None:
+                i = _last_index(ts, lo, hi)
+                if i < 0:
+                    continue
+                out.labels.append(labels)
+                out.ts.append(ts[i])
+                out.vs.append(data.values[i])
+            else:
+                out.labels.append(labels)
+                out.ts.append(ts)
+                out.vs.append(data.values)
+            if budget is not None:
+                budget -= len(ts)
+                if budget < 0:
+                    raise QueryError(TOO_MANY_SAMPLES)
         self._budget = budget
         # Prometheus's storage returns series sorted by labels. Sorting 1,000 unsorted
         # label sets costs ~1 ms, so only queries whose result depends on the order
         # (ties in sort/topk/...) pay for it; range results are sorted at the end anyway.
         if self._sort:
-            bufs.sort(key=_BUF_LABELS)  # by labels (unique)
-        return bufs
+            out.series.sort(key=_LABELS)  # by labels (unique)
+            order = sorted(range(len(out.labels)), key=out.labels.__getitem__)
+            out.labels = [out.labels[i] for i in order]
+            out.ts = [out.ts[i] for i in order]
+            out.vs = [out.vs[i] for i in order]
+        return out
+
+    def _storage_series(self, sel: VectorSel, lo: int, hi: int) -> Iterator[SeriesData]:
+        """The store's series for every alternative of ``sel``, each label set once."""
+        if len(sel.alternatives) == 1:
+            yield from self._storage.select(sel.alternatives[0], lo, hi)
+            return
+        seen: set[Labels] = set()
+        for matchers in sel.alternatives:
+            for data in self._storage.select(matchers, lo, hi):
+                if data.labels not in seen:
+                    seen.add(data.labels)
+                    yield data
 
     def ref(self, at: At, offset: int, t: int) -> int:
         """The time a selector or subquery with ``at`` and ``offset`` reads at step ``t``."""
@@ -190,13 +235,29 @@ class Selections:
             return self._end - offset
         return int(at) - offset
 
-    def vector(self, n: VectorSel, t: int, *, own_t: bool = False) -> Vector:
-        """An instant selector at step ``t`` (``own_t``: samples keep their own time)."""
+    def vector(
+        self,
+        n: VectorSel,
+        t: int,
+        *,
+        own_t: bool = False,
+        keep: Callable[[float], bool] | None = None,
+    ) -> Vector:
+        """An instant selector at step ``t`` (``own_t``: samples keep their own time;
+        ``keep``: only the samples whose value it accepts, for a comparison that filters
+        the result anyway)."""
         ref = self.ref(n.at, n.offset_ms, t)
         floor = ref - self._lookback
         out = Vector()
         append = out.append
-        for labels, ts, vs, _ in self._select(n, drop_stale=False):
+        selected = self._select(n, drop_stale=False)
+        if selected.last_at is not None:
+            if selected.last_at == ref:
+                return self._vector_at_last(selected, t, own_t=own_t, keep=keep)
+            # Not the time planned (never, when the plan is right): read it all again.
+            lo, hi = self._spans[id(n)]
+            selected = self._read(n, lo, hi, drop_stale=False, last_at=None)
+        for labels, ts, vs in zip(selected.labels, selected.ts, selected.vs, strict=True):
             i = len(ts) - 1
             ti = ts[i]
             if ti > ref:  # not the usual instant query, whose selection ends at ref
@@ -209,7 +270,26 @@ class Selections:
             v = vs[i]
             if isnan(v) and is_stale(v):
                 continue
-            append(Sample(labels, ti if own_t else t, v))
+            if keep is None or keep(v):
+                append(Sample(labels, ti if own_t else t, v))
+        return out
+
+    def _vector_at_last(
+        self,
+        selected: _Selected,
+        t: int,
+        *,
+        own_t: bool,
+        keep: Callable[[float], bool] | None,
+    ) -> Vector:
+        # Every sample read lies in the lookback window: each series' last one is the value.
+        out = Vector()
+        append = out.append
+        for labels, ti, v in zip(selected.labels, selected.ts, selected.vs, strict=True):
+            if isnan(v) and is_stale(v):
+                continue
+            if keep is None or keep(v):
+                append(Sample(labels, ti if own_t else t, v))
         return out
 
     def window(self, n: MatrixSel, t: int) -> RangeWindow:
@@ -217,14 +297,19 @@ class Selections:
         vs = n.vs
         ref = self.ref(vs.at, vs.offset_ms, t)
         lo_t = ref - n.range_ms
+        selected = self._select(vs, drop_stale=True)
+        if selected.min_first > lo_t and selected.max_last <= ref:
+            # The usual instant query: every series whole.
+            return RangeWindow(Matrix(selected.series), lo_t, ref, n.range_ms)
         series = Matrix()
         append = series.append
-        for labels, ts, vals, whole in self._select(vs, drop_stale=True):
-            if ts[0] > lo_t and ts[-1] <= ref and whole:  # the usual instant query: all of it
-                append(whole)
+        for s in selected.series:
+            ts = s.ts
+            if ts[0] > lo_t and ts[-1] <= ref:
+                append(s)
                 continue
             lo = bisect_right(ts, lo_t)
             hi = bisect_right(ts, ref)
             if lo < hi:
-                append(Series(labels, ts[lo:hi], vals[lo:hi]))
+                append(Series(s.labels, ts[lo:hi], s.vs[lo:hi]))
         return RangeWindow(series, lo_t, ref, n.range_ms)

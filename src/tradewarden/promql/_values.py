@@ -48,11 +48,16 @@ class Vector(list[Sample]):
 
 @dataclass(slots=True)
 class Series:
-    """One series of a range vector or of a range query's result, oldest point first."""
+    """One series of a range vector or of a range query's result, oldest point first.
+
+    ``ts`` and ``vs`` are lists or tuples (a range selector's series are tuples: a tuple
+    of numbers is one object the garbage collector soon stops tracking); read them, never
+    modify them.
+    """
 
     labels: Labels
-    ts: list[int]
-    vs: list[float]
+    ts: Sequence[int]
+    vs: Sequence[float]
     drop_name: bool = False
 
 
@@ -127,7 +132,10 @@ class Call:
     (``start()``, ``end()``, ``step()``, ``range()``); an instant query leaves them unset
     (start and end are then ``t``, the step 0). ``arg_positions`` are where each argument
     starts in the query text, as ``line:column`` (Prometheus ends an annotation with the
-    position of the argument it is about); empty when unknown.
+    position of the argument it is about); empty when unknown. ``keep``, when set, is a
+    hint: the caller compares the result with a number next and drops every sample whose
+    value ``keep`` rejects, so a function may leave those samples out (it must still add
+    the annotations they would have caused); ignoring it is always correct.
     """
 
     name: str
@@ -139,6 +147,7 @@ class Call:
     query_end_ms: int | None = None
     query_step_ms: int = 0
     arg_positions: Sequence[str] = ()
+    keep: Callable[[float], bool] | None = None
 
 
 # A function returns a Vector (instant-vector functions), a Scalar (``scalar``, ``time``,
