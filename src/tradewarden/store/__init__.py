@@ -4,6 +4,7 @@ SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) when ``DATABASE
 says so. Every query lives in a repository here; routers and commands call them.
 """
 
+from tradewarden.store._alerting import AlertGroupRow, AlertingRepository, AlertRow, SilenceRow
 from tradewarden.store._apikeys import ApiKeyRepository
 from tradewarden.store._audit import AuditRecord, AuditRepository, Outcome
 from tradewarden.store._database import Backend, Database, normalise_database_url
@@ -32,6 +33,9 @@ from tradewarden.store._tokens import RefreshTokenRepository
 from tradewarden.store._users import UserRepository
 
 __all__ = [
+    "AlertGroupRow",
+    "AlertRow",
+    "AlertingRepository",
     "ApiKey",
     "ApiKeyRepository",
     "AuditEntry",
@@ -53,6 +57,7 @@ __all__ = [
     "Outcome",
     "RefreshToken",
     "RefreshTokenRepository",
+    "SilenceRow",
     "User",
     "UserRepository",
     "UtcDateTime",
