@@ -35,6 +35,12 @@ from tradewarden.alerting._config import (
     check_time_intervals,
 )
 from tradewarden.errors import ConfigError
+from tradewarden.escalation._config import (
+    PersonConfig,
+    PolicyConfig,
+    ScheduleConfig,
+    check_escalation,
+)
 from tradewarden.notify._config import ChannelConfig, check_channels
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
@@ -155,6 +161,10 @@ class ServiceConfig(_Section):
     severities: SeveritiesConfig = SeveritiesConfig()
     route: RouteConfig | None = None
     inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
+    # People, on-call schedules and escalation policies (escalation/).
+    people: tuple[PersonConfig, ...] = ()
+    schedules: tuple[ScheduleConfig, ...] = ()
+    escalation_policies: tuple[PolicyConfig, ...] = Field(default=(), validate_default=True)
 
     @field_validator("monitors")
     @classmethod
@@ -190,6 +200,16 @@ class ServiceConfig(_Section):
         if problems:
             raise ValueError("; ".join(problems))
         return value
+
+    @field_validator("escalation_policies")
+    @classmethod
+    def _escalation_refs(
+        cls, policies: tuple[PolicyConfig, ...], info: ValidationInfo
+    ) -> tuple[PolicyConfig, ...]:
+        channels = {c.name for c in info.data.get("channels", ())}
+        people, schedules = info.data.get("people", ()), info.data.get("schedules", ())
+        check_escalation(people, schedules, policies, channels)
+        return policies
 
     @field_validator("scrape_configs")
     @classmethod

@@ -8,6 +8,12 @@ from tradewarden.store._alerting import AlertGroupRow, AlertingRepository, Alert
 from tradewarden.store._apikeys import ApiKeyRepository
 from tradewarden.store._audit import AuditRecord, AuditRepository, Outcome
 from tradewarden.store._database import Backend, Database, normalise_database_url
+from tradewarden.store._escalation import (
+    Escalation,
+    EscalationRepository,
+    OnCallOverride,
+    OverrideRepository,
+)
 from tradewarden.store._flips import FlipRepository
 from tradewarden.store._heartbeats import HeartbeatRepository
 from tradewarden.store._meta import MetaRepository
@@ -44,6 +50,8 @@ __all__ = [
     "Backend",
     "Base",
     "Database",
+    "Escalation",
+    "EscalationRepository",
     "FlipRepository",
     "HeartbeatRepository",
     "HeartbeatState",
@@ -54,7 +62,9 @@ __all__ = [
     "Notification",
     "NotificationAttempt",
     "NotificationRepository",
+    "OnCallOverride",
     "Outcome",
+    "OverrideRepository",
     "RefreshToken",
     "RefreshTokenRepository",
     "SilenceRow",

@@ -1,0 +1,468 @@
+"""The escalation runtime: open, fire due steps, acknowledge, resolve; state in the store.
+
+Every step is decided by ``next_action`` on the stored state and written by a
+conditional UPDATE (``EscalationRepository.advance``) in the same transaction as the
+step's notifications (``enqueue(..., session=...)``): either both are stored or neither.
+A process killed before the commit leaves the step due, and the next firing enqueues the
+same outbox keys (a stable sequence per step), so nobody is paged twice. Two instances
+firing the same step: the second UPDATE finds the state changed and rolls back. An
+acknowledgement or a resolve changes the status, and no step fires after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradewarden.clock import Clock, utc_datetime
+from tradewarden.errors import ConflictError, NotFoundError, TradewardenError
+from tradewarden.escalation._config import (
+    ANY_SCHEDULE,
+    PersonConfig,
+    PolicyConfig,
+    ScheduleConfig,
+    StepConfig,
+)
+from tradewarden.escalation._links import AckLinks
+from tradewarden.escalation._policy import (
+    Done,
+    EscalationState,
+    EscalationStatus,
+    Fire,
+    initial_state,
+    next_action,
+    notification_sequence,
+)
+from tradewarden.escalation._schedule import Override, who_is_on_call
+from tradewarden.notify import Message, MessageStatus
+from tradewarden.store import (
+    Database,
+    Escalation,
+    EscalationRepository,
+    OnCallOverride,
+    OverrideRepository,
+)
+from tradewarden.telemetry import get_logger
+
+__all__ = ["EnqueuePort", "Escalator", "OverrideError"]
+
+_log = get_logger("tradewarden.escalation")
+OPEN, EXHAUSTED = EscalationStatus.OPEN.value, EscalationStatus.EXHAUSTED.value
+ACKNOWLEDGED, RESOLVED = EscalationStatus.ACKNOWLEDGED.value, EscalationStatus.RESOLVED.value
+
+
+class EnqueuePort(Protocol):
+    """``Notifier.enqueue``: store a message for channels, in the caller's session."""
+
+    async def __call__(
+        self,
+        message: Message,
+        channels: Sequence[str],
+        *,
+        session: AsyncSession | None = None,
+        sequence: int = 0,
+    ) -> dict[str, int]: ...
+
+
+class OverrideError(TradewardenError):
+    """An override names something the schedules do not have, or ends before it starts."""
+
+    permanent = True
+
+
+class _LostError(Exception):
+    """Another instance or an acknowledgement changed the escalation first: roll back."""
+
+
+@dataclass(frozen=True)
+class _Directory:
+    people: dict[str, PersonConfig]
+    schedules: dict[str, ScheduleConfig]
+
+
+class Escalator:
+    """Escalate alerts by their key (the dispatcher's group key or fingerprint)."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        enqueue: EnqueuePort,
+        *,
+        people: Iterable[PersonConfig] = (),
+        schedules: Iterable[ScheduleConfig] = (),
+        channels: Iterable[str] = (),
+        links: AckLinks | None = None,
+        poll_interval_s: float = 5.0,
+        batch: int = 100,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self._enqueue = enqueue
+        self._directory = _Directory(
+            people={p.name: p for p in people}, schedules={s.name: s for s in schedules}
+        )
+        self._channels = frozenset(channels)
+        self.links = links
+        self.poll_interval_s = poll_interval_s
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the dispatcher's side -------------------------------------------------------
+
+    def ack_url_for(self, key: str) -> str | None:
+        """Return a signed acknowledgement link for ``key`` (None without links)."""
+        return None if self.links is None else self.links.url(key, now=self.clock.now())
+
+    async def open(
+        self,
+        key: str,
+        message: Message,
+        policy: PolicyConfig,
+        *,
+        session: AsyncSession | None = None,
+    ) -> Escalation:
+        """Start escalating ``key`` by ``policy`` (its first step is due at once).
+
+        An escalation of ``key`` that is open, exhausted or acknowledged is returned as it
+        is (an acknowledgement holds until the alert resolves); a resolved one starts
+        again as a new generation.
+        """
+        now = self.clock.now()
+        state = initial_state(policy, now)
+        values = {
+            "policy_name": policy.name,
+            "policy": policy.model_dump(mode="json"),
+            "message": message.model_dump(mode="json"),
+            "status": state.status.value,
+            "step": 0,
+            "round": 0,
+            "fired": 0,
+            "due_at": None if state.due_at is None else utc_datetime(state.due_at),
+            "notified": [],
+            "opened_at": utc_datetime(now),
+            "updated_at": utc_datetime(now),
+            "last_fired_at": None,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+            "ack_reason": None,
+            "resolved_at": None,
+        }
+        async with self._session(session) as own:
+            repo = EscalationRepository(own)
+            row = await repo.get(key, for_update=True)
+            if row is None:
+                await repo.insert_if_new({"key": key, "generation": 0, **values})
+            elif row.status == RESOLVED:
+                await repo.set_status(
+                    key,
+                    from_statuses=[RESOLVED],
+                    read_generation=row.generation,
+                    **{**values, "generation": row.generation + 1},
+                )
+            opened = await self._get(repo, key)
+            if session is not None:
+                self._wake_after_commit(session)
+        if session is None:
+            self.wake()
+        return opened
+
+    async def acknowledge(
+        self, key: str, *, by: str, reason: str | None, session: AsyncSession | None = None
+    ) -> tuple[Escalation, bool]:
+        """Stop escalating ``key``; return the row and whether this call changed it.
+
+        The channels already paged get the acknowledgement (PagerDuty acknowledges its
+        incident). NotFoundError when ``key`` has no escalation, ConflictError when it is
+        resolved.
+        """
+        now = self.clock.now()
+        async with self._session(session) as own:
+            repo = EscalationRepository(own)
+            row = await repo.get(key, for_update=True)
+            if row is None:
+                raise NotFoundError(f"no escalation for alert {key!r}")
+            if row.status == ACKNOWLEDGED:
+                return row, False
+            if row.status == RESOLVED:
+                raise ConflictError(f"alert {key!r} is resolved: nothing to acknowledge")
+            changed = await repo.set_status(
+                key,
+                from_statuses=[OPEN, EXHAUSTED],
+                read_generation=row.generation,
+                status=ACKNOWLEDGED,
+                due_at=None,
+                acknowledged_at=utc_datetime(now),
+                acknowledged_by=by[:200],
+                ack_reason=reason,
+                updated_at=utc_datetime(now),
+            )
+            if changed and row.notified:
+                notice = Message.model_validate(row.message).model_copy(
+                    update={"status": MessageStatus.ACKNOWLEDGED, "ack_url": None}
+                )
+                await self._enqueue(
+                    notice,
+                    self._known(row.notified),
+                    session=own,
+                    sequence=notification_sequence(row.generation, 0),
+                )
+            return await self._get(repo, key), changed
+
+    async def resolve(self, key: str, *, session: AsyncSession | None = None) -> bool:
+        """Stop escalating ``key`` for good (the alert resolved); return whether it was
+        escalating or acknowledged."""
+        now = utc_datetime(self.clock.now())
+        async with self._session(session) as own:
+            repo = EscalationRepository(own)
+            row = await repo.get(key, for_update=True)
+            if row is None or row.status == RESOLVED:
+                return False
+            return await repo.set_status(
+                key,
+                from_statuses=[OPEN, EXHAUSTED, ACKNOWLEDGED],
+                read_generation=row.generation,
+                status=RESOLVED,
+                due_at=None,
+                resolved_at=now,
+                updated_at=now,
+            )
+
+    # -- firing ----------------------------------------------------------------------
+
+    async def run_due(self) -> int:
+        """Fire every step due now; return how many fired."""
+        now = self.clock.now()
+        async with self.database.read_session() as session:
+            due = [
+                row.key
+                for row in await EscalationRepository(session).due(utc_datetime(now), self.batch)
+            ]
+        fired = 0
+        for key in due:
+            try:
+                fired += await self._fire(key, now)
+            except _LostError:
+                continue
+        return fired
+
+    async def _fire(self, key: str, now: float) -> int:
+        async with self.database.session() as session:
+            repo = EscalationRepository(session)
+            row = await repo.get(key)
+            if row is None or row.status != OPEN or row.due_at is None:
+                return 0
+            policy = PolicyConfig.model_validate(row.policy)
+            state = EscalationState(
+                step=row.step,
+                round=row.round,
+                due_at=row.due_at.timestamp(),
+                fired=row.fired,
+            )
+            action = next_action(policy, state, now)
+            if isinstance(action, Done):
+                await repo.advance(row, status=action.status.value, due_at=None)
+                return 0
+            if not isinstance(action, Fire):
+                return 0
+            channels = self._known(await self._targets(session, action.step, now))
+            after = action.state
+            won = await repo.advance(
+                row,
+                step=after.step,
+                round=after.round,
+                fired=after.fired,
+                status=after.status.value,
+                due_at=None if after.due_at is None else utc_datetime(after.due_at),
+                notified=list(dict.fromkeys([*row.notified, *channels])),
+                last_fired_at=utc_datetime(now),
+                updated_at=utc_datetime(now),
+            )
+            if not won:
+                raise _LostError
+            if channels:
+                message = Message.model_validate(row.message)
+                if self.links is not None:
+                    message = message.model_copy(update={"ack_url": self.ack_url_for(key)})
+                await self._enqueue(
+                    message,
+                    channels,
+                    session=session,
+                    sequence=notification_sequence(row.generation, action.sequence),
+                )
+            _log.info(
+                "escalation step fired",
+                key=key,
+                policy=row.policy_name,
+                step=row.step + 1,
+                round=row.round + 1,
+                channels=channels,
+            )
+            return 1
+
+    @staticmethod
+    async def _get(repo: EscalationRepository, key: str) -> Escalation:
+        row = await repo.get(key)
+        if row is None:  # pragma: no cover - the row was read or written in this transaction
+            raise NotFoundError(f"no escalation for alert {key!r}")
+        return row
+
+    async def _targets(self, session: AsyncSession, step: StepConfig, now: float) -> list[str]:
+        """Return the channels of a step: its own, its people's and those on call."""
+        people = self._directory.people
+        names = list(step.people)
+        targets = step.on_call_targets()
+        if targets:
+            overrides = await self.overrides(session, now)
+            at = utc_datetime(now)
+            for target in targets:
+                if target.schedule == ANY_SCHEDULE:
+                    schedules = list(self._directory.schedules.values())
+                else:
+                    found = self._directory.schedules.get(target.schedule)
+                    schedules = [found] if found is not None else []
+                for schedule in schedules:
+                    person = who_is_on_call(schedule, target.layer, at, overrides)
+                    if person is not None:
+                        names.append(person)
+        channels = list(step.channels)
+        for name in dict.fromkeys(names):
+            person_config = people.get(name)
+            if person_config is None:
+                _log.warning("escalation target is not in people:", person=name)
+                continue
+            channels.extend(person_config.channels)
+        return list(dict.fromkeys(channels))
+
+    def _known(self, channels: Iterable[str]) -> list[str]:
+        known: list[str] = []
+        unknown: list[str] = []
+        for channel in channels:
+            (known if not self._channels or channel in self._channels else unknown).append(channel)
+        if unknown:
+            _log.warning("escalation channels no longer configured", channels=unknown)
+        return known
+
+    # -- on call ---------------------------------------------------------------------
+
+    async def overrides(self, session: AsyncSession, now: float) -> list[Override]:
+        """Return the overrides not yet over at ``now``, oldest first."""
+        rows = await OverrideRepository(session).active(utc_datetime(now))
+        return [_override(row) for row in rows]
+
+    async def who_is_on_call(
+        self, schedule: str, layer: str, at: dt.datetime | None = None
+    ) -> str | None:
+        """Return who is on call now (or ``at``), overrides included; NotFoundError for a
+        schedule that is not configured."""
+        config = self._directory.schedules.get(schedule)
+        if config is None:
+            raise NotFoundError(f"no schedule {schedule!r}")
+        moment = at or utc_datetime(self.clock.now())
+        async with self.database.read_session() as session:
+            rows = await OverrideRepository(session).active(moment, schedule)
+        return who_is_on_call(config, layer, moment, [_override(row) for row in rows])
+
+    @property
+    def schedules(self) -> dict[str, ScheduleConfig]:
+        """The configured schedules by name."""
+        return dict(self._directory.schedules)
+
+    def check_override(
+        self,
+        *,
+        schedule: str,
+        layer: str | None,
+        replaces: str,
+        replacement: str,
+        starts_at: dt.datetime,
+        ends_at: dt.datetime,
+    ) -> None:
+        """Raise OverrideError naming the field that does not fit the schedules."""
+        config = self._directory.schedules.get(schedule)
+        if config is None:
+            raise OverrideError(f"schedule: no schedule {schedule!r}")
+        layers = config.layers if layer is None else [config.layer(layer)]
+        if layers == [None]:
+            raise OverrideError(f"layer: schedule {schedule!r} has no layer {layer!r}")
+        if not any(replaces in found.members for found in layers if found is not None):
+            raise OverrideError(f"replaces: {replaces!r} is not on the rotation of {schedule!r}")
+        if replacement not in self._directory.people:
+            raise OverrideError(f"replacement: {replacement!r} is not in people:")
+        if ends_at <= starts_at:
+            raise OverrideError("ends_at: an override must end after it starts")
+
+    # -- the loop --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Fire due steps in the background until ``stop``."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="escalator")
+
+    async def stop(self) -> None:
+        """Stop the loop (a step being fired finishes or rolls back)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Look for due steps now (an open, a moved clock)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            wait_s = self.poll_interval_s
+            try:
+                await self.run_due()
+                async with self.database.read_session() as session:
+                    due = await EscalationRepository(session).next_due()
+                if due is not None:
+                    wait_s = min(wait_s, max(0.0, due.timestamp() - self.clock.now()))
+            except (SQLAlchemyError, OSError, TradewardenError) as exc:
+                _log.warning("escalations could not be fired", error=type(exc).__name__)
+            await self._wait(wait_s)
+
+    async def _wait(self, timeout_s: float) -> None:
+        if timeout_s > 0 and not self._wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._wake.wait()
+        self._wake.clear()
+
+    @contextlib.asynccontextmanager
+    async def _session(self, given: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        if given is not None:
+            yield given
+            return
+        async with self.database.session() as own:
+            yield own
+
+    def _wake_after_commit(self, session: AsyncSession) -> None:
+        loop = asyncio.get_running_loop()
+
+        def _committed(_session: Any) -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        event.listen(session.sync_session, "after_commit", _committed, once=True)
+
+
+def _override(row: OnCallOverride) -> Override:
+    return Override(
+        schedule=row.schedule,
+        layer=row.layer,
+        replaces=row.replaces,
+        replacement=row.replacement,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+    )
