@@ -6,7 +6,8 @@ with stale markers removed)."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress
 from math import isnan
 from operator import attrgetter
 from typing import Any
@@ -58,15 +59,6 @@ class _Selected:
         self.max_last = -(2**63)
 
 
-def _last_index(ts: Sequence[int], lo: int, hi: int) -> int:
-    """The index of the last timestamp in ``[lo, hi]``, or -1 (a store returns only
-    those; this does not rely on it)."""
-    i = len(ts) - 1
-    if ts[i] > hi:
-        i = bisect_right(ts, hi) - 1
-    return i if i >= 0 and ts[i] >= lo else -1
-
-
 def _range_series(labels: Labels, ts: Sequence[int], vs: Sequence[float]) -> Series | None:
     """A range selector's series as tuples without stale markers; None when nothing is
     left. Tuples, not lists: the collector stops tracking a tuple of numbers at its first
@@ -82,6 +74,64 @@ def _range_series(labels: Labels, ts: Sequence[int], vs: Sequence[float]) -> Ser
             if not ts:
                 return None
     return Series(labels, ts, vs)
+
+
+# The three ways to keep a selection, each one loop over the store's series; each returns
+# how many samples it read (the query's sample budget counts them all).
+
+
+def _read_ranges(out: _Selected, found: Iterable[SeriesData]) -> int:
+    read = 0
+    first, last = out.min_first, out.max_last
+    append = out.series.append
+    for data in found:
+        ts: Sequence[int] = data.timestamps
+        if not ts:
+            continue
+        series = _range_series(data.labels, ts, data.values)
+        if series is None:
+            continue
+        append(series)
+        ts = series.ts
+        read += len(ts)
+        if ts[0] < first:  # noqa: PLR1730 - no call per series
+            first = ts[0]
+        if ts[-1] > last:  # noqa: PLR1730
+            last = ts[-1]
+    out.min_first, out.max_last = first, last
+    return read
+
+
+def _read_last(out: _Selected, found: Iterable[SeriesData], lo: int, hi: int) -> int:
+    read = 0
+    labels, ts_out, vs_out = out.labels, out.ts, out.vs
+    for data in found:
+        ts = data.timestamps
+        n = len(ts)
+        if not n:
+            continue
+        read += n
+        i = n - 1
+        if ts[i] > hi:  # a store returns only [lo, hi]; this does not rely on it
+            i = bisect_right(ts, hi) - 1
+        if i < 0 or ts[i] < lo:
+            continue
+        labels.append(data.labels)
+        ts_out.append(ts[i])
+        vs_out.append(data.values[i])
+    return read
+
+
+def _read_all(out: _Selected, found: Iterable[SeriesData]) -> int:
+    read = 0
+    for data in found:
+        ts = data.timestamps
+        if ts:
+            read += len(ts)
+            out.labels.append(data.labels)
+            out.ts.append(ts)
+            out.vs.append(data.values)
+    return read
 
 
 class Selections:
@@ -172,36 +222,17 @@ class Selections:
         self, sel: VectorSel, lo: int, hi: int, *, drop_stale: bool, last_at: int | None
     ) -> _Selected:
         out = _Selected(last_at)
-        budget = self._budget
-        for data in self._storage_series(sel, lo, hi):
-            labels = data.labels
-            ts: Any = data.timestamps
-            if not ts:
-                continue
-            if drop_stale:  # range selectors ignore stale markers: drop them once
-                series = _range_series(labels, ts, data.values)
-                if series is None:
-                    continue
-                out.series.append(series)
-                ts = series.ts
-                out.min_first = min(out.min_first, ts[0])
-                out.max_last = max(out.max_last, ts[-1])
-            elif last_at is not None:
-                i = _last_index(ts, lo, hi)
-                if i < 0:
-                    continue
-                out.labels.append(labels)
-                out.ts.append(ts[i])
-                out.vs.append(data.values[i])
-            else:
-                out.labels.append(labels)
-                out.ts.append(ts)
-                out.vs.append(data.values)
-            if budget is not None:
-                budget -= len(ts)
-                if budget < 0:
-                    raise QueryError(TOO_MANY_SAMPLES)
-        self._budget = budget
+        found = self._storage_series(sel, lo, hi)
+        if drop_stale:
+            read = _read_ranges(out, found)
+        elif last_at is not None:
+            read = _read_last(out, found, lo, hi)
+        else:
+            read = _read_all(out, found)
+        if self._budget is not None:
+            self._budget -= read
+            if self._budget < 0:
+                raise QueryError(TOO_MANY_SAMPLES)
         # Prometheus's storage returns series sorted by labels. Sorting 1,000 unsorted
         # label sets costs ~1 ms, so only queries whose result depends on the order
         # (ties in sort/topk/...) pay for it; range results are sorted at the end anyway.
@@ -283,13 +314,18 @@ class Selections:
         keep: Callable[[float], bool] | None,
     ) -> Vector:
         # Every sample read lies in the lookback window: each series' last one is the value.
+        # A comparison's test first, in C (it drops most); then the stale markers.
+        found: Iterable[tuple[Labels, int, float]] = zip(
+            selected.labels, selected.ts, selected.vs, strict=True
+        )
+        if keep is not None:
+            found = compress(found, map(keep, selected.vs))
         out = Vector()
         append = out.append
-        for labels, ti, v in zip(selected.labels, selected.ts, selected.vs, strict=True):
+        for labels, ti, v in found:
             if isnan(v) and is_stale(v):
                 continue
-            if keep is None or keep(v):
-                append(Sample(labels, ti if own_t else t, v))
+            append(Sample(labels, ti if own_t else t, v))
         return out
 
     def window(self, n: MatrixSel, t: int) -> RangeWindow:
