@@ -20,11 +20,13 @@ rule works on the warden and on a bot alike. Breaker names come from Redis: only
 ``max_breakers`` (and only names that are safe label values) get series, the rest are
 counted. Every series is written when it changes and again every ``interval_s``, so it
 never goes stale under the 5 m lookback while nothing changes; a breaker whose hash is
-deleted, or a heartbeat that is removed, gets a stale marker.
+deleted, or a heartbeat that is removed, gets a stale marker. A bot's breaker change is
+read the moment it is announced on the breakers' channel; the interval's listing covers
+what a lost subscription missed.
 
-The model is pure and read under a lock (``/metrics`` may be served from another thread);
-the store is written on the event loop only: the back end's watch hops over with
-``call_soon_threadsafe``.
+The model (``series._event_model``) is pure and read under a lock (``/metrics`` may be
+served from another thread); the store is written on the event loop only: the back end's
+watch hops over with ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
