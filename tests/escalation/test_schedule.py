@@ -36,7 +36,7 @@ def _schedule(zone: str = "Europe/Berlin", **layer: object) -> ScheduleConfig:
 
 
 def _local(zone: ZoneInfo, *args: int, fold: int = 0) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=zone, fold=fold)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=zone, fold=fold)  # type: ignore[arg-type,misc]
 
 
 def test_the_turn_changes_at_the_handoff_instant_not_a_moment_before() -> None:
