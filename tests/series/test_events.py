@@ -344,7 +344,11 @@ def test_the_names_are_claimed_on_the_registry() -> None:
 
 def _service_config(tmp_path: Path) -> Path:
     path = tmp_path / "tw.yaml"
-    path.write_text("metrics:\n  self_scrape_interval_s: 0.05\n", encoding="utf-8")
+    path.write_text(
+        "metrics:\n  self_scrape_interval_s: 0.05\n"
+        "monitors:\n  - name: nightly\n    kind: heartbeat\n    period_s: 3600\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -391,6 +395,18 @@ async def test_the_api_kill_switch_through_the_app(
             assert _state(store) == expected
         changes = _query(store, "tradewarden_trading_state_changes_total", runtime.clock)
         assert changes == {Labels.of(action=a): 1.0 for a in ("halt", "reduce", "resume")}
+
+        # A heartbeat of the config file: its counters from 0, then a ping through the API.
+        pings = "tradewarden_heartbeat_pings_total"
+        await eventually(lambda: _value(store, pings, monitor="nightly", kind="success") == 0)
+        response = await http.post("/v1/heartbeats/nightly", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        assert _value(store, pings, monitor="nightly", kind="success") == 1.0
+        last = _value(store, "tradewarden_heartbeat_last_ping_timestamp_seconds", monitor="nightly")
+        assert runtime.heartbeats is not None
+        beat = runtime.heartbeats.get("nightly")
+        assert beat is not None
+        assert last == beat.last_ping_at
 
         exposed = (await http.get("/metrics", headers=bearer(token))).text
         assert _current(store) == _exposed(exposed)
