@@ -1,0 +1,423 @@
+"""The dispatcher: alerts in, aggregation groups, flushes out through the notifier.
+
+``ingest`` merges alerts by fingerprint (deduplication), routes new ones into their
+groups (a new group flushes after ``group_wait``, a P0 one at once), and stores alerts and
+groups in one transaction. ``flush_due`` flushes every group whose deadline has passed: the
+pure :func:`plan_flush` decides, and the notifications are enqueued *in the same
+transaction* as the group's new state, with the group's flush number as the sequence, so
+a crash either loses both or keeps both and a retried flush inserts nothing twice. Group
+deadlines are stored: after a restart, ``load`` resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradewarden.alerting._flush import FIRING, GroupState, plan_flush
+from tradewarden.alerting._inhibit import Inhibitor
+from tradewarden.alerting._messages import alert_message, group_message
+from tradewarden.alerting._model import Alert, Source
+from tradewarden.alerting._routing import Route, Router
+from tradewarden.alerting._silence_store import SilenceStore
+from tradewarden.alerting._timeintervals import TimeInterval
+from tradewarden.clock import Clock, utc_datetime
+from tradewarden.notify import Message
+from tradewarden.series import Labels
+from tradewarden.store import AlertingRepository, Database
+from tradewarden.store._alerting import AlertGroupRow, AlertRow
+
+__all__ = ["Dispatcher", "Enqueue"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RESOLVE_TIMEOUT_MS = 5 * 60_000
+
+
+class Enqueue(Protocol):
+    """``Notifier.enqueue``: store a message for channels in the caller's session."""
+
+    def __call__(
+        self,
+        message: Message,
+        channels: Sequence[str],
+        *,
+        session: AsyncSession | None = None,
+        sequence: int = 0,
+    ) -> Awaitable[dict[str, int]]:
+        """Enqueue."""
+        ...
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _dt(ms: int | None) -> datetime | None:
+    return None if ms is None else utc_datetime(ms / 1000)
+
+
+class Dispatcher:
+    """Groups, timers and flushes (see the module's docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        router: Router,
+        *,
+        enqueue: Enqueue,
+        silences: SilenceStore,
+        inhibitor: Inhibitor | None = None,
+        time_intervals: Sequence[TimeInterval] = (),
+        per_alert_channels: Callable[[str], bool] = lambda _channel: False,
+        resolve_timeout_ms: int = DEFAULT_RESOLVE_TIMEOUT_MS,
+        flap_flips: int = 4,
+        flap_window_ms: int = 10 * 60_000,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.router = router
+        self.enqueue = enqueue
+        self.silences = silences
+        self.inhibitor = inhibitor or Inhibitor(())
+        self.intervals = {i.name: i for i in time_intervals}
+        self.per_alert = per_alert_channels
+        self.resolve_timeout_ms = resolve_timeout_ms
+        self.flap_flips = flap_flips
+        self.flap_window_ms = flap_window_ms
+        self.alerts: dict[str, Alert] = {}
+        self.groups: dict[str, GroupState] = {}
+        self._routes = {r.id: r for r in router.root.walk()}
+        self._flips: dict[str, deque[int]] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def now_ms(self) -> int:
+        """Return the clock's time in milliseconds."""
+        return int(self.clock.now() * 1000)
+
+    # --- state ---------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read the stored alerts and groups; rebuild the groups' members by routing."""
+        async with self.database.read_session() as session:
+            repo = AlertingRepository(session)
+            alert_rows, group_rows = await repo.alerts(), await repo.groups()
+        self.alerts = {row.fingerprint: _alert_of(row) for row in alert_rows}
+        self.groups = {row.key: _group_of(row) for row in group_rows}
+        for fp, alert in self.alerts.items():
+            for match in self.router.route(alert):
+                group = self.groups.get(match.group_key)
+                if group is not None:
+                    group.members.add(fp)
+        await self.silences.refresh()
+
+    def active(self) -> list[Alert]:
+        """Every alert not resolved, oldest first."""
+        now = self.now_ms()
+        return sorted(
+            (a for a in self.alerts.values() if not a.resolved(now)), key=lambda a: a.starts_at_ms
+        )
+
+    def muted_by(self, alert: Alert) -> tuple[list[str], str | None]:
+        """Return the silences muting ``alert`` and the fingerprint inhibiting it."""
+        now = self.now_ms()
+        silenced = self.silences.silenced_by(alert.labels, now)
+        inhibited = self.inhibitor.inhibited_by(alert, list(self.alerts.values()), now)
+        return silenced, inhibited
+
+    def _muted(self, alert: Alert) -> bool:
+        silenced, inhibited = self.muted_by(alert)
+        return bool(silenced) or inhibited is not None
+
+    # --- ingest --------------------------------------------------------------------
+
+    async def ingest(self, alerts: Sequence[Alert]) -> None:
+        """Merge and route ``alerts``; store them and their groups (StoreError propagates)."""
+        if not alerts:
+            return
+        async with self._lock:
+            now = self.now_ms()
+            changed_groups: dict[str, GroupState] = {}
+            merged: list[Alert] = []
+            for incoming in alerts:
+                alert = incoming
+                if alert.ends_at_ms is None:
+                    alert = _with_end(alert, now + self.resolve_timeout_ms)
+                alert = _with_update(alert, now)
+                fp = alert.fingerprint
+                old = self.alerts.get(fp)
+                if old is not None and not old.resolved(now):
+                    alert = old.merge(alert)
+                if old is None or old.resolved(now) != alert.resolved(now):
+                    self._flip(fp, now)
+                self.alerts[fp] = alert
+                merged.append(alert)
+                if alert.resolved(now) and old is None:
+                    continue
+                for match in self.router.route(alert):
+                    group = self.groups.get(match.group_key)
+                    if group is None:
+                        group = GroupState(
+                            key=match.group_key,
+                            route_id=match.route.id,
+                            labels=dict(match.group_labels),
+                            created_ms=now,
+                        )
+                        wait = match.group_wait_ms
+                        if alert.starts_at_ms + wait < now:
+                            wait = 0  # an old alert: no point waiting (Alertmanager)
+                        group.next_flush_ms = now + wait
+                        self.groups[group.key] = group
+                        changed_groups[group.key] = group
+                    elif match.group_wait_ms == 0 and group.last_flush_ms is None:
+                        group.next_flush_ms = min(group.next_flush_ms or now, now)
+                        changed_groups[group.key] = group
+                    if fp not in group.members:
+                        group.members.add(fp)
+            async with self.database.session() as session:
+                repo = AlertingRepository(session)
+                await repo.upsert_alerts([_row_of(a) for a in _last_per_fp(merged)])
+                for group in changed_groups.values():
+                    await repo.put_group(_group_row(group))
+        self._wake.set()
+
+    def _flip(self, fp: str, now: int) -> None:
+        flips = self._flips.setdefault(fp, deque(maxlen=self.flap_flips * 2))
+        flips.append(now)
+
+    def _flapping(self, fp: str, now: int) -> bool:
+        flips = self._flips.get(fp)
+        if not flips:
+            return False
+        recent = [t for t in flips if now - t <= self.flap_window_ms]
+        return len(recent) >= self.flap_flips
+
+    # --- flush ---------------------------------------------------------------------
+
+    def next_deadline_ms(self) -> int | None:
+        """Return the earliest flush deadline, or None with no group."""
+        deadlines = [g.next_flush_ms for g in self.groups.values() if g.next_flush_ms is not None]
+        return min(deadlines) if deadlines else None
+
+    async def flush_due(self) -> int:
+        """Flush every group whose deadline has passed; return how many notified."""
+        sent = 0
+        async with self._lock:
+            now = self.now_ms()
+            for key in sorted(self.groups):
+                group = self.groups.get(key)
+                if group is None or group.next_flush_ms is None or group.next_flush_ms > now:
+                    continue
+                if await self._flush(group, now):
+                    sent += 1
+        return sent
+
+    def _time_muted(self, route: Route, now: int) -> bool:
+        at = utc_datetime(now / 1000)
+        if any(self.intervals[n].contains(at) for n in route.mute_time_intervals):
+            return True
+        active = route.active_time_intervals
+        return bool(active) and not any(self.intervals[n].contains(at) for n in active)
+
+    async def _flush(self, group: GroupState, now: int) -> bool:
+        route = self._routes.get(group.route_id)
+        if route is None:  # the tree changed under a stored group
+            route = self.router.root
+        held = {
+            fp
+            for fp in group.members
+            if fp in self.alerts
+            and self.alerts[fp].resolved(now)
+            and self._flapping(fp, now)
+            and (self.alerts[fp].ends_at_ms or now) > now - self.flap_window_ms
+        }
+        plan = plan_flush(
+            group,
+            self.alerts,
+            now_ms=now,
+            repeat_interval_ms=route.repeat_interval_ms,
+            muted=self._muted,
+            held=held,
+        )
+        send = plan.send and not self._time_muted(route, now)
+        severity_alerts = plan.firing or plan.resolved
+        channels: tuple[str, ...] = ()
+        if severity_alerts:
+            match = self.router.route(severity_alerts[0])
+            chosen = [m for m in match if m.group_key == group.key]
+            channels = chosen[0].channels if chosen else ()
+        sequence = group.sequence + 1 if send else group.sequence
+        async with self.database.session() as session:
+            if send and channels:
+                await self._notify(
+                    session,
+                    group,
+                    firing=plan.firing,
+                    resolved=plan.resolved,
+                    channels=channels,
+                    sequence=sequence,
+                )
+            group.members -= plan.leave
+            group.notified = plan.notified if send else group.notified
+            group.sequence = sequence
+            if send:
+                group.last_flush_ms = now
+            repo = AlertingRepository(session)
+            if not group.members and not group.notified:
+                await repo.delete_group(group.key)
+                self.groups.pop(group.key, None)
+            else:
+                group.next_flush_ms = now + route.group_interval_ms
+                await repo.put_group(_group_row(group))
+            gone = [
+                fp
+                for fp in plan.leave
+                if fp in self.alerts and not any(fp in g.members for g in self.groups.values())
+            ]
+            await repo.delete_alerts(gone)
+        for fp in gone:
+            self.alerts.pop(fp, None)
+        return send and bool(channels)
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        group: GroupState,
+        *,
+        firing: Sequence[Alert],
+        resolved: Sequence[Alert],
+        channels: Sequence[str],
+        sequence: int,
+    ) -> None:
+        grouped = [c for c in channels if not self.per_alert(c)]
+        single = [c for c in channels if self.per_alert(c)]
+        if grouped:
+            message = group_message(group.key, group.labels, firing, resolved)
+            await self.enqueue(message, grouped, session=session, sequence=sequence)
+        if single:
+            for alert in firing:
+                if group.notified.get(alert.fingerprint) != FIRING:
+                    msg = alert_message(alert, resolved=False)
+                    await self.enqueue(msg, single, session=session, sequence=sequence)
+            for alert in resolved:
+                msg = alert_message(alert, resolved=True)
+                await self.enqueue(msg, single, session=session, sequence=sequence)
+
+    # --- the loop ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Flush groups as their deadlines come (in this process)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="alerting-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop the loop (a flush in progress finishes: it is one transaction)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.flush_due()
+            except Exception:  # the store may be down: try again later
+                log.exception("alerting: a flush failed; retrying")
+                await self._sleep(1.0)
+                continue
+            deadline = self.next_deadline_ms()
+            delay = 3600.0 if deadline is None else max(0.0, (deadline - self.now_ms()) / 1000)
+            await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def _done() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        handle = loop.call_later(seconds, _done)
+        wake = asyncio.ensure_future(self._wake.wait())
+        wake.add_done_callback(lambda _t: _done())
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            wake.cancel()
+
+
+def _with_end(alert: Alert, ends_at_ms: int) -> Alert:
+    return replace(alert, ends_at_ms=ends_at_ms)
+
+
+def _with_update(alert: Alert, now: int) -> Alert:
+    return replace(alert, updated_at_ms=now, starts_at_ms=alert.starts_at_ms or now)
+
+
+def _last_per_fp(alerts: Sequence[Alert]) -> list[Alert]:
+    return list({a.fingerprint: a for a in alerts}.values())
+
+
+def _row_of(alert: Alert) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "starts_at": utc_datetime(alert.starts_at_ms / 1000),
+        "ends_at": _dt(alert.ends_at_ms),
+        "generator_url": alert.generator_url,
+        "source": alert.source.value,
+        "updated_at": utc_datetime(alert.updated_at_ms / 1000),
+    }
+
+
+def _alert_of(row: AlertRow) -> Alert:
+    return Alert(
+        labels=Labels.of(row.labels),
+        annotations=dict(row.annotations),
+        starts_at_ms=_ms(row.starts_at),
+        ends_at_ms=_ms(row.ends_at) if row.ends_at is not None else None,
+        generator_url=row.generator_url,
+        source=Source(row.source),
+        updated_at_ms=_ms(row.updated_at),
+    )
+
+
+def _group_row(group: GroupState) -> dict[str, Any]:
+    return {
+        "key": group.key,
+        "route_id": group.route_id,
+        "labels": group.labels,
+        "notified": group.notified,
+        "sequence": group.sequence,
+        "next_flush_at": _dt(group.next_flush_ms),
+        "last_flush_at": _dt(group.last_flush_ms),
+        "created_at": utc_datetime(group.created_ms / 1000),
+    }
+
+
+def _group_of(row: AlertGroupRow) -> GroupState:
+    return GroupState(
+        key=row.key,
+        route_id=row.route_id,
+        labels=dict(row.labels),
+        notified=dict(row.notified),
+        sequence=row.sequence,
+        next_flush_ms=_ms(row.next_flush_at) if row.next_flush_at else None,
+        last_flush_ms=_ms(row.last_flush_at) if row.last_flush_at else None,
+        created_ms=_ms(row.created_at),
+    )
