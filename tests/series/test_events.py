@@ -4,7 +4,7 @@ the very series ``/metrics`` shows, readable by PromQL at once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import httpx
@@ -35,6 +35,8 @@ from tradewarden.runtime import SYSTEM, Runtime
 from tradewarden.series import LabelMatcher, Labels, MatchOp, SeriesStore, is_stale
 from tradewarden.series._events import METRIC_NAMES, ControlSeries, EventModel
 from tradewarden.series._exposition import parse_exposition
+
+from .test_events_rules import SUGGESTED_RULES
 
 _EVERYTHING = [LabelMatcher("__name__", MatchOp.NOT_EQUAL, "")]
 
@@ -342,11 +344,18 @@ def test_the_names_are_claimed_on_the_registry() -> None:
         BreakerMetrics(registry)  # a second exporter of the guard's breakers on the warden
 
 
+async def _has(names: Awaitable[list[str]], name: str) -> bool:
+    return name in await names
+
+
 def _service_config(tmp_path: Path) -> Path:
     path = tmp_path / "tw.yaml"
+    (tmp_path / "control.yml").write_text(SUGGESTED_RULES, encoding="utf-8")
     path.write_text(
         "metrics:\n  self_scrape_interval_s: 0.05\n"
-        "monitors:\n  - name: nightly\n    kind: heartbeat\n    period_s: 3600\n",
+        "monitors:\n  - name: nightly\n    kind: heartbeat\n    period_s: 3600\n"
+        # evaluated once an hour: only the arriving samples can wake the rules in time
+        "rules:\n  files: [control.yml]\n  packs: []\n  evaluation_interval: 3600\n",
         encoding="utf-8",
     )
     return path
@@ -377,6 +386,16 @@ async def test_the_api_kill_switch_through_the_app(
         assert _query(store, 'tradewarden_trading_state{state="HALTED"}', runtime.clock) == {
             Labels.of(state="HALTED"): 1.0
         }
+
+        async def firing() -> list[str]:
+            alerts = (await http.get("/api/v1/alerts", headers=bearer(token))).json()
+            return [
+                a["labels"]["alertname"] for a in alerts["data"]["alerts"] if a["state"] == "firing"
+            ]
+
+        # The suggested rule fires, woken by the sample (the group's interval is an hour).
+        await eventually(lambda: _has(firing(), "TradingHalted"))
+
         answer = await http.get(
             "/api/v1/query",
             params={"query": 'tradewarden_trading_state_changes_total{action="halt"}'},
