@@ -18,6 +18,8 @@ import httpx
 from prometheus_client import CollectorRegistry, Gauge, PlatformCollector, ProcessCollector
 
 from tradewarden._version import __version__
+from tradewarden.alerting import Alerting
+from tradewarden.alerting._sink import FanOutAlertSink
 from tradewarden.auth import (
     AccessTokenIssuer,
     AuthService,
@@ -130,6 +132,8 @@ class Runtime:
     _rules_unsubscribe: Callable[[], None] | None = field(init=False, default=None)
     # Notification delivery (notify/): the outbox, its channels and workers.
     notifier: Notifier | None = field(init=False, default=None)
+    # Alerting (alerting/): routing, grouping, silences; it enqueues through the notifier.
+    alerting: Alerting | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
@@ -205,6 +209,15 @@ class Runtime:
             registry=self.registry,
             check_secrets=run_probes,
         )
+        self.alerting = Alerting(
+            self.database,
+            self.clock,
+            self.config,
+            enqueue=self.notifier.enqueue,
+            per_alert_channels=[c.name for c in self.config.channels if c.type == "pagerduty"],
+        )
+        await self.alerting.start(run=run_probes)  # resumes the stored groups' deadlines
+        self.rules.sink = FanOutAlertSink([self.rules.sink, self.alerting.sink])
         if bootstrap_admin:
             self.first_admin = await self._ensure_first_admin()
             if self.first_admin is not None and announce is not None:
@@ -336,6 +349,8 @@ class Runtime:
             await self._flips.aclose()  # the flips handed over before the stop
         if self._series_keeper is not None:
             await self._series_keeper.stop()  # the final snapshot, after the last result
+        if self.alerting is not None:
+            await self.alerting.stop()  # before the notifier it enqueues through
         if self.notifier is not None:
             await self.notifier.aclose()  # after everything that enqueues; attempts finish
         if self._http is not None:

@@ -17,11 +17,13 @@ from tradewarden.alerting._config import (
 from tradewarden.alerting._matchers import MatcherError, format_matchers, parse_matchers
 from tradewarden.alerting._model import Alert, Source, fingerprint
 from tradewarden.alerting._routing import Route, RouteMatch, Router, build_route
+from tradewarden.alerting._service import Alerting
 from tradewarden.alerting._severity import severity_of
 from tradewarden.alerting._timeintervals import TimeInterval, TimeIntervalSpec, TimeRange
 
 __all__ = [
     "Alert",
+    "Alerting",
     "InhibitRuleConfig",
     "MatcherError",
     "ReceiverConfig",
