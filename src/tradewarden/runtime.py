@@ -34,6 +34,7 @@ from tradewarden.clock import Clock, SystemClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings, load_config_file
 from tradewarden.control import Control, open_control
 from tradewarden.errors import ConfigError, ConflictError
+from tradewarden.escalation import ACK_LINK_TTL_S, AckLinks, Escalator
 from tradewarden.health import Readiness
 from tradewarden.notify import Notifier
 from tradewarden.probes import (
@@ -134,6 +135,8 @@ class Runtime:
     notifier: Notifier | None = field(init=False, default=None)
     # Alerting (alerting/): routing, grouping, silences; it enqueues through the notifier.
     alerting: Alerting | None = field(init=False, default=None)
+    # Escalations and acknowledgements (escalation/): steps fired through the notifier.
+    escalator: Escalator | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.database = Database(self.settings.effective_database_url)
@@ -218,6 +221,7 @@ class Runtime:
         )
         await self.alerting.start(run=run_probes)  # resumes the stored groups' deadlines
         self.rules.sink = FanOutAlertSink([self.rules.sink, self.alerting.sink])
+        self.escalator = self._build_escalator(self.notifier, signing_key)
         if bootstrap_admin:
             self.first_admin = await self._ensure_first_admin()
             if self.first_admin is not None and announce is not None:
@@ -236,6 +240,7 @@ class Runtime:
             # The service (not the CLI's admin commands) also follows the trading state.
             await self.control.watch(self.registry)
             self.notifier.start()  # before anything that alerts
+            self.escalator.start()  # resumes the stored deadlines
             await self._start_series()
             await self._start_probes()
             scheduler = self.scheduler
@@ -349,6 +354,8 @@ class Runtime:
             await self._flips.aclose()  # the flips handed over before the stop
         if self._series_keeper is not None:
             await self._series_keeper.stop()  # the final snapshot, after the last result
+        if self.escalator is not None:
+            await self.escalator.stop()
         if self.alerting is not None:
             await self.alerting.stop()  # before the notifier it enqueues through
         if self.notifier is not None:
@@ -362,6 +369,20 @@ class Runtime:
         if self.redis is not None:
             await self.redis.close()
         await self.database.dispose()
+
+    def _build_escalator(self, notifier: Notifier, signing_key: str) -> Escalator:
+        config = self.config
+        # Ack links point where operators reach the warden (the rules' external URL).
+        base_url = config.rules.external_url or f"http://{config.server.host}:{config.server.port}"
+        return Escalator(
+            self.database,
+            self.clock,
+            notifier.enqueue,
+            people=config.people,
+            schedules=config.schedules,
+            channels=[channel.name for channel in config.channels],
+            links=AckLinks(signing_key, base_url=base_url, ttl_s=ACK_LINK_TTL_S),
+        )
 
     async def _signing_key(self) -> str:
         if self.settings.jwt_secret is not None:

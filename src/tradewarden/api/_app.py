@@ -19,6 +19,7 @@ from tradewarden.api.routers import (
     admin_metrics,
     auth,
     control,
+    escalation,
     health,
     heartbeats,
     metrics,
@@ -92,6 +93,7 @@ def create_app(
         query.router,
         rules.router,
         notifications.router,
+        escalation.router,
     ):
         app.include_router(router)
     if docs:

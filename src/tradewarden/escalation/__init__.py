@@ -17,7 +17,7 @@ from tradewarden.escalation._config import (
     parse_on_call,
 )
 from tradewarden.escalation._escalator import EnqueuePort, Escalator, OverrideError
-from tradewarden.escalation._links import AckLinks, AckTicket
+from tradewarden.escalation._links import ACK_LINK_TTL_S, AckLinks, AckTicket
 from tradewarden.escalation._policy import (
     SEQUENCE_BASE,
     Done,
@@ -39,6 +39,7 @@ from tradewarden.escalation._schedule import (
 )
 
 __all__ = [
+    "ACK_LINK_TTL_S",
     "SEQUENCE_BASE",
     "AckLinks",
     "AckTicket",

@@ -18,12 +18,14 @@ import jwt
 
 from tradewarden.errors import AuthError
 
-__all__ = ["AckLinks", "AckTicket"]
+__all__ = ["ACK_LINK_TTL_S", "AckLinks", "AckTicket"]
 
 _ALGORITHM = "HS256"
 _AUDIENCE = "tradewarden-ack"
 _LABEL = b"tradewarden escalation ack link v1"
 _MIN_KEY_BYTES = 32
+# A link in a message holds for a day: longer than any default escalation runs.
+ACK_LINK_TTL_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,13 @@ class AckLinks:
                 self._key,
                 algorithms=[_ALGORITHM],
                 audience=_AUDIENCE,
-                # The expiry is checked below against the injected clock, not PyJWT's.
-                options={"require": ["exp", "sub", "aud"], "verify_exp": False},
+                # Time claims are checked below against the injected clock, not PyJWT's.
+                options={
+                    "require": ["exp", "sub", "aud"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.PyJWTError:
             raise AuthError("this acknowledgement link is invalid or has expired") from None
