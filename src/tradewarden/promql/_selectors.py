@@ -6,7 +6,7 @@ with stale markers removed)."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from itertools import compress
 from math import isnan
 from operator import attrgetter
@@ -59,21 +59,16 @@ class _Selected:
         self.max_last = -(2**63)
 
 
-def _range_series(labels: Labels, ts: Sequence[int], vs: Sequence[float]) -> Series | None:
-    """A range selector's series as tuples without stale markers; None when nothing is
-    left. Tuples, not lists: the collector stops tracking a tuple of numbers at its first
-    collection, so a query's windows do not pile up in its oldest generation (and
-    trigger full collections over the whole store)."""
-    ts = tuple(ts)
-    vs = tuple(vs)
-    if isnan(sum(vs)):  # any NaN (or +Inf and -Inf)
-        keep = [i for i, v in enumerate(vs) if not is_stale(v)]
-        if len(keep) < len(vs):
-            ts = tuple([ts[i] for i in keep])
-            vs = tuple([vs[i] for i in keep])
-            if not ts:
-                return None
-    return Series(labels, ts, vs)
+def _without_stale(
+    ts: tuple[int, ...], vs: tuple[float, ...]
+) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    """``ts`` and ``vs`` without stale markers; None when nothing is left."""
+    keep = [i for i, v in enumerate(vs) if not is_stale(v)]
+    if len(keep) == len(vs):
+        return ts, vs
+    if not keep:
+        return None
+    return tuple([ts[i] for i in keep]), tuple([vs[i] for i in keep])
 
 
 # The three ways to keep a selection, each one loop over the store's series; each returns
@@ -81,18 +76,23 @@ def _range_series(labels: Labels, ts: Sequence[int], vs: Sequence[float]) -> Ser
 
 
 def _read_ranges(out: _Selected, found: Iterable[SeriesData]) -> int:
+    # Tuples, not lists: the collector stops tracking a tuple of numbers at its first
+    # collection, so a query's windows do not pile up in its oldest generation (and
+    # trigger full collections over the whole store).
     read = 0
     first, last = out.min_first, out.max_last
     append = out.series.append
     for data in found:
-        ts: Sequence[int] = data.timestamps
-        if not ts:
+        if not data.timestamps:
             continue
-        series = _range_series(data.labels, ts, data.values)
-        if series is None:
-            continue
-        append(series)
-        ts = series.ts
+        ts = tuple(data.timestamps)
+        vs = tuple(data.values)
+        if isnan(sum(vs)):  # any NaN (or +Inf and -Inf): maybe stale markers to drop
+            kept = _without_stale(ts, vs)
+            if kept is None:
+                continue
+            ts, vs = kept
+        append(Series(data.labels, ts, vs))
         read += len(ts)
         if ts[0] < first:  # noqa: PLR1730 - no call per series
             first = ts[0]
