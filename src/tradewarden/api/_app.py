@@ -17,6 +17,7 @@ from tradewarden.api._middleware import BodyLimitMiddleware, RequestContextMiddl
 from tradewarden.api.routers import (
     admin,
     admin_metrics,
+    alerting,
     auth,
     control,
     escalation,
@@ -94,6 +95,7 @@ def create_app(
         rules.router,
         notifications.router,
         escalation.router,
+        alerting.router,
     ):
         app.include_router(router)
     if docs:
