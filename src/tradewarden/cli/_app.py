@@ -23,6 +23,7 @@ from tradewarden.cli._context import (
 from tradewarden.cli._control import register_control_commands
 from tradewarden.cli._export import export_app
 from tradewarden.cli._monitors import monitor_app
+from tradewarden.cli._oncall import register_oncall_commands
 from tradewarden.cli._queues import queue_app
 from tradewarden.cli._serve import serve
 from tradewarden.cli._users import apikey_app, user_app
@@ -175,6 +176,7 @@ def _print_status(body: dict[str, Any]) -> None:
 
 # After the commands above, so that `--help` lists them first.
 register_control_commands(app)
+register_oncall_commands(app)
 
 
 def main() -> None:
