@@ -63,53 +63,47 @@ def _extrapolated(is_counter: bool, is_rate: bool) -> VectorFn:
         window = window_arg(call, 0)
         t = call.t
         keep = call.keep
+        start_ms, end_ms, range_s = window.start_ms, window.end_ms, window.range_ms / 1000
         out = Vector()
         append = out.append
         for s in window.series:
-            if len(s.ts) < 2:  # _extrapolate's None, without the call
+            # Prometheus's extrapolatedRate, written out in the loop (no call per series).
+            ts, vs = s.ts, s.vs
+            n = len(ts)
+            if n < 2:
                 continue
-            v = _extrapolate(s, window, is_counter, is_rate)
-            if v is not None and (keep is None or keep(v)):
+            first_t, last_t = ts[0], ts[-1]
+            first_v = vs[0]
+            result = vs[-1] - first_v
+            if is_counter:
+                prev = first_v
+                for v in vs:
+                    if v < prev:
+                        result += prev
+                    prev = v
+            to_start = (first_t - start_ms) / 1000
+            to_end = (end_ms - last_t) / 1000
+            sampled = (last_t - first_t) / 1000
+            average = sampled / (n - 1)
+            threshold = average * 1.1
+            if to_start >= threshold:
+                to_start = average / 2
+            if is_counter and result > 0 and first_v >= 0:
+                # A counter cannot go below zero: extrapolate at most to where it was 0.
+                to_zero = sampled * (first_v / result)
+                if to_zero < to_start:  # noqa: PLR1730 - min(), without the call
+                    to_start = to_zero
+            if to_end >= threshold:
+                to_end = average / 2
+            factor = (sampled + to_start + to_end) / sampled
+            if is_rate:
+                factor /= range_s
+            v = result * factor
+            if keep is None or keep(v):
                 append(Sample(s.labels, t, v, True))
         return out
 
     return impl
-
-
-def _extrapolate(
-    series: Series, window: RangeWindow, is_counter: bool, is_rate: bool
-) -> float | None:
-    ts, vs = series.ts, series.vs
-    n = len(ts)
-    if n < 2:
-        return None
-    first_t, last_t = ts[0], ts[-1]
-    result = vs[-1] - vs[0]
-    if is_counter:
-        prev = vs[0]
-        for v in vs:
-            if v < prev:
-                result += prev
-            prev = v
-    to_start = (first_t - window.start_ms) / 1000
-    to_end = (window.end_ms - last_t) / 1000
-    sampled = (last_t - first_t) / 1000
-    average = sampled / (n - 1)
-    threshold = average * 1.1
-    if to_start >= threshold:
-        to_start = average / 2
-    if is_counter:
-        # A counter cannot go below zero: extrapolate at most to where it was 0.
-        to_zero = to_start
-        if result > 0 and vs[0] >= 0:
-            to_zero = sampled * (vs[0] / result)
-        to_start = min(to_start, to_zero)
-    if to_end >= threshold:
-        to_end = average / 2
-    factor = (sampled + to_start + to_end) / sampled
-    if is_rate:
-        factor /= window.range_ms / 1000
-    return result * factor
 
 
 def _counter_rate(inner: VectorFn) -> VectorFn:
@@ -152,17 +146,16 @@ def _instant_value(is_rate: bool) -> SeriesFn:
     return fn
 
 
-def _linear_regression(
-    ts: Sequence[int], vs: Sequence[float], intercept_ms: int
-) -> tuple[float, float]:
-    # Least squares with Kahan-compensated sums, as Prometheus's linearRegression. This
-    # loop leaves out the compensation's reset on an infinite sum: a sum that reaches
-    # ±Inf never comes back (Inf, or NaN after -Inf), so finite sums at the end mean the
-    # reset never happened and the result is the careful loop's, bit for bit.
-    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
-    for t, v in zip(ts, vs, strict=True):
-        x = (t - intercept_ms) / 1e3
-        for_xy = x * v
+# A window's x side of the regression: the x values, their compensated sum and sum of
+# squares. It depends only on the timestamps (and the intercept time): series scraped
+# together share it, so one call works it out once per distinct set of timestamps.
+_XSums = tuple[tuple[float, ...], float, float]
+
+
+def _x_sums(ts: Sequence[int], intercept_ms: int) -> _XSums | None:
+    xs = tuple([(t - intercept_ms) / 1e3 for t in ts])
+    sx = cx = sx2 = cx2 = 0.0
+    for x in xs:
         for_x2 = x * x
         new = sx + x
         if abs(sx) >= abs(x):
@@ -170,6 +163,40 @@ def _linear_regression(
         else:
             cx += (x - new) + sx
         sx = new
+        new = sx2 + for_x2
+        if abs(sx2) >= abs(for_x2):
+            cx2 += (sx2 - new) + for_x2
+        else:
+            cx2 += (for_x2 - new) + sx2
+        sx2 = new
+    if not isfinite(sx + cx + sx2 + cx2):
+        return None
+    return xs, sx + cx, sx2 + cx2
+
+
+def _linear_regression(
+    ts: Sequence[int],
+    vs: Sequence[float],
+    intercept_ms: int,
+    cache: dict[tuple[int, ...], _XSums] | None = None,
+) -> tuple[float, float]:
+    # Least squares with Kahan-compensated sums, as Prometheus's linearRegression; each of
+    # the four sums is its own sequence of additions, so the x sums can come from the
+    # cache. These loops leave out the compensation's reset on an infinite sum: a sum
+    # that reaches ±Inf never comes back (Inf, or NaN after -Inf), so finite sums at the
+    # end mean the reset never happened and the result is the careful loop's, bit for bit.
+    key = ts if cache is not None and type(ts) is tuple else None
+    xsums = None if key is None or cache is None else cache.get(key)
+    if xsums is None:
+        xsums = _x_sums(ts, intercept_ms)
+        if xsums is None:
+            return _linear_regression_careful(ts, vs, intercept_ms)
+        if key is not None and cache is not None:
+            cache[key] = xsums
+    xs, sx, sx2 = xsums
+    sy = cy = sxy = cxy = 0.0
+    for x, v in zip(xs, vs, strict=True):
+        for_xy = x * v
         new = sy + v
         if abs(sy) >= abs(v):
             cy += (sy - new) + v
@@ -182,22 +209,14 @@ def _linear_regression(
         else:
             cxy += (for_xy - new) + sxy
         sxy = new
-        new = sx2 + for_x2
-        if abs(sx2) >= abs(for_x2):
-            cx2 += (sx2 - new) + for_x2
-        else:
-            cx2 += (for_x2 - new) + sx2
-        sx2 = new
-    if not isfinite(sx + sy + sxy + sx2 + cx + cy + cxy + cx2):
+    if not isfinite(sy + cy + sxy + cxy):
         return _linear_regression_careful(ts, vs, intercept_ms)
     init_y = vs[0]
     if not any(map(ne, islice(vs, 1, None), repeat(init_y))):  # constant
         return 0.0, init_y
     n = float(len(ts))
-    sx += cx
     sy += cy
     sxy += cxy
-    sx2 += cx2
     cov_xy = sxy - sx * sy / n
     var_x = sx2 - sx * sx / n
     slope = go_div(cov_xy, var_x)
@@ -269,20 +288,26 @@ def _linear_regression_careful(  # noqa: PLR0912, PLR0915 - four Kahan sums writ
     return slope, intercept
 
 
-def _deriv(series: Series) -> float | None:
-    if len(series.ts) < 2:
-        return None
-    slope, _ = _linear_regression(series.ts, series.vs, series.ts[0])
-    return slope
-
-
-def _predict_linear(call: Call) -> Vector:
-    duration = scalar_arg(call, 1)
+def _deriv(call: Call) -> Vector:
+    cache: dict[tuple[int, ...], _XSums] = {}
 
     def fn(series: Series) -> float | None:
         if len(series.ts) < 2:
             return None
-        slope, intercept = _linear_regression(series.ts, series.vs, call.t)
+        slope, _ = _linear_regression(series.ts, series.vs, series.ts[0], cache)
+        return slope
+
+    return _apply(call, window_arg(call, 0), fn)
+
+
+def _predict_linear(call: Call) -> Vector:
+    duration = scalar_arg(call, 1)
+    cache: dict[tuple[int, ...], _XSums] = {}
+
+    def fn(series: Series) -> float | None:
+        if len(series.ts) < 2:
+            return None
+        slope, intercept = _linear_regression(series.ts, series.vs, call.t, cache)
         return slope * duration + intercept
 
     return _apply(call, window_arg(call, 0), fn)
@@ -538,7 +563,7 @@ RANGE_FUNCTIONS: dict[str, FunctionImpl] = {
     "delta": _extrapolated(is_counter=False, is_rate=False),
     "irate": _over_series(_instant_value(is_rate=True)),
     "idelta": _over_series(_instant_value(is_rate=False)),
-    "deriv": _over_series(_deriv),
+    "deriv": _deriv,
     "predict_linear": _predict_linear,
     "double_exponential_smoothing": _double_exponential_smoothing,
     "changes": _over_series(_changes),
