@@ -26,6 +26,7 @@ from tradewarden.cli._monitors import monitor_app
 from tradewarden.cli._oncall import register_oncall_commands
 from tradewarden.cli._queues import queue_app
 from tradewarden.cli._serve import serve
+from tradewarden.cli._silences import silence_app
 from tradewarden.cli._users import apikey_app, user_app
 from tradewarden.config import EXAMPLE_CONFIG
 from tradewarden.runtime import Runtime
@@ -49,6 +50,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(queue_app, name="queue")
 app.add_typer(export_app, name="export")
+app.add_typer(silence_app, name="silence")
 
 
 @app.command()
