@@ -380,6 +380,7 @@ class Runtime:
             notifier.enqueue,
             people=config.people,
             schedules=config.schedules,
+            policies=config.escalation_policies,
             channels=[channel.name for channel in config.channels],
             links=AckLinks(signing_key, base_url=base_url, ttl_s=ACK_LINK_TTL_S),
         )

@@ -16,7 +16,7 @@ from support.notify_wire import WireServer
 from tradewarden.clock import ManualClock, utc_datetime
 from tradewarden.errors import ConflictError, NotFoundError
 from tradewarden.escalation import Escalator, PolicyConfig, StepConfig
-from tradewarden.notify import Notifier
+from tradewarden.notify import Notifier, Severity
 from tradewarden.store import (
     Database,
     EscalationRepository,
@@ -132,8 +132,7 @@ async def test_a_step_that_failed_before_its_commit_fires_once_later(
 
     escalator = make_escalator(enqueue=crashing)
     await escalator.open("bot-down", alert(), PAGE)
-    with pytest.raises(OSError, match="killed"):
-        await escalator.run_due()
+    assert await escalator.run_due() == 0  # logged; the step stays due
     assert await _notifications(database) == 0  # rolled back with the step
     assert await escalator.run_due() == 1
     assert await escalator.run_due() == 0
@@ -237,3 +236,17 @@ async def test_the_loop_fires_when_woken(
         await eventually(lambda: "/bob-hook" in paths(wire))
     finally:
         await escalator.stop()
+
+
+async def test_escalate_picks_the_severitys_policy_or_the_seeds_default(
+    make_escalator: EscalatorFactory, notifier: Notifier, wire: WireServer
+) -> None:
+    mine = PAGE.model_copy(update={"name": "mine", "severities": (Severity.P0,)})
+    escalator = make_escalator(policies=(mine,))
+    assert (await escalator.escalate("a", alert())).policy_name == "mine"
+    p1 = alert("b").model_copy(update={"severity": Severity.P1})
+    assert (await escalator.escalate("b", p1)).policy_name == "default-P1"
+    assert await escalator.run_due() == 2
+    await _deliver(notifier)
+    # P0: the chat and the primary; P1 by the seeds: every schedule's primary.
+    assert sorted(paths(wire)) == ["/alice-hook", "/alice-hook", "/chat"]

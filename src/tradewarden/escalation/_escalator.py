@@ -40,9 +40,10 @@ from tradewarden.escalation._policy import (
     initial_state,
     next_action,
     notification_sequence,
+    policy_for,
 )
 from tradewarden.escalation._schedule import Override, who_is_on_call
-from tradewarden.notify import Message, MessageStatus
+from tradewarden.notify import Message, MessageStatus, Severity
 from tradewarden.store import (
     Database,
     Escalation,
@@ -99,6 +100,7 @@ class Escalator:
         *,
         people: Iterable[PersonConfig] = (),
         schedules: Iterable[ScheduleConfig] = (),
+        policies: Iterable[PolicyConfig] = (),
         channels: Iterable[str] = (),
         links: AckLinks | None = None,
         poll_interval_s: float = 5.0,
@@ -111,6 +113,7 @@ class Escalator:
             people={p.name: p for p in people}, schedules={s.name: s for s in schedules}
         )
         self._channels = frozenset(channels)
+        self.policies = tuple(policies)
         self.links = links
         self.poll_interval_s = poll_interval_s
         self.batch = batch
@@ -122,6 +125,17 @@ class Escalator:
     def ack_url_for(self, key: str) -> str | None:
         """Return a signed acknowledgement link for ``key`` (None without links)."""
         return None if self.links is None else self.links.url(key, now=self.clock.now())
+
+    def policy_for(self, severity: Severity) -> PolicyConfig:
+        """Return the policy ``severity`` escalates by: the configured default for it, else
+        the seeds' (``default_policy``)."""
+        return policy_for(severity, self.policies)
+
+    async def escalate(
+        self, key: str, message: Message, *, session: AsyncSession | None = None
+    ) -> Escalation:
+        """``open`` with the policy of the message's severity."""
+        return await self.open(key, message, self.policy_for(message.severity), session=session)
 
     async def open(
         self,
@@ -253,6 +267,13 @@ class Escalator:
                 fired += await self._fire(key, now)
             except _LostError:
                 continue
+            except (SQLAlchemyError, OSError, TradewardenError, ValueError) as exc:
+                # Rolled back: the step stays due and is tried again; the others go on.
+                _log.warning(
+                    "an escalation step could not be fired",
+                    key=key,
+                    error=f"{type(exc).__name__}: {str(exc)[:200]}",
+                )
         return fired
 
     async def _fire(self, key: str, now: float) -> int:
