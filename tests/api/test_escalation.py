@@ -4,11 +4,14 @@ on-call overrides stored and audited."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
+from io import StringIO
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+import structlog
 
 from support.http import bearer
 from support.notify_wire import WireServer
@@ -26,7 +29,7 @@ from tradewarden.escalation import (
 from tradewarden.notify import AppriseChannelConfig, Message, Severity
 from tradewarden.runtime import SYSTEM, Runtime
 from tradewarden.store import AuditRepository
-from tradewarden.telemetry import redact_text
+from tradewarden.telemetry import configure_logging, redact_text
 
 KEY = 'group/{alertname="BotDown"}'
 PAGE = PolicyConfig(
@@ -201,3 +204,43 @@ async def test_overrides_are_stored_audited_and_change_who_is_on_call(
     after = await client.get("/v1/oncall", headers=keys["viewer"])
     assert after.json()["layers"][0]["on_call"] == "alice"
     assert len(await _audit(runtime, "oncall.override.delete")) == 1
+
+
+async def test_the_link_token_never_reaches_the_log(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await _open(runtime)
+    assert runtime.escalator is not None
+    path = urlsplit(runtime.escalator.ack_url_for(KEY) or "").path
+    token = path.rsplit("/", 1)[1]
+    stream = StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("INFO", "json", stream=stream)
+    try:
+        assert (await client.get(path)).status_code == 200
+        assert (await client.post(path, data={"reason": "ok"})).status_code == 200
+        await runtime.escalator.open("other", Message(fingerprint="o", title="o"), PAGE)
+        await runtime.escalator.run_due()
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()
+    logged = stream.getvalue()
+    assert "/v1/ack/" in logged  # the access log has the requests
+    assert token not in logged
+    assert token.split(".")[2] not in logged  # not even the signature
+
+
+async def test_escalations_filter_by_status_and_refuse_unknown_ones(
+    runtime: Runtime, client: httpx.AsyncClient, keys: dict[str, dict[str, str]]
+) -> None:
+    await _open(runtime)
+    open_ = await client.get("/v1/escalations?status=open", headers=keys["viewer"])
+    assert [e["key"] for e in open_.json()] == [KEY]
+    none = await client.get("/v1/escalations?status=resolved", headers=keys["viewer"])
+    assert none.json() == []
+    bad = await client.get("/v1/escalations?status=sleeping", headers=keys["viewer"])
+    assert bad.status_code == 422
+    assert [f["field"] for f in bad.json()["error"]["fields"]] == ["query.status.0"]

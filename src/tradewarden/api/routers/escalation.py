@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import html
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -44,6 +44,7 @@ _Reason = Annotated[
     str, Field(min_length=1, max_length=500, description="Why: written to the audit log.")
 ]
 _FORM_MAX_BYTES = 4096
+Status = Literal["open", "exhausted", "acknowledged", "resolved"]
 
 
 class AckBody(BaseModel):
@@ -181,7 +182,7 @@ async def acknowledge(
 async def list_escalations(
     runtime: RuntimeDep,
     _viewer: Viewer,
-    status: Annotated[list[str] | None, Query(description="Only these statuses.")] = None,
+    status: Annotated[list[Status] | None, Query(description="Only these statuses.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EscalationOut]:
     """Return escalations, most recently changed first."""
