@@ -383,6 +383,7 @@ class Runtime:
             policies=config.escalation_policies,
             channels=[channel.name for channel in config.channels],
             links=AckLinks(signing_key, base_url=base_url, ttl_s=ACK_LINK_TTL_S),
+            registry=self.registry,
         )
 
     async def _signing_key(self) -> str:

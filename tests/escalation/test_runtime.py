@@ -48,6 +48,8 @@ async def test_a_restarted_runtime_fires_the_next_step_on_time_and_nothing_twice
     await second.start(bootstrap_admin=False, run_probes=True)
     try:
         await eventually(lambda: "/bob-hook" in paths(wire))
+        steps = second.registry.get_sample_value("escalation_steps_total", {"policy": "page"})
+        assert steps == 1
         assert sorted(paths(wire)) == ["/alice-hook", "/bob-hook", "/chat"]
         assert second.escalator is not None
         # The same signing key, so the first instance's links still verify.

@@ -18,6 +18,7 @@ from tradewarden.escalation._config import (
 )
 from tradewarden.escalation._escalator import EnqueuePort, Escalator, OverrideError
 from tradewarden.escalation._links import ACK_LINK_TTL_S, AckLinks, AckTicket
+from tradewarden.escalation._metrics import EscalationMetrics
 from tradewarden.escalation._policy import (
     SEQUENCE_BASE,
     Done,
@@ -45,6 +46,7 @@ __all__ = [
     "AckTicket",
     "Done",
     "EnqueuePort",
+    "EscalationMetrics",
     "EscalationState",
     "EscalationStatus",
     "Escalator",

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ from tradewarden.escalation._config import (
     StepConfig,
 )
 from tradewarden.escalation._links import AckLinks
+from tradewarden.escalation._metrics import EscalationMetrics
 from tradewarden.escalation._policy import (
     Done,
     EscalationState,
@@ -105,6 +107,7 @@ class Escalator:
         links: AckLinks | None = None,
         poll_interval_s: float = 5.0,
         batch: int = 100,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -114,6 +117,10 @@ class Escalator:
         )
         self._channels = frozenset(channels)
         self.policies = tuple(policies)
+        self.metrics = EscalationMetrics(registry)
+        for policy in self.policies:  # their series from 0, so rate() sees the first
+            self.metrics.steps.labels(policy.name)
+            self.metrics.acknowledgements.labels(policy.name)
         self.links = links
         self.poll_interval_s = poll_interval_s
         self.batch = batch
@@ -220,6 +227,8 @@ class Escalator:
                 ack_reason=reason,
                 updated_at=utc_datetime(now),
             )
+            if changed:
+                self.metrics.acknowledgements.labels(row.policy_name).inc()
             if changed and row.notified:
                 notice = Message.model_validate(row.message).model_copy(
                     update={"status": MessageStatus.ACKNOWLEDGED, "ack_url": None}
@@ -258,16 +267,19 @@ class Escalator:
         now = self.clock.now()
         async with self.database.read_session() as session:
             due = [
-                row.key
+                (row.key, row.policy_name)
                 for row in await EscalationRepository(session).due(utc_datetime(now), self.batch)
             ]
         fired = 0
-        for key in due:
+        for key, policy in due:
             try:
-                fired += await self._fire(key, now)
+                if await self._fire(key, now):
+                    fired += 1
+                    self.metrics.steps.labels(policy).inc()  # committed
             except _LostError:
                 continue
             except (SQLAlchemyError, OSError, TradewardenError, ValueError) as exc:
+                self.metrics.failures.labels(policy).inc()
                 # Rolled back: the step stays due and is tried again; the others go on.
                 _log.warning(
                     "an escalation step could not be fired",
@@ -276,12 +288,12 @@ class Escalator:
                 )
         return fired
 
-    async def _fire(self, key: str, now: float) -> int:
+    async def _fire(self, key: str, now: float) -> bool:
         async with self.database.session() as session:
             repo = EscalationRepository(session)
             row = await repo.get(key)
             if row is None or row.status != OPEN or row.due_at is None:
-                return 0
+                return False
             policy = PolicyConfig.model_validate(row.policy)
             state = EscalationState(
                 step=row.step,
@@ -292,9 +304,9 @@ class Escalator:
             action = next_action(policy, state, now)
             if isinstance(action, Done):
                 await repo.advance(row, status=action.status.value, due_at=None)
-                return 0
+                return False
             if not isinstance(action, Fire):
-                return 0
+                return False
             channels = self._known(await self._targets(session, action.step, now))
             after = action.state
             won = await repo.advance(
@@ -328,7 +340,7 @@ class Escalator:
                 round=row.round + 1,
                 channels=channels,
             )
-            return 1
+            return True
 
     @staticmethod
     async def _get(repo: EscalationRepository, key: str) -> Escalation:
