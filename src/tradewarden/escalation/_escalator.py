@@ -457,11 +457,15 @@ class Escalator:
         while True:
             wait_s = self.poll_interval_s
             try:
-                await self.run_due()
+                if await self.run_due() > 0:
+                    continue  # more may be due (a full batch, a step without a wait)
                 async with self.database.read_session() as session:
                     due = await EscalationRepository(session).next_due()
-                if due is not None:
-                    wait_s = min(wait_s, max(0.0, due.timestamp() - self.clock.now()))
+                # A step still due now failed or is another instance's: look again at the
+                # poll, not in a tight loop.
+                remaining = None if due is None else due.timestamp() - self.clock.now()
+                if remaining is not None and remaining > 0:
+                    wait_s = min(wait_s, remaining)
             except (SQLAlchemyError, OSError, TradewardenError) as exc:
                 _log.warning("escalations could not be fired", error=type(exc).__name__)
             await self._wait(wait_s)
