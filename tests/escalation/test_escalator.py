@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from escalation.conftest import PAGE, EscalatorFactory, alert, paths
 from support.eventually import eventually
@@ -19,6 +19,7 @@ from tradewarden.escalation import Escalator, PolicyConfig, StepConfig
 from tradewarden.notify import Notifier, Severity
 from tradewarden.store import (
     Database,
+    Escalation,
     EscalationRepository,
     Notification,
     OverrideRepository,
@@ -250,3 +251,18 @@ async def test_escalate_picks_the_severitys_policy_or_the_seeds_default(
     await _deliver(notifier)
     # P0: the chat and the primary; P1 by the seeds: every schedule's primary.
     assert sorted(paths(wire)) == ["/alice-hook", "/alice-hook", "/chat"]
+
+
+async def test_a_step_that_cannot_be_fired_does_not_hold_up_the_others(
+    make_escalator: EscalatorFactory, database: Database
+) -> None:
+    escalator = make_escalator()
+    await escalator.open("broken", alert("broken"), PAGE)
+    await escalator.open("fine", alert("fine"), PAGE)
+    async with database.session() as session:
+        await session.execute(
+            update(Escalation).where(Escalation.key == "broken").values(policy={"steps": "?"})
+        )
+    assert await escalator.run_due() == 1
+    rows = {row["key"]: row["fired"] for row in await _list(escalator)}
+    assert rows == {"broken": 0, "fine": 1}  # the broken one stays due, for an operator
