@@ -266,3 +266,8 @@ async def test_a_step_that_cannot_be_fired_does_not_hold_up_the_others(
     assert await escalator.run_due() == 1
     rows = {row["key"]: row["fired"] for row in await _list(escalator)}
     assert rows == {"broken": 0, "fine": 1}  # the broken one stays due, for an operator
+
+
+async def test_a_key_too_long_for_the_store_is_refused(make_escalator: EscalatorFactory) -> None:
+    with pytest.raises(ValueError, match="1 to 400 characters, not 401"):
+        await make_escalator().open("k" * 401, alert(), PAGE)

@@ -58,6 +58,7 @@ from tradewarden.telemetry import get_logger
 __all__ = ["EnqueuePort", "Escalator", "OverrideError"]
 
 _log = get_logger("tradewarden.escalation")
+KEY_MAX = 400  # the column's width
 OPEN, EXHAUSTED = EscalationStatus.OPEN.value, EscalationStatus.EXHAUSTED.value
 ACKNOWLEDGED, RESOLVED = EscalationStatus.ACKNOWLEDGED.value, EscalationStatus.RESOLVED.value
 
@@ -158,6 +159,8 @@ class Escalator:
         is (an acknowledgement holds until the alert resolves); a resolved one starts
         again as a new generation.
         """
+        if not 0 < len(key) <= KEY_MAX:
+            raise ValueError(f"an escalation key has 1 to {KEY_MAX} characters, not {len(key)}")
         now = self.clock.now()
         state = initial_state(policy, now)
         values = {
