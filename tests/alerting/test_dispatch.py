@@ -184,3 +184,92 @@ async def test_a_restart_resumes_deadlines_and_sends_nothing_twice(
     clock.advance(300)
     assert await third.flush_due() == 1
     assert [r.event for r in await notifications(database)] == ["firing", "resolved"]
+
+
+async def test_mute_time_intervals_hold_a_flush(
+    make_dispatcher: DispatcherFactory, clock: ManualClock, database: Database
+) -> None:
+    from tradewarden.alerting import TimeInterval
+
+    always = TimeInterval.model_validate(
+        {"name": "always", "time_intervals": [{"weekdays": ["sunday:saturday"]}]}
+    )
+    tree = {**TREE, "routes": [{"matchers": ["team=ops"], "mute_time_intervals": ["always"]}]}
+    dispatcher = make_dispatcher(tree, time_intervals=[always])
+    await dispatcher.ingest([firing(clock, alertname="Muted", team="ops")])
+    await dispatcher.ingest([firing(clock, alertname="Loud", team="dev")])
+    clock.advance(30)
+    assert await dispatcher.flush_due() == 1
+    assert [r.title for r in await notifications(database)] == ["[FIRING:1] Loud"]
+
+
+async def test_a_flapping_alerts_resolution_is_held(
+    make_dispatcher: DispatcherFactory, clock: ManualClock, database: Database
+) -> None:
+    dispatcher = make_dispatcher(TREE, flap_flips=3, flap_window_ms=600_000)
+    a = firing(clock, alertname="Flappy")
+    await dispatcher.ingest([a])
+    clock.advance(30)
+    assert await dispatcher.flush_due() == 1
+    for _ in range(2):  # resolve, fire, resolve: flapping
+        clock.advance(10)
+        await dispatcher.ingest([resolved(clock, a)])
+        clock.advance(10)
+        await dispatcher.ingest([firing(clock, alertname="Flappy")])
+    clock.advance(10)
+    await dispatcher.ingest([resolved(clock, a)])
+    clock.advance(300)
+    assert await dispatcher.flush_due() == 0  # held: it may come back
+    clock.advance(600)
+    assert await dispatcher.flush_due() == 1  # stayed resolved past the window
+    assert [r.event for r in await notifications(database)] == ["firing", "resolved"]
+
+
+async def test_the_loop_flushes_when_a_deadline_comes(
+    make_dispatcher: DispatcherFactory, database: Database
+) -> None:
+    from support.eventually import eventually
+    from tradewarden.clock import SystemClock
+
+    dispatcher = make_dispatcher(TREE)
+    dispatcher.clock = SystemClock()
+    dispatcher.start()
+    try:
+        now = dispatcher.now_ms()
+        await dispatcher.ingest(
+            [Alert(Labels.of(alertname="Now", severity="critical"), starts_at_ms=now)]
+        )
+
+        async def sent() -> bool:
+            return len(await notifications(database)) == 1
+
+        await eventually(sent, timeout_s=10)
+    finally:
+        await dispatcher.stop()
+
+
+async def test_the_rules_sink_hands_alerts_over(
+    make_dispatcher: DispatcherFactory, clock: ManualClock
+) -> None:
+    from tradewarden.alerting._sink import DispatcherSink
+    from tradewarden.rules._alerts import Alert as RuleAlert
+    from tradewarden.rules._alerts import AlertState
+
+    dispatcher = make_dispatcher(TREE)
+    now = _ms(clock)
+    rule_alert = RuleAlert(
+        Labels.of(alertname="R", bot="a"),
+        (("summary", "s"),),
+        AlertState.FIRING,
+        1.0,
+        active_at_ms=now - 60_000,
+        fired_at_ms=now - 1000,
+        valid_until_ms=now + 240_000,
+    )
+    await DispatcherSink(dispatcher).send([rule_alert])
+    (alert,) = dispatcher.alerts.values()
+    assert (alert.starts_at_ms, alert.ends_at_ms) == (now - 1000, now + 240_000)
+    assert alert.source.value == "rules"
+    rule_alert.state, rule_alert.resolved_at_ms = AlertState.INACTIVE, now
+    await DispatcherSink(dispatcher).send([rule_alert])
+    assert dispatcher.active() == []
