@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradewarden.promql import Engine, Vector, _fn_range
+from tradewarden.promql import Engine, Vector, _aggregate, _binary, _fn_range
 from tradewarden.series import STALE_NAN, LabelMatcher, Labels, ListStorage, SeriesData
 
 MIN = 60_000
@@ -139,3 +139,12 @@ def test_the_regression_matches_the_careful_loop(vs: list[float], start: int, ca
     for _ in range(2):  # the second time from the cache
         fast = _fn_range._linear_regression(ts, vs, ts[0], cache)
         assert _same(fast, _fn_range._linear_regression_careful(ts, vs, ts[0]))
+
+
+def test_the_label_caches_stay_bounded() -> None:
+    engine = Engine(_storage())
+    for k in range(100):
+        engine.instant(f"sum by (room, l{k}) (temperature)", 10 * MIN)
+        engine.instant(f"temperature + on (room, l{k}) temperature", 10 * MIN)
+    assert len(_aggregate._KEYS) <= _aggregate._CACHE_KINDS + 1
+    assert len(_binary._SIGNATURES) <= _binary._CACHE_KINDS + 1

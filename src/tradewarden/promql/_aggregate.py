@@ -69,7 +69,8 @@ def _group_key(agg: Aggregate) -> Callable[[Labels], tuple[tuple[str, str], ...]
     return lambda labels: tuple([p for p in labels if p[0] in names])
 
 
-_CACHE_MAX = 100_000
+_CACHE_MAX = 200_000
+_CACHE_KINDS = 64
 # Per grouping (by/without and the names): the group key of each label set seen. Label
 # sets come from the store and live long; a cache is dropped when it grows large.
 _KEYS: dict[tuple[bool, tuple[str, ...]], dict[Labels, tuple[tuple[str, str], ...]]] = {}
@@ -80,10 +81,10 @@ def _groups(agg: Aggregate, vec: Vector) -> dict[tuple[tuple[str, str], ...], li
         return {(): list(vec)} if vec else {}
     key = _group_key(agg)
     which = (agg.without, agg.grouping)
+    if len(_KEYS) > _CACHE_KINDS or sum(map(len, _KEYS.values())) > _CACHE_MAX:
+        _KEYS.clear()  # at most ~200,000 label sets in all (and one query's more)
     cache = _KEYS.get(which)
-    if cache is None or len(cache) > _CACHE_MAX:
-        if len(_KEYS) > 1000:
-            _KEYS.clear()
+    if cache is None:
         cache = _KEYS[which] = {}
     known = cache.get
     groups: dict[tuple[tuple[str, str], ...], list[Sample]] = {}

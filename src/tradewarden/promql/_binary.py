@@ -85,7 +85,8 @@ def _vector_scalar(n: Binary, vec: Vector, s: float, *, swap: bool) -> Vector:
     return Vector(_KEEP[op](vec, s))
 
 
-_CACHE_MAX = 100_000
+_CACHE_MAX = 200_000
+_CACHE_KINDS = 64
 # Per matching (on/ignoring and the names): the signature of each label set seen. Label
 # sets come from the store and live long; the caches are dropped when they grow large.
 _SIGNATURES: dict[tuple[bool, frozenset[str]], dict[Labels, tuple[tuple[str, str], ...]]] = {}
@@ -103,10 +104,10 @@ def _signature(n: Binary) -> Signature:
         return without_name
     on = n.on
     keep = names if on else names | {METRIC_NAME}
+    if len(_SIGNATURES) > _CACHE_KINDS or sum(map(len, _SIGNATURES.values())) > _CACHE_MAX:
+        _SIGNATURES.clear()  # at most ~200,000 label sets in all (and one query's more)
     cache = _SIGNATURES.get((on, names))
-    if cache is None or len(cache) > _CACHE_MAX:
-        if len(_SIGNATURES) > 1000:
-            _SIGNATURES.clear()
+    if cache is None:
         cache = _SIGNATURES[(on, names)] = {}
     get = cache.get
 
