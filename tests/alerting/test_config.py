@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from tradewarden.cli import app
 from tradewarden.config._file import parse_config_text
 from tradewarden.errors import ConfigError
 
@@ -96,3 +100,25 @@ def test_a_receiver_may_be_a_channel() -> None:
     config = parse_config_text(CHANNELS + "route:\n  receiver: sms\n")
     assert config.route is not None
     assert config.route.receiver == "sms"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("route:\n  receiver: nobody\n", ":1: route: receiver: undefined receiver 'nobody'"),
+        ("route:\n  routes:\n    - matchers: ['=x']\n", "route.routes.0.matchers"),
+        (
+            (
+                "time_intervals:\n  - name: n\n    time_intervals: [{times: [{start_time:"
+                " '25:00', end_time: '26:00'}]}]\n"
+            ),
+            "time_intervals.0.time_intervals.0.times.0.start_time",
+        ),
+    ],
+)
+def test_config_check_refuses(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "tw.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert expected in result.stderr
