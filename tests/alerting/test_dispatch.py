@@ -273,3 +273,35 @@ async def test_the_rules_sink_hands_alerts_over(
     rule_alert.state, rule_alert.resolved_at_ms = AlertState.INACTIVE, now
     await DispatcherSink(dispatcher).send([rule_alert])
     assert dispatcher.active() == []
+
+
+async def test_a_failed_flush_is_retried_whole_and_twins_send_once(
+    make_dispatcher: DispatcherFactory, clock: ManualClock, database: Database, outbox: Any
+) -> None:
+    import pytest
+
+    from tradewarden.errors import StoreError
+
+    calls = 0
+
+    async def flaky(message: Any, channels: Any, **kwargs: Any) -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        ids: dict[str, int] = await outbox.enqueue(message, channels, **kwargs)
+        if calls == 1:
+            raise StoreError("the store went away mid-flush")
+        return ids
+
+    dispatcher = make_dispatcher(TREE)
+    dispatcher.enqueue = flaky
+    await dispatcher.ingest([firing(clock, alertname="Once")])
+    twin = make_dispatcher(TREE)  # a second instance over the same store
+    await twin.load()
+    clock.advance(30)
+    with pytest.raises(StoreError):
+        await dispatcher.flush_due()
+    assert await notifications(database) == []  # rolled back with the group's state
+    assert await dispatcher.flush_due() == 1
+    assert await twin.flush_due() == 1  # same group, same flush number: the same key
+    (row,) = await notifications(database)
+    assert row.title == "[FIRING:1] Once"

@@ -257,7 +257,25 @@ class Dispatcher:
             match = self.router.route(severity_alerts[0])
             chosen = [m for m in match if m.group_key == group.key]
             channels = chosen[0].channels if chosen else ()
-        sequence = group.sequence + 1 if send else group.sequence
+        after = replace(
+            group,
+            members=group.members - plan.leave,
+            notified=plan.notified if send else group.notified,
+            sequence=group.sequence + 1 if send else group.sequence,
+            last_flush_ms=now if send else group.last_flush_ms,
+            next_flush_ms=now + route.group_interval_ms,
+        )
+        drop = not after.members and not after.notified
+        others = [g for k, g in self.groups.items() if k != group.key]
+        gone = [
+            fp
+            for fp in plan.leave
+            if fp in self.alerts
+            and fp not in after.members
+            and not any(fp in g.members for g in others)
+        ]
+        # One transaction: the notifications, the group's new state and the alerts that
+        # left. Memory changes only once it committed, so a failed flush is retried whole.
         async with self.database.session() as session:
             if send and channels:
                 await self._notify(
@@ -266,26 +284,18 @@ class Dispatcher:
                     firing=plan.firing,
                     resolved=plan.resolved,
                     channels=channels,
-                    sequence=sequence,
+                    sequence=after.sequence,
                 )
-            group.members -= plan.leave
-            group.notified = plan.notified if send else group.notified
-            group.sequence = sequence
-            if send:
-                group.last_flush_ms = now
             repo = AlertingRepository(session)
-            if not group.members and not group.notified:
+            if drop:
                 await repo.delete_group(group.key)
-                self.groups.pop(group.key, None)
             else:
-                group.next_flush_ms = now + route.group_interval_ms
-                await repo.put_group(_group_row(group))
-            gone = [
-                fp
-                for fp in plan.leave
-                if fp in self.alerts and not any(fp in g.members for g in self.groups.values())
-            ]
+                await repo.put_group(_group_row(after))
             await repo.delete_alerts(gone)
+        if drop:
+            self.groups.pop(group.key, None)
+        else:
+            self.groups[group.key] = after
         for fp in gone:
             self.alerts.pop(fp, None)
         return send and bool(channels)
