@@ -79,13 +79,18 @@ def _read_ranges(out: _Selected, found: Iterable[SeriesData]) -> int:
     # Tuples, not lists: the collector stops tracking a tuple of numbers at its first
     # collection, so a query's windows do not pile up in its oldest generation (and
     # trigger full collections over the whole store).
+    # Series scraped together have the same timestamps: they share one tuple (fewer
+    # objects, and deriv/predict_linear find their x side by it).
     read = 0
     first, last = out.min_first, out.max_last
     append = out.series.append
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+    share = shared.setdefault
     for data in found:
         if not data.timestamps:
             continue
         ts = tuple(data.timestamps)
+        ts = share(ts, ts)
         vs = tuple(data.values)
         if isnan(sum(vs)):  # any NaN (or +Inf and -Inf): maybe stale markers to drop
             kept = _without_stale(ts, vs)
