@@ -66,6 +66,14 @@ async def test_prometheus_posts_and_reads_alerts(
     assert first["receivers"] == [{"name": "chat"}]
     assert first["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": []}
     assert first["generatorURL"] == "http://prometheus/graph"
+    only_b = await client.get(
+        "/api/v2/alerts", params={"filter": 'bot="b"'}, headers=bearer(keys["viewer"])
+    )
+    assert [a["labels"]["bot"] for a in only_b.json()] == ["b"]
+    bad = await client.get(
+        "/api/v2/alerts", params={"filter": "=x"}, headers=bearer(keys["viewer"])
+    )
+    assert bad.status_code == 400
 
 
 async def test_inputs_need_an_operators_key(

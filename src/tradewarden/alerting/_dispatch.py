@@ -159,12 +159,12 @@ class Dispatcher:
                 old = self.alerts.get(fp)
                 if old is not None and not old.resolved(now):
                     alert = old.merge(alert)
+                if alert.resolved(now) and old is None:
+                    continue  # the end of an alert never seen: nothing to announce or keep
                 if old is None or old.resolved(now) != alert.resolved(now):
                     self._flip(fp, now)
                 self.alerts[fp] = alert
                 merged.append(alert)
-                if alert.resolved(now) and old is None:
-                    continue
                 for match in self.router.route(alert):
                     group = self.groups.get(match.group_key)
                     if group is None:

@@ -18,11 +18,11 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from tradewarden.alerting import Alert, Alerting, Source
+from tradewarden.alerting import Alert, Alerting, MatcherError, Source, parse_matchers
 from tradewarden.alerting._silences import (
     Silence,
     SilenceError,
@@ -270,11 +270,19 @@ async def get_alerts(
     active: bool = True,
     silenced: bool = True,
     inhibited: bool = True,
+    filter: Annotated[list[str] | None, Query()] = None,  # noqa: A002 - Alertmanager's name
 ) -> list[dict[str, Any]]:
-    """Every unresolved alert with its receivers and whether it is silenced or inhibited."""
+    """Every unresolved alert with its receivers and whether it is silenced or inhibited;
+    ``filter`` takes matchers (``filter=bot="a"``), as Alertmanager's."""
     alerting = _alerting(runtime)
+    try:
+        wanted = [m for text in filter or [] for m in parse_matchers(text)]
+    except MatcherError as exc:
+        raise HTTPException(400, f"filter: {exc}") from None
     out = []
     for alert in alerting.dispatcher.active():
+        if not all(m.matches(alert.labels.get(m.name)) for m in wanted):
+            continue
         silenced_by, inhibited_by = alerting.dispatcher.muted_by(alert)
         suppressed = bool(silenced_by) or inhibited_by is not None
         if (silenced_by and not silenced) or (inhibited_by and not inhibited):
