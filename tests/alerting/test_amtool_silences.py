@@ -69,3 +69,14 @@ async def test_amtool_silences(warden: tuple[list[str], Runtime]) -> None:
     await _amtool(flags, "silence", "expire", silence_id)
     assert silence_id not in await _amtool(flags, "silence", "query", "-q")
     assert silence_id in await _amtool(flags, "silence", "query", "-q", "--expired")
+
+
+async def test_amtool_alerts(warden: tuple[list[str], Runtime]) -> None:
+    flags, _runtime = warden
+    await _amtool(
+        flags, "alert", "add", "alertname=FromAmtool", "bot=alpha", "--annotation=summary=s"
+    )
+    await _amtool(flags, "alert", "add", "alertname=Other", "bot=beta")
+    shown = await _amtool(flags, "alert", "query", "bot=alpha", "-o", "json")
+    assert "FromAmtool" in shown
+    assert "Other" not in shown
