@@ -212,16 +212,17 @@ class Runtime:
             registry=self.registry,
             check_secrets=run_probes,
         )
+        self.escalator = self._build_escalator(self.notifier, signing_key)
         self.alerting = Alerting(
             self.database,
             self.clock,
             self.config,
             enqueue=self.notifier.enqueue,
             per_alert_channels=[c.name for c in self.config.channels if c.type == "pagerduty"],
+            escalation=self.escalator,  # a group that fires pages its severity's on-call
         )
         await self.alerting.start(run=run_probes)  # resumes the stored groups' deadlines
         self.rules.sink = FanOutAlertSink([self.rules.sink, self.alerting.sink])
-        self.escalator = self._build_escalator(self.notifier, signing_key)
         if bootstrap_admin:
             self.first_admin = await self._ensure_first_admin()
             if self.first_admin is not None and announce is not None:

@@ -305,3 +305,28 @@ async def test_a_failed_flush_is_retried_whole_and_twins_send_once(
     assert await twin.flush_due() == 1  # same group, same flush number: the same key
     (row,) = await notifications(database)
     assert row.title == "[FIRING:1] Once"
+
+
+async def test_a_firing_group_escalates_and_its_resolution_stops_it(
+    make_dispatcher: DispatcherFactory, clock: ManualClock, database: Database, outbox: Any
+) -> None:
+    from tradewarden.escalation import Escalator
+    from tradewarden.store import EscalationRepository
+
+    escalator = Escalator(database, clock, outbox.enqueue, channels=["chat", "sms", "pager"])
+    dispatcher = make_dispatcher(TREE, escalation=escalator)
+    a = firing(clock, alertname="Fire", severity="critical")
+    await dispatcher.ingest([a])
+    assert await dispatcher.flush_due() == 1
+    (key,) = dispatcher.groups
+    async with database.read_session() as session:
+        opened = await EscalationRepository(session).get(key)
+    assert opened is not None
+    assert opened.policy_name == "default-P0"
+    await dispatcher.ingest([resolved(clock, a)])
+    clock.advance(300)
+    assert await dispatcher.flush_due() == 1
+    async with database.read_session() as session:
+        closed = await EscalationRepository(session).get(key)
+    assert closed is not None
+    assert closed.status == "resolved"

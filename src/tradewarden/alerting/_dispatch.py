@@ -35,7 +35,7 @@ from tradewarden.series import Labels
 from tradewarden.store import AlertingRepository, Database
 from tradewarden.store._alerting import AlertGroupRow, AlertRow
 
-__all__ = ["Dispatcher", "Enqueue"]
+__all__ = ["Dispatcher", "Enqueue", "Escalation"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,22 @@ def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else utc_datetime(ms / 1000)
 
 
+class Escalation(Protocol):
+    """The escalator's side for the dispatcher (``tradewarden.escalation.Escalator``)."""
+
+    def ack_url_for(self, key: str) -> str | None:
+        """Return a signed acknowledgement link for ``key``."""
+        ...
+
+    async def escalate(self, key: str, message: Message, *, session: AsyncSession | None) -> Any:
+        """Start (or keep) escalating ``key`` by the policy of the message's severity."""
+        ...
+
+    async def resolve(self, key: str, *, session: AsyncSession | None = None) -> bool:
+        """Stop escalating ``key``: the alert resolved."""
+        ...
+
+
 class Dispatcher:
     """Groups, timers and flushes (see the module's docstring)."""
 
@@ -82,6 +98,7 @@ class Dispatcher:
         resolve_timeout_ms: int = DEFAULT_RESOLVE_TIMEOUT_MS,
         flap_flips: int = 4,
         flap_window_ms: int = 10 * 60_000,
+        escalation: Escalation | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -94,6 +111,7 @@ class Dispatcher:
         self.resolve_timeout_ms = resolve_timeout_ms
         self.flap_flips = flap_flips
         self.flap_window_ms = flap_window_ms
+        self.escalation = escalation
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, GroupState] = {}
         self._routes = {r.id: r for r in router.root.walk()}
@@ -277,7 +295,7 @@ class Dispatcher:
         # One transaction: the notifications, the group's new state and the alerts that
         # left. Memory changes only once it committed, so a failed flush is retried whole.
         async with self.database.session() as session:
-            if send and channels:
+            if send:
                 await self._notify(
                     session,
                     group,
@@ -312,9 +330,18 @@ class Dispatcher:
     ) -> None:
         grouped = [c for c in channels if not self.per_alert(c)]
         single = [c for c in channels if self.per_alert(c)]
+        message = group_message(group.key, group.labels, firing, resolved)
+        if self.escalation is not None and firing:
+            ack_url = self.escalation.ack_url_for(group.key)
+            message = message.model_copy(update={"ack_url": ack_url})
         if grouped:
-            message = group_message(group.key, group.labels, firing, resolved)
             await self.enqueue(message, grouped, session=session, sequence=sequence)
+        # In the same transaction: an unacknowledged group pages people by its policy;
+        # once nothing in it fires, its escalation stops.
+        if self.escalation is not None and firing:
+            await self.escalation.escalate(group.key, message, session=session)
+        elif self.escalation is not None:
+            await self.escalation.resolve(group.key, session=session)
         if single:
             for alert in firing:
                 if group.notified.get(alert.fingerprint) != FIRING:

@@ -11,7 +11,7 @@ from tradewarden.alerting._config import (
     RouteConfig,
     SeveritiesConfig,
 )
-from tradewarden.alerting._dispatch import Dispatcher, Enqueue
+from tradewarden.alerting._dispatch import Dispatcher, Enqueue, Escalation
 from tradewarden.alerting._inhibit import Inhibitor
 from tradewarden.alerting._routing import Router
 from tradewarden.alerting._silence_store import SilenceStore
@@ -49,6 +49,7 @@ class Alerting:
         *,
         enqueue: Enqueue,
         per_alert_channels: Sequence[str] = (),
+        escalation: Escalation | None = None,
     ) -> None:
         self.router = Router.from_config(config.route, config.receivers, config.severities)
         self.silences = SilenceStore(database, clock)
@@ -62,6 +63,7 @@ class Alerting:
             inhibitor=Inhibitor(config.inhibit_rules),
             time_intervals=config.time_intervals,
             per_alert_channels=per_alert.__contains__,
+            escalation=escalation,
         )
         self.sink = DispatcherSink(self.dispatcher)
 
