@@ -149,14 +149,17 @@ class Dispatcher:
 
     def muted_by(self, alert: Alert) -> tuple[list[str], str | None]:
         """Return the silences muting ``alert`` and the fingerprint inhibiting it."""
-        now = self.now_ms()
-        silenced = self.silences.silenced_by(alert.labels, now)
-        inhibited = self.inhibitor.inhibited_by(alert, list(self.alerts.values()), now)
-        return silenced, inhibited
+        return self.muting()(alert)
 
-    def _muted(self, alert: Alert) -> bool:
-        silenced, inhibited = self.muted_by(alert)
-        return bool(silenced) or inhibited is not None
+    def muting(self) -> Callable[[Alert], tuple[list[str], str | None]]:
+        """Return ``muted_by`` over the alerts of now (the inhibition sources indexed once)."""
+        now = self.now_ms()
+        inhibited_by = self.inhibitor.index(list(self.alerts.values()), now)
+
+        def muted_by(alert: Alert) -> tuple[list[str], str | None]:
+            return self.silences.silenced_by(alert.labels, now), inhibited_by(alert)
+
+        return muted_by
 
     # --- ingest --------------------------------------------------------------------
 
@@ -233,11 +236,17 @@ class Dispatcher:
         sent = 0
         async with self._lock:
             now = self.now_ms()
+            muting = self.muting()
+
+            def muted(alert: Alert) -> bool:
+                silenced, inhibited = muting(alert)
+                return bool(silenced) or inhibited is not None
+
             for key in sorted(self.groups):
                 group = self.groups.get(key)
                 if group is None or group.next_flush_ms is None or group.next_flush_ms > now:
                     continue
-                if await self._flush(group, now):
+                if await self._flush(group, now, muted):
                     sent += 1
         return sent
 
@@ -248,7 +257,7 @@ class Dispatcher:
         active = route.active_time_intervals
         return bool(active) and not any(self.intervals[n].contains(at) for n in active)
 
-    async def _flush(self, group: GroupState, now: int) -> bool:
+    async def _flush(self, group: GroupState, now: int, muted: Callable[[Alert], bool]) -> bool:
         route = self._routes.get(group.route_id)
         if route is None:  # the tree changed under a stored group
             route = self.router.root
@@ -265,7 +274,7 @@ class Dispatcher:
             self.alerts,
             now_ms=now,
             repeat_interval_ms=route.repeat_interval_ms,
-            muted=self._muted,
+            muted=muted,
             held=held,
         )
         send = plan.send and not self._time_muted(route, now)

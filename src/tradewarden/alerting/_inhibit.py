@@ -8,7 +8,7 @@ not muted by alerts that also match the target (so it cannot mute itself).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from tradewarden.alerting._config import InhibitRuleConfig
@@ -40,17 +40,31 @@ class Inhibitor:
 
     def inhibited_by(self, alert: Alert, alerts: Sequence[Alert], now_ms: int) -> str | None:
         """Return the fingerprint of an alert that mutes ``alert``, or None."""
-        labels = alert.labels
+        return self.index(alerts, now_ms)(alert)
+
+    def index(self, alerts: Sequence[Alert], now_ms: int) -> Callable[[Alert], str | None]:
+        """Return ``inhibited_by`` over ``alerts`` with the sources indexed by their
+        ``equal`` values: one pass over the alerts, then a lookup per rule and target
+        (a storm of a thousand alerts is not a million comparisons)."""
+        tables: list[dict[tuple[str, ...], list[Alert]]] = []
         for rule in self.rules:
-            if not matches(rule.target, labels):
-                continue
-            two_sided = matches(rule.source, labels)
+            table: dict[tuple[str, ...], list[Alert]] = {}
             for source in alerts:
-                if source.resolved(now_ms) or not matches(rule.source, source.labels):
+                if not source.resolved(now_ms) and matches(rule.source, source.labels):
+                    key = tuple(source.labels.get(n) for n in rule.equal)
+                    table.setdefault(key, []).append(source)
+            tables.append(table)
+
+        def inhibited_by(alert: Alert) -> str | None:
+            labels = alert.labels
+            for rule, table in zip(self.rules, tables, strict=True):
+                if not table or not matches(rule.target, labels):
                     continue
-                if any(source.labels.get(n) != labels.get(n) for n in rule.equal):
-                    continue
-                if two_sided and matches(rule.target, source.labels):
-                    continue
-                return source.fingerprint
-        return None
+                two_sided = matches(rule.source, labels)
+                for source in table.get(tuple(labels.get(n) for n in rule.equal), ()):
+                    if two_sided and matches(rule.target, source.labels):
+                        continue
+                    return source.fingerprint
+            return None
+
+        return inhibited_by

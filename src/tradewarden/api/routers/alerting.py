@@ -280,10 +280,11 @@ async def get_alerts(
     except MatcherError as exc:
         raise HTTPException(400, f"filter: {exc}") from None
     out = []
+    muted_by = alerting.dispatcher.muting()
     for alert in alerting.dispatcher.active():
         if not all(m.matches(alert.labels.get(m.name)) for m in wanted):
             continue
-        silenced_by, inhibited_by = alerting.dispatcher.muted_by(alert)
+        silenced_by, inhibited_by = muted_by(alert)
         suppressed = bool(silenced_by) or inhibited_by is not None
         if (silenced_by and not silenced) or (inhibited_by and not inhibited):
             continue
