@@ -80,3 +80,4 @@ async def test_amtool_alerts(warden: tuple[list[str], Runtime]) -> None:
     shown = await _amtool(flags, "alert", "query", "bot=alpha", "-o", "json")
     assert "FromAmtool" in shown
     assert "Other" not in shown
+    assert "disabled" in await _amtool(flags, "cluster", "show")

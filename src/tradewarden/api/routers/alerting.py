@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from tradewarden._version import __version__
 from tradewarden.alerting import Alert, Alerting, MatcherError, Source, parse_matchers
 from tradewarden.alerting._silences import (
     Silence,
@@ -310,6 +311,71 @@ async def get_alerts(
             }
         )
     return out
+
+
+@router.get("/api/v2/alerts/groups", summary="Alert groups (Alertmanager API v2)")
+async def get_groups(runtime: RuntimeDep, _caller: Reader) -> list[dict[str, Any]]:
+    """Every aggregation group: its labels, receiver and unresolved alerts."""
+    alerting = _alerting(runtime)
+    dispatcher = alerting.dispatcher
+    now = dispatcher.now_ms()
+    muted_by = dispatcher.muting()
+    routes = {r.id: r for r in alerting.router.root.walk()}
+    out = []
+    for key, group in sorted(dispatcher.groups.items()):
+        route = routes.get(group.route_id)
+        members = [dispatcher.alerts[fp] for fp in sorted(group.members) if fp in dispatcher.alerts]
+        alerts = []
+        for alert in members:
+            if alert.resolved(now):
+                continue
+            silenced_by, inhibited_by = muted_by(alert)
+            suppressed = bool(silenced_by) or inhibited_by is not None
+            alerts.append(
+                {
+                    "labels": dict(alert.labels),
+                    "annotations": dict(alert.annotations),
+                    "startsAt": _iso(alert.starts_at_ms),
+                    "endsAt": _iso(alert.ends_at_ms),
+                    "updatedAt": _iso(alert.updated_at_ms),
+                    "generatorURL": alert.generator_url,
+                    "fingerprint": alert.fingerprint,
+                    "status": {
+                        "state": "suppressed" if suppressed else "active",
+                        "silencedBy": silenced_by,
+                        "inhibitedBy": [inhibited_by] if inhibited_by else [],
+                    },
+                }
+            )
+        out.append(
+            {
+                "labels": group.labels,
+                "receiver": {"name": (route.receiver if route else None) or "default"},
+                "alerts": alerts,
+                "groupKey": key,
+                "nextFlushAt": _iso(group.next_flush_ms),
+            }
+        )
+    return out
+
+
+@router.get("/api/v2/status", summary="Status (Alertmanager API v2)")
+async def get_status(runtime: RuntimeDep, _caller: Reader) -> dict[str, Any]:
+    """What Alertmanager clients (amtool, Grafana's data source) ask first."""
+    started = datetime.fromtimestamp(runtime.started_at or 0, UTC)
+    return {
+        "cluster": {"status": "disabled", "peers": [], "name": ""},
+        "versionInfo": {
+            "version": __version__,
+            "branch": "",
+            "revision": "",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+        },
+        "config": {"original": ""},
+        "uptime": started.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def _silence_out(silence: Silence, now_ms: int) -> dict[str, Any]:
