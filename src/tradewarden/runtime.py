@@ -220,6 +220,7 @@ class Runtime:
             enqueue=self.notifier.enqueue,
             per_alert_channels=[c.name for c in self.config.channels if c.type == "pagerduty"],
             escalation=self.escalator,  # a group that fires pages its severity's on-call
+            registry=self.registry,
         )
         await self.alerting.start(run=run_probes)  # resumes the stored groups' deadlines
         self.rules.sink = FanOutAlertSink([self.rules.sink, self.alerting.sink])

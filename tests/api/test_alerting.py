@@ -234,3 +234,15 @@ async def test_bad_silences(
     response = await client.post("/v1/silences", json=body, headers=bearer(keys["operator"]))
     assert response.status_code == 400, response.text
     assert field in [f["field"] for f in response.json()["error"]["fields"]]
+
+
+async def test_alerting_metrics(
+    client: httpx.AsyncClient, keys: dict[str, str], runtime: Runtime
+) -> None:
+    from prometheus_client import generate_latest
+
+    await client.post("/api/v2/alerts", json=[_alert(bot="a")], headers=bearer(keys["operator"]))
+    text = generate_latest(runtime.registry).decode()
+    assert 'alerting_alerts_received_total{source="prometheus"} 1.0' in text
+    assert 'alerting_alerts_received_total{source="webhook"} 0.0' in text
+    assert "alerting_groups 1.0" in text

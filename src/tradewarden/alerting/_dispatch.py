@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tradewarden.alerting._flush import FIRING, GroupState, plan_flush
 from tradewarden.alerting._inhibit import Inhibitor
 from tradewarden.alerting._messages import alert_message, group_message
+from tradewarden.alerting._metrics import AlertingMetrics
 from tradewarden.alerting._model import Alert, Source
 from tradewarden.alerting._routing import Route, Router
 from tradewarden.alerting._silence_store import SilenceStore
@@ -99,6 +100,7 @@ class Dispatcher:
         flap_flips: int = 4,
         flap_window_ms: int = 10 * 60_000,
         escalation: Escalation | None = None,
+        metrics: AlertingMetrics | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -112,6 +114,7 @@ class Dispatcher:
         self.flap_flips = flap_flips
         self.flap_window_ms = flap_window_ms
         self.escalation = escalation
+        self.metrics = metrics or AlertingMetrics(None)
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, GroupState] = {}
         self._routes = {r.id: r for r in router.root.walk()}
@@ -138,6 +141,7 @@ class Dispatcher:
                 group = self.groups.get(match.group_key)
                 if group is not None:
                     group.members.add(fp)
+        self._gauges()
         await self.silences.refresh()
 
     def active(self) -> list[Alert]:
@@ -172,6 +176,7 @@ class Dispatcher:
             changed_groups: dict[str, GroupState] = {}
             merged: list[Alert] = []
             for incoming in alerts:
+                self.metrics.received.labels(incoming.source.value).inc()
                 alert = incoming
                 if alert.ends_at_ms is None:
                     alert = _with_end(alert, now + self.resolve_timeout_ms)
@@ -211,7 +216,12 @@ class Dispatcher:
                 await repo.upsert_alerts([_row_of(a) for a in _last_per_fp(merged)])
                 for group in changed_groups.values():
                     await repo.put_group(_group_row(group))
+            self._gauges()
         self._wake.set()
+
+    def _gauges(self) -> None:
+        self.metrics.alerts.set(len(self.alerts))
+        self.metrics.groups.set(len(self.groups))
 
     def _flip(self, fp: str, now: int) -> None:
         flips = self._flips.setdefault(fp, deque(maxlen=self.flap_flips * 2))
@@ -325,6 +335,9 @@ class Dispatcher:
             self.groups[group.key] = after
         for fp in gone:
             self.alerts.pop(fp, None)
+        outcome = "notified" if send else ("muted" if plan.send else "quiet")
+        self.metrics.flushes.labels(outcome).inc()
+        self._gauges()
         return send and bool(channels)
 
     async def _notify(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from prometheus_client import CollectorRegistry
+
 from tradewarden.alerting._config import (
     InhibitRuleConfig,
     ReceiverConfig,
@@ -13,6 +15,7 @@ from tradewarden.alerting._config import (
 )
 from tradewarden.alerting._dispatch import Dispatcher, Enqueue, Escalation
 from tradewarden.alerting._inhibit import Inhibitor
+from tradewarden.alerting._metrics import AlertingMetrics
 from tradewarden.alerting._routing import Router
 from tradewarden.alerting._silence_store import SilenceStore
 from tradewarden.alerting._sink import DispatcherSink
@@ -50,6 +53,7 @@ class Alerting:
         enqueue: Enqueue,
         per_alert_channels: Sequence[str] = (),
         escalation: Escalation | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.router = Router.from_config(config.route, config.receivers, config.severities)
         self.silences = SilenceStore(database, clock)
@@ -64,6 +68,7 @@ class Alerting:
             time_intervals=config.time_intervals,
             per_alert_channels=per_alert.__contains__,
             escalation=escalation,
+            metrics=AlertingMetrics(registry),
         )
         self.sink = DispatcherSink(self.dispatcher)
 
