@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,9 +77,21 @@ class AlertingRepository:
         self._session = session
 
     async def upsert_alerts(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Write alerts (by fingerprint), replacing what was stored."""
-        for row in rows:
-            await self._session.merge(AlertRow(**row))
+        """Write alerts (by fingerprint), replacing what was stored: one statement per
+        500 rows (under SQLite's and asyncpg's limits on bound parameters)."""
+        if not rows:
+            return
+        dialect = self._session.get_bind().dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        columns = [c for c in rows[0] if c != "fingerprint"]
+        for start in range(0, len(rows), 500):
+            statement = insert(AlertRow).values(list(rows[start : start + 500]))
+            await self._session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["fingerprint"],
+                    set_={c: getattr(statement.excluded, c) for c in columns},
+                )
+            )
 
     async def alerts(self) -> list[AlertRow]:
         """Return every stored alert."""
