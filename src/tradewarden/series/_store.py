@@ -353,6 +353,10 @@ class SeriesStore:
 
 
 def _samples_in(series: _Series, start_ms: int, end_ms: int) -> tuple[array[int], array[float]]:
+    chunks = series.chunks
+    if not chunks or chunk_last_t(chunks[-1]) < start_ms:
+        # The common case (the last minutes): only the raw head; slicing copies it.
+        return window(series.head_t, series.head_v, start_ms, end_ms)
     timestamps: array[int] = array("q")
     values: array[float] = array("d")
     for chunk in series.chunks:
