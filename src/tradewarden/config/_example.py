@@ -89,4 +89,83 @@ monitors: []
 #  - name: warden-host
 #    kind: system
 #    disk_path: /
+
+# The embedded metrics engine: an in-memory series store (Prometheus-compatible), kept in a
+# snapshot across restarts. snapshot_path defaults to <data dir>/series.snapshot.
+metrics:
+  retention_s: 7200
+  max_bytes: 268435456
+  snapshot_enabled: true
+  snapshot_interval_s: 60
+  # Scrape the warden's own /metrics registry in process (job "tradewarden").
+  self_scrape: true
+  self_scrape_interval_s: 5
+
+# Targets to scrape, in Prometheus's shape (scrape_interval 5s by default). Credentials
+# come from *_env or *_file, never inline.
+scrape_configs: []
+#  - job_name: bots
+#    scrape_interval: 5s
+#    static_configs:
+#      - targets: ["127.0.0.1:9100"]
+#        labels: {bot: alpha}
+#    sample_limit: 10000
+#    basic_auth: {username: prom, password_env: BOT_METRICS_PASSWORD}
+
+# Prometheus rule files (the same files run on Prometheus: `promtool check rules`). The
+# shipped packs (null: all of them) and a MonitorDown/HeartbeatMissed rule per monitor
+# are loaded too. Rules run on their group's interval and as soon as fresh samples of a
+# metric they read arrive.
+rules:
+  files: []          # globs, e.g. ["rules/*.yml"]
+  packs: null        # or a list of pack names, e.g. [rpc, orders, trading]
+  default_rules: true
+  evaluation_interval: 15
+  debounce: 0.05
+  resend_delay: 60
+  outage_tolerance: 3600
+  for_grace_period: 60
+  external_labels: {}
+  external_url: ""
+
+# Where notifications go: Apprise URLs (Telegram, Slack, Discord, mailto, Twilio, json://
+# webhooks, ...), Slack Block Kit (type: slack) or PagerDuty Events v2 (type: pagerduty).
+# URLs and keys carry secrets: only from *_env or *_file.
+channels: []
+#  - name: chat
+#    type: apprise
+#    url_env: TELEGRAM_URL          # e.g. tgram://<bot token>/<chat id>
+#    fallback: mail
+#  - name: mail
+#    type: apprise
+#    url_env: MAIL_URL
+
+# Severities P0 (critical) to P3 (low): the response-time target and the channels an alert
+# of that severity goes to when its route names no receiver.
+severities:
+  P0: {response_time: 15m, channels: []}
+  P1: {response_time: 30m, channels: []}
+  P2: {response_time: 4h, channels: []}
+  P3: {response_time: 1d, channels: []}
+
+# Alertmanager-style routing (the same YAML shape as Alertmanager's route:), receivers
+# (lists of channels), inhibit_rules and time_intervals.
+receivers: []
+time_intervals: []
+inhibit_rules: []
+# route:
+#   receiver: oncall
+#   group_by: [alertname]
+#   routes:
+#     - matchers: ['severity="critical"']
+#       receiver: oncall
+# receivers:
+#   - name: oncall
+#     channels: [chat, mail]
+
+# People, on-call schedules and escalation policies (the seeds' defaults apply per
+# severity when none is configured: P0 pages the primary, then the secondary after 15m).
+people: []
+schedules: []
+escalation_policies: []
 """
