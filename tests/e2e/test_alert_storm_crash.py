@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from e2e._receiver import Receiver
 from support.eventually import eventually
@@ -39,6 +39,8 @@ GROUPS, PER_GROUP = 100, 10  # 1,000 alerts, one group per host
 CHANNELS = ("chat", "page1", "page2")  # the route's receiver; the policy's two steps
 WAIT_S = 12.0  # the escalation's wait between its steps
 ACCEPT = 80  # notifications the receiver accepts before the kill
+RETRY_AFTER_S = 8  # then it answers 503 with this Retry-After until the restart
+QUIET_S = 2.0  # the kill comes when no notification is due for this long
 RETRY = {"initial_backoff_s": 0.2, "max_backoff_s": 1.0, "deadline_s": 600, "timeout_s": 5}
 
 
@@ -139,7 +141,7 @@ class Warden:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver(fail_s=2.0, accept=ACCEPT) as server:
+    async with Receiver(fail_s=2.0, accept=ACCEPT, retry_after_s=RETRY_AFTER_S) as server:
         yield server
 
 
@@ -208,24 +210,28 @@ async def _send_storm(url: str, key: str) -> None:
             assert response.status_code == 200, response.text
 
 
-async def _count(database: Database, *where: Any) -> int:
-    async with database.read_session() as session:
-        query = select(func.count()).select_from(Notification).where(*where)
-        return int(await session.scalar(query) or 0)
-
-
 async def _wait_until_settled(database: Database, receiver: Receiver) -> None:
     """Wait until the channel failed, took some notifications and now asks the warden to
-    retry later, nothing is claimed and every 200 is recorded: no send is in flight."""
+    retry later: every 200 is recorded, nothing is claimed and nothing is due for a while,
+    so no send is in flight when the process dies (an in-flight one would be at-least-once
+    and its lease would hold it for a minute)."""
 
     async def settled() -> bool:
         if not receiver.paused:
             return False
-        claimed = await _count(database, Notification.claim_token.is_not(None))
-        delivered = await _count(database, Notification.state == "delivered")
-        return claimed == 0 and delivered == len(receiver.accepted)
+        rows = await _rows(database)
+        waiting = [row.next_attempt_at for row in rows if row.state != "delivered"]
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=QUIET_S)
+        fired = [row.fired for row in (await _escalations(database)).values()]
+        return (
+            len(rows) == 2 * GROUPS
+            and fired == [1] * GROUPS
+            and all(row.claim_token is None for row in rows)
+            and sum(row.state == "delivered" for row in rows) == len(receiver.accepted)
+            and min(waiting, default=soon) > soon
+        )
 
-    await eventually(settled, timeout_s=60, interval_s=0.02)
+    await eventually(settled, timeout_s=60, interval_s=0.05)
 
 
 async def _check_killed_mid_storm(database: Database, receiver: Receiver) -> dict[str, Escalation]:
