@@ -12,8 +12,9 @@ Alertmanager (Debian's packages), in the same run; the warden's own alert pipeli
    receiver. Measured: failure -> first firing notification received, per target.
 2. **Pipeline**: an alert POSTed to ``/api/v2/alerts`` (severity critical: a P0 route, no
    group wait) -> its notification received by the loopback receiver.
-3. **Ingest**: 10,000 alerts a minute, one per request, on a fixed schedule (latency from
-   the scheduled send, so a stall counts), then every one looked up in ``GET /api/v2/alerts``.
+3. **Ingest**: 10,000 alerts a minute on a fixed schedule (latency from the scheduled send,
+   so a stall counts), one alert a request and then 64 a request (Prometheus's batch size
+   towards an Alertmanager); then every one looked up in ``GET /api/v2/alerts``.
 
     .venv/bin/python bench/alerting.py [--quick] [--json out.json]
 
@@ -350,20 +351,25 @@ async def bench_pipeline(
 
 
 async def bench_ingest(
-    session: aiohttp.ClientSession, url: str, per_minute: int, duration_s: float
+    session: aiohttp.ClientSession, url: str, per_minute: int, duration_s: float, batch: int
 ) -> dict[str, Any]:
-    """One alert per request on a fixed schedule; then every alert looked up."""
-    total = round(per_minute * duration_s / 60)
-    interval = 60.0 / per_minute
+    """``batch`` alerts per request on a fixed schedule; then every alert looked up."""
+    requests = round(per_minute * duration_s / 60 / batch)
+    total = requests * batch
+    interval = 60.0 / per_minute * batch
+    run = f"b{batch}"
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     accepted: set[str] = set()
 
+    def labels(i: int) -> dict[str, str]:
+        return {"alertname": "BenchIngest", "severity": "warning", "run": run, "id": f"i{i}"}
+
     async def send(n: int, scheduled: float) -> None:
-        ingest_id = f"i{n}"
-        labels = {"alertname": "BenchIngest", "severity": "warning", "ingest_id": ingest_id}
+        ids = range(n * batch, (n + 1) * batch)
+        body = [_alert(labels(i)) for i in ids]
         try:
-            async with session.post(f"{url}/api/v2/alerts", json=[_alert(labels)]) as response:
+            async with session.post(f"{url}/api/v2/alerts", json=body) as response:
                 await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError):
@@ -371,11 +377,11 @@ async def bench_ingest(
         latencies.append((time.monotonic() - scheduled) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
         if status == 200:
-            accepted.add(ingest_id)
+            accepted.update(f"i{i}" for i in ids)
 
     start = time.monotonic() + 0.1
     tasks = []
-    for n in range(total):
+    for n in range(requests):
         scheduled = start + n * interval
         delay = scheduled - time.monotonic()
         if delay > 0:
@@ -383,11 +389,13 @@ async def bench_ingest(
         tasks.append(asyncio.create_task(send(n, scheduled)))
     await asyncio.gather(*tasks)
     elapsed = time.monotonic() - start
-    params = {"filter": 'alertname="BenchIngest"'}
+    params = [("filter", 'alertname="BenchIngest"'), ("filter", f'run="{run}"')]
     async with session.get(f"{url}/api/v2/alerts", params=params) as response:
-        listed = {a["labels"].get("ingest_id") for a in await response.json()}
+        listed = {a["labels"].get("id") for a in await response.json()}
     return {
         "alerts": total,
+        "batch": batch,
+        "requests": requests,
         "per_minute_achieved": total / elapsed * 60,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "ms": _summary_s(latencies),
@@ -450,9 +458,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipeline-alerts", type=int, default=200)
     parser.add_argument("--ingest-per-minute", type=int, default=10_000)
     parser.add_argument("--ingest-s", type=float, default=60.0)
+    parser.add_argument(
+        "--ingest-batch",
+        type=int,
+        action="append",
+        help="alerts a request (repeatable; default 1 and 64, Prometheus's batch size)",
+    )
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
+    args.ingest_batch = args.ingest_batch or [1, 64]
     if args.quick:
         args.rounds, args.targets_per_round = 1, 4
         args.pipeline_alerts, args.ingest_s = 50, 15.0
@@ -532,13 +547,18 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 results["pipeline"] = await bench_pipeline(
                     session, warden_url, receiver, args.pipeline_alerts
                 )
-                print(
-                    f"[3] ingest: {args.ingest_per_minute:,} alerts/min for {args.ingest_s:g} s",
-                    flush=True,
-                )
-                results["ingest"] = await bench_ingest(
-                    session, warden_url, args.ingest_per_minute, args.ingest_s
-                )
+                results["ingest"] = []
+                for batch in args.ingest_batch:
+                    print(
+                        f"[3] ingest: {args.ingest_per_minute:,} alerts/min for "
+                        f"{args.ingest_s:g} s, {batch} a request",
+                        flush=True,
+                    )
+                    results["ingest"].append(
+                        await bench_ingest(
+                            session, warden_url, args.ingest_per_minute, args.ingest_s, batch
+                        )
+                    )
                 print(
                     f"[1] side by side: {args.rounds} rounds x {args.targets_per_round} targets",
                     flush=True,
@@ -586,9 +606,14 @@ def _report(results: dict[str, Any]) -> None:
             f"{pipe['ms']['max']:.1f} ms; target p99 < {BOUND_PIPELINE_P99_MS:g} ms: "
             f"{_verdict(pipe['ms']['p99'] < BOUND_PIPELINE_P99_MS and not pipe['lost'])}"
         )
-    ing = results["ingest"]
+    for ing in results["ingest"]:
+        _report_ingest(ing)
+
+
+def _report_ingest(ing: dict[str, Any]) -> None:
     print(
-        f"ingest {ing['alerts']:,} alerts at {ing['per_minute_achieved']:,.0f}/min: statuses "
+        f"ingest {ing['alerts']:,} alerts, {ing['batch']} a request, at "
+        f"{ing['per_minute_achieved']:,.0f}/min: statuses "
         f"{ing['statuses']}, p50 {ing['ms']['p50']:.1f} ms p99 {ing['ms']['p99']:.1f} ms max "
         f"{ing['ms']['max']:.1f} ms; listed {ing['listed']:,}, lost {ing['lost']}; target p99 < "
         f"{BOUND_INGEST_P99_MS:g} ms and zero lost: "
