@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,8 +12,9 @@ import httpx
 import pytest
 
 from differential._prometheus import running_prometheus
+from support.daemons import require_binary, running_daemon
 from support.eventually import eventually
-from support.net import LOOPBACK, free_port
+from support.net import LOOPBACK
 from support.warden import serve_runtime
 from tradewarden.alerting import RouteConfig, fingerprint
 from tradewarden.auth import PasswordHasher, Role
@@ -127,54 +124,23 @@ async def test_prometheus_sends_to_the_warden(
     assert (row.severity, row.title) == ("P0", "[FIRING:1] AlwaysOn")
 
 
-def _alertmanager_binary() -> str:
-    if shutil.which(ALERTMANAGER) is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{ALERTMANAGER} is missing (install prometheus-alertmanager)")
-        pytest.skip(f"{ALERTMANAGER} is not installed")
-    return ALERTMANAGER
-
-
 @asynccontextmanager
 async def running_alertmanager(config_file: Path, data_dir: Path) -> AsyncIterator[str]:
     """Run Alertmanager (no cluster) until the block ends; yield its base URL."""
-    port = free_port()
-    log = (data_dir / "alertmanager.log").open("wb")
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for below
-        [
-            _alertmanager_binary(),
+    binary = require_binary(ALERTMANAGER, "prometheus-alertmanager")
+
+    def command(listen: str) -> list[str]:
+        return [
+            binary,
             f"--config.file={config_file}",
             f"--storage.path={data_dir / 'am'}",
-            f"--web.listen-address={LOOPBACK}:{port}",
+            f"--web.listen-address={listen}",
             "--cluster.listen-address=",
             "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://{LOOPBACK}:{port}"
+        ]
 
-    async def ready() -> bool:
-        if process.poll() is not None:
-            log.flush()
-            raise AssertionError((data_dir / "alertmanager.log").read_text("utf-8"))
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/-/ready")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(ready, timeout_s=30, interval_s=0.1)
+    async with running_daemon("alertmanager", data_dir, command) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(process.wait), timeout=20)
-        except TimeoutError:
-            process.kill()
-            await asyncio.to_thread(process.wait)
-        log.close()
 
 
 async def test_alertmanager_webhook_reaches_the_warden_with_the_same_fingerprint(
