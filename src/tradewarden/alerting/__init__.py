@@ -14,6 +14,7 @@ from tradewarden.alerting._config import (
     SeverityPolicy,
     check_alerting,
 )
+from tradewarden.alerting._dispatch import FlushObserver
 from tradewarden.alerting._matchers import MatcherError, format_matchers, parse_matchers
 from tradewarden.alerting._model import Alert, Source, fingerprint
 from tradewarden.alerting._routing import Route, RouteMatch, Router, build_route
@@ -24,6 +25,7 @@ from tradewarden.alerting._timeintervals import TimeInterval, TimeIntervalSpec, 
 __all__ = [
     "Alert",
     "Alerting",
+    "FlushObserver",
     "InhibitRuleConfig",
     "MatcherError",
     "ReceiverConfig",

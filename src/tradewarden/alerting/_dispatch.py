@@ -36,7 +36,7 @@ from tradewarden.series import Labels
 from tradewarden.store import AlertingRepository, Database
 from tradewarden.store._alerting import AlertGroupRow, AlertRow
 
-__all__ = ["Dispatcher", "Enqueue", "Escalation"]
+__all__ = ["Dispatcher", "Enqueue", "Escalation", "FlushObserver"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,28 @@ class Escalation(Protocol):
         ...
 
 
+class FlushObserver(Protocol):
+    """Told of every notifying flush, in the flush's transaction (incidents listen here).
+
+    ``firing`` and ``resolved`` are what the flush announces; ``channels`` the channels
+    it went to. Raising rolls the flush back (it is retried whole), so an observer
+    records and returns.
+    """
+
+    async def on_flush(
+        self,
+        group_key: str,
+        group_labels: dict[str, str],
+        *,
+        firing: Sequence[Alert],
+        resolved: Sequence[Alert],
+        channels: Sequence[str],
+        session: AsyncSession,
+    ) -> None:
+        """Record the flush."""
+        ...
+
+
 class Dispatcher:
     """Groups, timers and flushes (see the module's docstring)."""
 
@@ -101,6 +123,7 @@ class Dispatcher:
         flap_window_ms: int = 10 * 60_000,
         escalation: Escalation | None = None,
         metrics: AlertingMetrics | None = None,
+        observers: Sequence[FlushObserver] = (),
     ) -> None:
         self.database = database
         self.clock = clock
@@ -115,6 +138,7 @@ class Dispatcher:
         self.flap_window_ms = flap_window_ms
         self.escalation = escalation
         self.metrics = metrics or AlertingMetrics(None)
+        self.observers: list[FlushObserver] = list(observers)
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, GroupState] = {}
         self._routes = {r.id: r for r in router.root.walk()}
@@ -126,6 +150,23 @@ class Dispatcher:
     def now_ms(self) -> int:
         """Return the clock's time in milliseconds."""
         return int(self.clock.now() * 1000)
+
+    def reconfigure(
+        self,
+        router: Router,
+        *,
+        inhibitor: Inhibitor,
+        time_intervals: Sequence[TimeInterval],
+    ) -> None:
+        """Route by a new tree from now on (a config reload); the groups stay.
+
+        A stored group whose route is gone flushes by the root's timers (see ``_flush``);
+        alerts are routed into the new tree's groups as they are next received.
+        """
+        self.router = router
+        self.inhibitor = inhibitor
+        self.intervals = {i.name: i for i in time_intervals}
+        self._routes = {r.id: r for r in router.root.walk()}
 
     # --- state ---------------------------------------------------------------------
 
@@ -372,6 +413,15 @@ class Dispatcher:
             for alert in resolved:
                 msg = alert_message(alert, resolved=True)
                 await self.enqueue(msg, single, session=session, sequence=sequence)
+        for observer in self.observers:
+            await observer.on_flush(
+                group.key,
+                group.labels,
+                firing=firing,
+                resolved=resolved,
+                channels=channels,
+                session=session,
+            )
 
     # --- the loop ------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from tradewarden.alerting._config import (
     RouteConfig,
     SeveritiesConfig,
 )
-from tradewarden.alerting._dispatch import Dispatcher, Enqueue, Escalation
+from tradewarden.alerting._dispatch import Dispatcher, Enqueue, Escalation, FlushObserver
 from tradewarden.alerting._inhibit import Inhibitor
 from tradewarden.alerting._metrics import AlertingMetrics
 from tradewarden.alerting._routing import Router
@@ -54,6 +54,7 @@ class Alerting:
         per_alert_channels: Sequence[str] = (),
         escalation: Escalation | None = None,
         registry: CollectorRegistry | None = None,
+        observers: Sequence[FlushObserver] = (),
     ) -> None:
         self.router = Router.from_config(config.route, config.receivers, config.severities)
         self.silences = SilenceStore(database, clock)
@@ -69,6 +70,7 @@ class Alerting:
             per_alert_channels=per_alert.__contains__,
             escalation=escalation,
             metrics=AlertingMetrics(registry),
+            observers=observers,
         )
         self.sink = DispatcherSink(self.dispatcher)
 
