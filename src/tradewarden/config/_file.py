@@ -41,6 +41,7 @@ from tradewarden.escalation._config import (
     ScheduleConfig,
     check_escalation,
 )
+from tradewarden.incidents._config import IncidentsConfig
 from tradewarden.notify._config import ChannelConfig, check_channels
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
@@ -165,6 +166,8 @@ class ServiceConfig(_Section):
     people: tuple[PersonConfig, ...] = ()
     schedules: tuple[ScheduleConfig, ...] = ()
     escalation_policies: tuple[PolicyConfig, ...] = Field(default=(), validate_default=True)
+    # Which alerts open incidents (incidents/).
+    incidents: IncidentsConfig = IncidentsConfig()
 
     @field_validator("monitors")
     @classmethod
