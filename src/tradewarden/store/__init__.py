@@ -16,6 +16,7 @@ from tradewarden.store._escalation import (
 )
 from tradewarden.store._flips import FlipRepository
 from tradewarden.store._heartbeats import HeartbeatRepository
+from tradewarden.store._incidents import IncidentFilter, IncidentRepository
 from tradewarden.store._meta import MetaRepository
 from tradewarden.store._migrate import current_revision, head_revision, upgrade
 from tradewarden.store._models import (
@@ -23,6 +24,11 @@ from tradewarden.store._models import (
     AuditEntry,
     Base,
     HeartbeatState,
+    Incident,
+    IncidentActionItem,
+    IncidentAlert,
+    IncidentSequence,
+    IncidentTimelineEntry,
     MonitorDefinition,
     MonitorFlip,
     RefreshToken,
@@ -55,6 +61,13 @@ __all__ = [
     "FlipRepository",
     "HeartbeatRepository",
     "HeartbeatState",
+    "Incident",
+    "IncidentActionItem",
+    "IncidentAlert",
+    "IncidentFilter",
+    "IncidentRepository",
+    "IncidentSequence",
+    "IncidentTimelineEntry",
     "MetaRepository",
     "MonitorDefinition",
     "MonitorFlip",

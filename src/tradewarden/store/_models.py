@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -26,6 +28,11 @@ __all__ = [
     "AuditEntry",
     "Base",
     "HeartbeatState",
+    "Incident",
+    "IncidentActionItem",
+    "IncidentAlert",
+    "IncidentSequence",
+    "IncidentTimelineEntry",
     "MetaValue",
     "MonitorDefinition",
     "MonitorFlip",
@@ -183,3 +190,104 @@ class MonitorDefinition(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(80))
+
+
+# --- incidents (incidents/): the record, its alerts, its append-only timeline ---------
+
+
+class IncidentSequence(Base):
+    """The last incident number given out in a year (``INC-<year>-<number>``)."""
+
+    __tablename__ = "incident_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Incident(Base):
+    """An incident: what happened, how bad, who leads, and the times its KPIs come from."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_group_key", "status", "group_key"),
+        Index("ix_incidents_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16))
+    commander: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    services: Mapped[list[str]] = mapped_column(JSON)
+    bots: Mapped[list[str]] = mapped_column(JSON)
+    impact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    group_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    impact_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    detected_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    mitigated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    root_cause: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lessons_learned: Mapped[str | None] = mapped_column(Text, nullable=True)
+    false_positive: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class IncidentAlert(Base):
+    """An alert linked to an incident (one row per fingerprint and incident)."""
+
+    __tablename__ = "incident_alerts"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "fingerprint", name="uq_incident_alerts_fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    alertname: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class IncidentTimelineEntry(Base):
+    """One thing that happened during an incident; rows are only ever appended."""
+
+    __tablename__ = "incident_timeline"
+    __table_args__ = (Index("ix_incident_timeline_incident_id", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IncidentActionItem(Base):
+    """A post-mortem action item; ``number`` counts from 1 within its incident."""
+
+    __tablename__ = "incident_action_items"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number", name="uq_incident_action_items_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
