@@ -29,6 +29,8 @@ from tradewarden.alerting import (
     TimeInterval,
 )
 from tradewarden.alerting._config import (
+    MaintenanceWindowConfig,
+    check_maintenance_windows,
     check_receivers,
     check_route,
     check_severities,
@@ -46,6 +48,7 @@ from tradewarden.notify._config import ChannelConfig, check_channels
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
 from tradewarden.rules._config import RulesConfig
+from tradewarden.runbooks._config import RunbooksConfig
 from tradewarden.series._config import MetricsConfig, ScrapeConfig, check_unique_jobs
 
 __all__ = [
@@ -162,10 +165,14 @@ class ServiceConfig(_Section):
     severities: SeveritiesConfig = SeveritiesConfig()
     route: RouteConfig | None = None
     inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
+    # Matchers muted like a silence, once or on a cron schedule (alerting/_maintenance.py).
+    maintenance_windows: tuple[MaintenanceWindowConfig, ...] = ()
     # People, on-call schedules and escalation policies (escalation/).
     people: tuple[PersonConfig, ...] = ()
     schedules: tuple[ScheduleConfig, ...] = ()
     escalation_policies: tuple[PolicyConfig, ...] = Field(default=(), validate_default=True)
+    # Runbooks (runbooks/): the bundled set, the user's folders, step connections.
+    runbooks: RunbooksConfig = RunbooksConfig()
     # Which alerts open incidents (incidents/).
     incidents: IncidentsConfig = IncidentsConfig()
 
@@ -203,6 +210,15 @@ class ServiceConfig(_Section):
         if problems:
             raise ValueError("; ".join(problems))
         return value
+
+    @field_validator("maintenance_windows")
+    @classmethod
+    def _unique_windows(
+        cls, windows: tuple[MaintenanceWindowConfig, ...]
+    ) -> tuple[MaintenanceWindowConfig, ...]:
+        if problems := check_maintenance_windows(windows):
+            raise ValueError("; ".join(problems))
+        return windows
 
     @field_validator("escalation_policies")
     @classmethod
