@@ -2,6 +2,12 @@
 
 Every flow reads the time once from the injected clock and runs its queries in one
 transaction through the repositories.
+
+A verified API key is remembered for ``api_key_cache_ttl_s`` (2 s by default): within that
+time the key authenticates without a database read (a Prometheus posting alerts calls many
+times a second). A revocation through this service takes effect at once in this process;
+another instance (or a revocation written straight to the store, the CLI's) sees it within
+the TTL.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = ["AuthService", "IssuedApiKey", "LoginThrottledError", "Principal", "T
 # A used key's last-used time is written at most this often: a bot calling every second
 # must not turn every request into a write.
 _TOUCH_INTERVAL_S = 60.0
+DEFAULT_API_KEY_CACHE_TTL_S = 2.0
 _log = structlog.stdlib.get_logger("tradewarden.auth")
 
 
@@ -58,6 +65,14 @@ class Principal:
     def actor(self) -> str:
         """Return the name written to the audit log."""
         return self.name if self.kind == "user" else f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedKey:
+    """An API key's principal and when (monotonic clock) the store last confirmed it."""
+
+    principal: Principal
+    checked_at: float
 
 
 @dataclass(frozen=True)
@@ -104,15 +119,23 @@ class AuthService:
         limiter: LoginRateLimiter,
         clock: Clock,
         refresh_ttl_s: int,
+        api_key_cache_ttl_s: float = DEFAULT_API_KEY_CACHE_TTL_S,
     ) -> None:
+        if api_key_cache_ttl_s < 0:
+            raise ValueError("api_key_cache_ttl_s must be 0 or more")
         self._db = database
         self._issuer = issuer
         self._hasher = hasher
         self._limiter = limiter
         self._clock = clock
         self._refresh_ttl_s = refresh_ttl_s
+        self._key_ttl_s = api_key_cache_ttl_s
         self._touched: dict[int, float] = {}
-        self._known_keys: dict[str, Principal] = {}
+        # By key digest: served from here within the TTL, and (at any age) while the store
+        # is unreachable. Bumped by every revocation: a check that read the store before a
+        # revocation committed must not put its principal back.
+        self._known_keys: dict[str, _CheckedKey] = {}
+        self._revocations = 0
 
     # -- login, refresh, logout ------------------------------------------------------
 
@@ -243,7 +266,12 @@ class AuthService:
     async def _authenticate_api_key(self, key: str) -> Principal:
         prefix = split_api_key(key)
         key_digest = digest(key)
+        checked = self._clock.monotonic()
+        known = self._known_keys.get(key_digest)
+        if known is not None and 0 <= checked - known.checked_at < self._key_ttl_s:
+            return known.principal
         now = self._clock.now()
+        revocations = self._revocations
         try:
             async with self._db.read_session() as session:
                 stored = await ApiKeyRepository(session).by_prefix(prefix or "")
@@ -260,13 +288,24 @@ class AuthService:
                 async with self._db.session() as session:
                     await ApiKeyRepository(session).touch(stored.id, now=utc_datetime(now))
         except (SQLAlchemyError, OSError):
-            known = self._known_keys.get(key_digest)
             if known is None:
                 raise
-            _log.warning("store unreachable: trusting a key checked before", key=known.name)
-            return known
-        self._known_keys[key_digest] = principal
+            _log.warning(
+                "store unreachable: trusting a key checked before", key=known.principal.name
+            )
+            return known.principal
+        if revocations == self._revocations:
+            self._known_keys[key_digest] = _CheckedKey(principal, checked)
         return principal
+
+    def _forget_key(self, key_id: int) -> None:
+        """Drop a key's remembered checks (it was revoked here)."""
+        self._revocations += 1
+        self._known_keys = {
+            known: checked
+            for known, checked in self._known_keys.items()
+            if checked.principal.id != key_id
+        }
 
     # -- users ---------------------------------------------------------------------------
 
@@ -395,16 +434,14 @@ class AuthService:
             stored = await keys.get(key_id)
             if stored is None or not await keys.revoke(key_id, now=now):
                 raise NotFoundError(f"API key {key_id} does not exist or is already revoked")
-            self._known_keys = {
-                known: principal
-                for known, principal in self._known_keys.items()
-                if principal.id != key_id
-            }
+            self._forget_key(key_id)
             await AuditRepository(session).append(
                 _audited(audit, actor, "apikey.revoke", f"{stored.id}:{stored.name}", None),
                 now=now,
             )
             await session.refresh(stored)
+        # Again once committed: a check that read the store meanwhile saw the key valid.
+        self._forget_key(key_id)
         return stored
 
 
