@@ -1,19 +1,27 @@
 """The config file's alerting sections, in Alertmanager's YAML shape.
 
 ``route:`` (the routing tree), ``receivers:`` (a receiver is a list of channel names of
-the ``channels:`` section), ``inhibit_rules:``, ``time_intervals:`` and ``severities:``
+the ``channels:`` section), ``inhibit_rules:``, ``time_intervals:``, ``severities:``
 (per severity: the response-time target and the channels used when a route names no
-receiver). :func:`check_alerting` checks the references between them; its messages name
-the field (``route.routes.1.receiver``).
+receiver) and ``maintenance_windows:`` (matchers muted once or on a cron schedule).
+:func:`check_alerting` checks the references between them; its messages name the field
+(``route.routes.1.receiver``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tradewarden.alerting._maintenance import (
+    MaintenanceError,
+    MaintenanceWindow,
+    check_cron,
+    load_zone,
+)
 from tradewarden.alerting._matchers import (
     MatcherError,
     Matchers,
@@ -26,11 +34,13 @@ from tradewarden.rules._durations import parse_duration_ms
 
 __all__ = [
     "InhibitRuleConfig",
+    "MaintenanceWindowConfig",
     "ReceiverConfig",
     "RouteConfig",
     "SeveritiesConfig",
     "SeverityPolicy",
     "check_alerting",
+    "check_maintenance_windows",
     "check_receivers",
     "check_route",
     "check_severities",
@@ -192,6 +202,110 @@ class SeveritiesConfig(_Frozen):
         """Return the policy of ``severity``."""
         policy: SeverityPolicy = getattr(self, severity.value)
         return policy
+
+
+class MaintenanceWindowConfig(_Frozen):
+    """Alerts matching ``matchers`` are muted (like a silence) from ``starts_at`` to
+    ``ends_at``, or for ``duration`` from each time ``cron`` matches in ``timezone``."""
+
+    name: Name
+    # Required: a window muting everything says so (``alertname=~".+"``).
+    matchers: tuple[str, ...] = Field(min_length=1)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    cron: str | None = None
+    duration: str | None = None
+    timezone: str = "UTC"
+    comment: str = Field(default="", max_length=2000)
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _check_lines(value)
+        if not parse_matcher_lines(value):
+            raise ValueError("at least one matcher is required")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_cron(value)
+            except MaintenanceError as exc:
+                raise ValueError(str(exc).removeprefix("cron: ")) from None
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration_ms(value) <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            load_zone(value)
+        except MaintenanceError as exc:
+            raise ValueError(str(exc).removeprefix("timezone: ")) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        once = self.starts_at is not None or self.ends_at is not None
+        recurring = self.cron is not None or self.duration is not None
+        if once and recurring:
+            raise ValueError(
+                "cron: give either starts_at and ends_at (once) or cron and duration, not both"
+            )
+        if not once and not recurring:
+            raise ValueError(
+                "starts_at: give either starts_at and ends_at (once) or cron and duration"
+            )
+        if once and (self.starts_at is None or self.ends_at is None):
+            missing = "starts_at" if self.starts_at is None else "ends_at"
+            raise ValueError(f"{missing}: a one-off window needs both starts_at and ends_at")
+        if recurring and (self.cron is None or self.duration is None):
+            missing = "cron" if self.cron is None else "duration"
+            raise ValueError(f"{missing}: a recurring window needs both cron and duration")
+        if (
+            self.starts_at is not None
+            and self.ends_at is not None
+            and self.ends_at <= self.starts_at
+        ):
+            raise ValueError("ends_at: the window must end after it starts")
+        self.window()  # anything left is a bug here, not in the file: fail loudly
+        return self
+
+    def window(self) -> MaintenanceWindow:
+        """Return the pure window this config describes."""
+        return MaintenanceWindow(
+            name=self.name,
+            matchers=parse_matcher_lines(self.matchers),
+            comment=self.comment,
+            starts_at_ms=None if self.starts_at is None else _epoch_ms(self.starts_at),
+            ends_at_ms=None if self.ends_at is None else _epoch_ms(self.ends_at),
+            cron=self.cron,
+            duration_ms=0 if self.duration is None else parse_duration_ms(self.duration),
+            timezone=self.timezone,
+        )
+
+
+def _epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def check_maintenance_windows(windows: Iterable[MaintenanceWindowConfig]) -> list[str]:
+    """Return the names defined twice."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, window in enumerate(windows):
+        if window.name in seen:
+            problems.append(f"{i}.name: maintenance window {window.name!r} is defined twice")
+        seen.add(window.name)
+    return problems
 
 
 def check_alerting(

@@ -2,6 +2,9 @@
 
 Every change writes its audit record (who, when, why) in the same transaction. Expired
 silences stay for history. ``refresh()`` reads the store again (other instances' changes).
+
+The config file's maintenance windows mute here too (``maintenance:<name>`` among the
+ids ``silenced_by`` returns), so whatever honours silences honours them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from tradewarden.alerting._maintenance import MaintenanceSchedule, MaintenanceWindow
 from tradewarden.alerting._silences import (
     Silence,
     SilenceError,
@@ -56,10 +60,17 @@ def _to_row(silence: Silence) -> dict[str, object]:
 class SilenceStore:
     """Create, list and expire silences; answer ``silenced(labels)`` from memory."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, windows: Sequence[MaintenanceWindow] = ()
+    ) -> None:
         self.database = database
         self.clock = clock
         self._silences: dict[str, Silence] = {}
+        self.maintenance = MaintenanceSchedule(windows)
+
+    def set_windows(self, windows: Sequence[MaintenanceWindow]) -> None:
+        """Mute by these maintenance windows from now on (a config reload)."""
+        self.maintenance = MaintenanceSchedule(windows)
 
     def now_ms(self) -> int:
         """Return the clock's time in milliseconds."""
@@ -83,9 +94,13 @@ class SilenceStore:
         return silence
 
     def silenced_by(self, labels: Labels, now_ms: int | None = None) -> list[str]:
-        """Return the ids of the active silences that mute ``labels``."""
+        """Return the ids of the active silences and maintenance windows (``maintenance:<name>``)
+        that mute ``labels``."""
         at = self.now_ms() if now_ms is None else now_ms
-        return [s.id for s in self._silences.values() if s.mutes(labels, at)]
+        ids = [s.id for s in self._silences.values() if s.mutes(labels, at)]
+        if self.maintenance.windows:
+            ids += self.maintenance.muting(labels, at)
+        return ids
 
     async def put(
         self,
