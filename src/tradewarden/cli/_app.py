@@ -122,7 +122,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Ask a running warden for its /status and print it as a table."""
-    body = call_warden("GET", "/status", load(config), url, api_key)
+    body = call_warden("GET", "/status", load(config), url, api_key, answer_503=True)
     if as_json:
         console.print_json(data=body)
     else:

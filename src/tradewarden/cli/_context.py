@@ -121,9 +121,11 @@ def call_warden(
     *,
     body: Any = None,
     params: dict[str, str] | None = None,
+    answer_503: bool = False,
 ) -> Any:
     """Call a running warden's API and return its JSON (None for a 204); exit with one
-    line on any failure."""
+    line on any failure. With ``answer_503`` a 503's body is returned instead (``/status``
+    answers 503 with the report of what is down)."""
     key = api_key or _key_from_file()
     base = url or f"http://{loaded.config.server.host}:{loaded.config.server.port}"
     headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -146,7 +148,7 @@ def call_warden(
         payload = response.json()
     except ValueError:
         raise fail(f"the warden answered {response.status_code} without JSON") from None
-    if response.status_code >= 400 and response.status_code != 503:
+    if response.status_code >= 400 and not (answer_503 and response.status_code == 503):
         error = payload.get("error", {}) if isinstance(payload, dict) else {}
         message = error.get("message", response.text)
         fields = "; ".join(
@@ -154,6 +156,20 @@ def call_warden(
         )
         raise fail(f"the warden answered {response.status_code}: {fields or message}")
     return payload
+
+
+def ask_warden(
+    method: str,
+    path: str,
+    config: Path | None,
+    url: str | None,
+    api_key: str | None,
+    *,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """``call_warden`` with the config file read here (the commands' usual shape)."""
+    return call_warden(method, path, load(config), url, api_key, body=body, params=params)
 
 
 def _key_from_file() -> str | None:

@@ -15,10 +15,8 @@ from tradewarden.cli._context import (
     ApiKeyOption,
     ConfigOption,
     UrlOption,
-    call_warden,
+    ask_warden,
     console,
-    fail,
-    load,
 )
 
 __all__ = ["breaker_app", "register_control_commands"]
@@ -38,20 +36,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the raw JSON.")]
 class ResumeTo(StrEnum):
     active = "active"
     reducing = "reducing"
-
-
-def _call(
-    method: str,
-    path: str,
-    config: ConfigOption,
-    url: str | None,
-    api_key: str | None,
-    body: dict[str, Any] | None = None,
-) -> Any:
-    result = call_warden(method, path, load(config), url, api_key, body=body)
-    if isinstance(result, dict) and "error" in result:  # call_warden hands a 503 back
-        raise fail(f"the warden answered 503: {result['error'].get('message', '')}")
-    return result
 
 
 def _describe(state: dict[str, Any]) -> str:
@@ -84,7 +68,7 @@ def _post_change(
     verb: str,
 ) -> None:
     body = {"reason": reason, "message": message}
-    _changed(_call("POST", path, config, url, api_key, body), verb)
+    _changed(ask_warden("POST", path, config, url, api_key, body=body), verb)
 
 
 def kill(
@@ -121,7 +105,9 @@ def resume(
 ) -> None:
     """Let the bots trade again: the one way out of a kill."""
     body = {"reason": reason, "message": message, "to": to.value.upper()}
-    _changed(_call("POST", "/v1/kill-switch/resume", config, url, api_key, body), "resumed")
+    _changed(
+        ask_warden("POST", "/v1/kill-switch/resume", config, url, api_key, body=body), "resumed"
+    )
 
 
 def state(
@@ -132,9 +118,9 @@ def state(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Print the trading state: who set it, why, and when."""
-    current = _call("GET", "/v1/trading/state", config, url, api_key)
+    current = ask_warden("GET", "/v1/trading/state", config, url, api_key)
     changes = (
-        _call("GET", f"/v1/trading/history?limit={history}", config, url, api_key)
+        ask_warden("GET", f"/v1/trading/history?limit={history}", config, url, api_key)
         if history
         else []
     )
@@ -165,7 +151,7 @@ def breaker_list(
     api_key: ApiKeyOption = None,
 ) -> None:
     """List every breaker with state in Redis."""
-    breakers = _call("GET", "/v1/circuit-breakers", config, url, api_key)
+    breakers = ask_warden("GET", "/v1/circuit-breakers", config, url, api_key)
     if as_json:
         console.print_json(data=breakers)
         return
@@ -184,7 +170,7 @@ def _act(
     api_key: str | None,
 ) -> None:
     path = f"/v1/circuit-breakers/{quote(name, safe='')}/{action}"
-    result = _call("POST", path, config, url, api_key, body)
+    result = ask_warden("POST", path, config, url, api_key, body=body)
     before = result["before"]["state"] if result["before"] else "no state"
     console.print(
         f"{result['name']}: {before} -> {result['after']['state']}", soft_wrap=True, markup=False

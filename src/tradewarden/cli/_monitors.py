@@ -15,10 +15,9 @@ from tradewarden.cli._context import (
     ApiKeyOption,
     ConfigOption,
     UrlOption,
-    call_warden,
+    ask_warden,
     console,
     fail,
-    load,
 )
 
 __all__ = ["monitor_app"]
@@ -33,23 +32,6 @@ def _reason(reason: str | None) -> dict[str, str] | None:
     return {"reason": reason} if reason else None
 
 
-def _call(
-    method: str,
-    path: str,
-    config: ConfigOption,
-    url: str | None,
-    api_key: str | None,
-    *,
-    body: Any = None,
-    params: dict[str, str] | None = None,
-) -> Any:
-    """Call the warden; a 503 (monitors not running, store down) fails like any error."""
-    result = call_warden(method, path, load(config), url, api_key, body=body, params=params)
-    if isinstance(result, dict) and "error" in result:  # call_warden hands a 503 back
-        raise fail(f"the warden answered 503: {result['error'].get('message', '')}")
-    return result
-
-
 @monitor_app.command("list")
 def monitor_list(
     config: ConfigOption = None,
@@ -58,7 +40,7 @@ def monitor_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Show every monitor with its source (config file or API) and state."""
-    monitors: list[dict[str, Any]] = _call("GET", "/v1/monitors", config, url, api_key)
+    monitors: list[dict[str, Any]] = ask_warden("GET", "/v1/monitors", config, url, api_key)
     if as_json:
         console.print_json(data=monitors)
         return
@@ -95,7 +77,9 @@ def monitor_add(
         raise fail(f"--file: {file} is not valid YAML: {exc}") from None
     if not isinstance(spec, dict):
         raise fail(f"--file: {file} must hold one monitor (a mapping with name and kind)")
-    created = _call("POST", "/v1/monitors", config, url, api_key, body=spec, params=_reason(reason))
+    created = ask_warden(
+        "POST", "/v1/monitors", config, url, api_key, body=spec, params=_reason(reason)
+    )
     console.print(f"created monitor {created['name']} ({created['kind']}): {created['state']}")
 
 
@@ -109,5 +93,5 @@ def monitor_delete(
 ) -> None:
     """Delete a monitor created over the API (the config file's are changed in the file)."""
     path = f"/v1/monitors/{quote(name, safe='')}"
-    _call("DELETE", path, config, url, api_key, params=_reason(reason))
+    ask_warden("DELETE", path, config, url, api_key, params=_reason(reason))
     console.print(f"deleted monitor {name}")

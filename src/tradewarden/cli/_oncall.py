@@ -5,7 +5,7 @@ its API (so the warden audits them as the operator whose API key is used)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 import typer
@@ -15,10 +15,8 @@ from tradewarden.cli._context import (
     ApiKeyOption,
     ConfigOption,
     UrlOption,
-    call_warden,
+    ask_warden,
     console,
-    fail,
-    load,
 )
 
 __all__ = ["oncall_app", "register_oncall_commands"]
@@ -31,22 +29,6 @@ ReasonOption = Annotated[str, typer.Option(help="Why: written to the audit log (
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the raw JSON.")]
 
 
-def _call(
-    method: str,
-    path: str,
-    config: ConfigOption,
-    url: str | None,
-    api_key: str | None,
-    *,
-    body: Any = None,
-    params: dict[str, str] | None = None,
-) -> Any:
-    result = call_warden(method, path, load(config), url, api_key, body=body, params=params)
-    if isinstance(result, dict) and "error" in result:  # call_warden hands a 503 back
-        raise fail(f"the warden answered 503: {result['error'].get('message', '')}")
-    return result
-
-
 def ack(
     key: Annotated[str, typer.Argument(help="The alert's key (group key or fingerprint).")],
     reason: ReasonOption,
@@ -56,7 +38,7 @@ def ack(
 ) -> None:
     """Acknowledge an alert: its escalation stops."""
     path = f"/v1/alerts/{quote(key, safe='')}/ack"
-    result = _call("POST", path, config, url, api_key, body={"reason": reason})
+    result = ask_warden("POST", path, config, url, api_key, body={"reason": reason})
     escalation = result["escalation"]
     if result["changed"]:
         console.print(f"acknowledged: {escalation['title']}", soft_wrap=True, markup=False)
@@ -79,14 +61,8 @@ def escalations(
 ) -> None:
     """List escalations, most recently changed first."""
     params = [("status", value) for value in status or []]
-    result = call_warden(
-        "GET",
-        "/v1/escalations"
-        + ("?" + "&".join(f"{k}={quote(v)}" for k, v in params) if params else ""),
-        load(config),
-        url,
-        api_key,
-    )
+    query = "?" + "&".join(f"{k}={quote(v)}" for k, v in params) if params else ""
+    result = ask_warden("GET", "/v1/escalations" + query, config, url, api_key)
     if as_json:
         console.print_json(data=result)
         return
@@ -112,7 +88,7 @@ def show(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Show who is on call in every layer now, and the overrides in force or to come."""
-    result = _call("GET", "/v1/oncall", config, url, api_key)
+    result = ask_warden("GET", "/v1/oncall", config, url, api_key)
     if as_json:
         console.print_json(data=result)
         return
@@ -153,7 +129,7 @@ def override(
         "ends_at": _aware(end),
         "reason": reason,
     }
-    result = _call("POST", "/v1/oncall/overrides", config, url, api_key, body=body)
+    result = ask_warden("POST", "/v1/oncall/overrides", config, url, api_key, body=body)
     console.print(
         f"override {result['id']}: {replacement} for {replaces} until {result['ends_at']}",
         soft_wrap=True,
@@ -171,7 +147,7 @@ def remove_override(
 ) -> None:
     """Remove an override."""
     path = f"/v1/oncall/overrides/{override_id}"
-    _call("DELETE", path, config, url, api_key, params={"reason": reason})
+    ask_warden("DELETE", path, config, url, api_key, params={"reason": reason})
     console.print(f"override {override_id} removed")
 
 
