@@ -106,7 +106,11 @@ def _missed_rule(spec: MonitorSpec) -> dict[str, Any]:
     last_seen = _selector("heartbeat_last_seen_timestamp_seconds", monitor=spec.name)
     return {
         "alert": "HeartbeatMissed",
-        "expr": f"time() - {last_seen} > {deadline_s:g}",
+        # The probe's sample repeats the heartbeat's name as `name` (as on /metrics); the
+        # alert is the monitor's, so that copy is dropped (a `name` matcher meant for
+        # breakers must not catch heartbeats). `without`, not `by (monitor)`: a Prometheus
+        # scraping the warden keeps its job and instance, as on MonitorDown.
+        "expr": f"time() - max without (name) ({last_seen}) > {deadline_s:g}",
         "labels": _labels(spec, "critical"),
         "annotations": {
             "summary": f"Heartbeat {_literal(spec.name)} missed",
