@@ -86,45 +86,36 @@ def _exactly_one(field: str, env: object, file: object) -> None:
         raise ValueError(f"set exactly one of {field}_env or {field}_file")
 
 
-class AppriseChannelConfig(_Channel):
+class _UrlChannel(_Channel):
+    """A channel whose whole address is a secret URL, from ``url_env`` or ``url_file``."""
+
+    url: None = Field(default=None, exclude=True)
+    url_env: EnvName | None = None
+    url_file: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_url(cls, values: Any) -> Any:
+        _refuse_inline("url", values)
+        return values
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _UrlChannel:
+        _exactly_one("url", self.url_env, self.url_file)
+        return self
+
+
+class AppriseChannelConfig(_UrlChannel):
     """Any Apprise URL (``tgram://``, ``mailto://``, ``twilio://``, ``discord://``,
     ``json://``, ...), read from ``url_env`` or ``url_file``."""
 
     type: Literal["apprise"]
-    url: None = Field(default=None, exclude=True)
-    url_env: EnvName | None = None
-    url_file: Path | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_inline_url(cls, values: Any) -> Any:
-        _refuse_inline("url", values)
-        return values
-
-    @model_validator(mode="after")
-    def _one_source(self) -> AppriseChannelConfig:
-        _exactly_one("url", self.url_env, self.url_file)
-        return self
 
 
-class SlackChannelConfig(_Channel):
+class SlackChannelConfig(_UrlChannel):
     """A Slack incoming webhook, sent Block Kit blocks; its URL from ``url_env``/``url_file``."""
 
     type: Literal["slack"]
-    url: None = Field(default=None, exclude=True)
-    url_env: EnvName | None = None
-    url_file: Path | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_inline_url(cls, values: Any) -> Any:
-        _refuse_inline("url", values)
-        return values
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SlackChannelConfig:
-        _exactly_one("url", self.url_env, self.url_file)
-        return self
 
 
 class PagerDutyChannelConfig(_Channel):
