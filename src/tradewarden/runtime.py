@@ -18,7 +18,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Gauge, PlatformCollector, ProcessCollector
 
 from tradewarden._version import __version__
-from tradewarden.alerting import Alerting
+from tradewarden.alerting import Alerting, AlertingReload, check_alerting
 from tradewarden.alerting._sink import FanOutAlertSink
 from tradewarden.auth import (
     AccessTokenIssuer,
@@ -66,7 +66,15 @@ from tradewarden.telemetry import HttpMetrics
 if TYPE_CHECKING:
     from tradewarden.redisconn import ManagedRedis
 
-__all__ = ["SYSTEM", "FirstAdmin", "Runtime", "build_registry", "print_first_admin"]
+__all__ = [
+    "NEXT_START_SECTIONS",
+    "SYSTEM",
+    "ConfigReload",
+    "FirstAdmin",
+    "Runtime",
+    "build_registry",
+    "print_first_admin",
+]
 
 SYSTEM = Principal(kind="system", id=0, name="tradewarden", role=Role.ADMIN)
 _SIGNING_KEY = "jwt_signing_key"
@@ -79,6 +87,19 @@ class FirstAdmin:
 
     username: str
     password: str | None
+
+
+# What a reload does not apply: read at the next start (besides server, auth, redis).
+NEXT_START_SECTIONS = ("channels", "people", "schedules", "escalation_policies")
+
+
+@dataclass(frozen=True)
+class ConfigReload:
+    """What a reload applied: the monitors' changes and the alerting sections changed."""
+
+    monitors: ReloadSummary
+    alerting: AlertingReload
+    next_start: tuple[str, ...] = NEXT_START_SECTIONS
 
 
 def build_registry() -> CollectorRegistry:
@@ -326,20 +347,45 @@ class Runtime:
         return [group.spec for group in self.rules.groups()]
 
     async def reload_monitors(self) -> ReloadSummary:
-        """Read the config file again and apply its monitors; raise ConfigError when invalid.
+        """Reload the config file (see ``reload_config``); return the monitors' changes."""
+        return (await self.reload_config()).monitors
+
+    async def reload_config(self) -> ConfigReload:
+        """Read the config file again and apply its monitors, scrapes and alerting
+        sections (route, receivers, inhibit_rules, time_intervals, severities,
+        maintenance_windows); raise ConfigError when invalid.
 
         The monitors created over the API are read from the store again too (so another
         instance's changes arrive here). An invalid file changes nothing: the monitors
-        running stay as they were. Other sections (server, auth, redis) take effect at the
-        next start.
+        and the routing in force stay as they were. Other sections (server, auth, redis,
+        metrics and ``NEXT_START_SECTIONS``) take effect at the next start, so the new
+        alerting sections may only name channels already running.
         """
-        if self.monitors is None:
+        if self.monitors is None or self.alerting is None:
             raise ConfigError("monitors do not run in this process")
         config = load_config_file(self.config_path)
+        where = str(self.config_path) if self.config_path is not None else "<config>"
+        running = list(self.notifier.channels) if self.notifier is not None else []
+        if problems := check_alerting(
+            route=config.route,
+            receivers=config.receivers,
+            time_intervals=config.time_intervals,
+            severities=config.severities,
+            channels=running,
+        ):
+            raise ConfigError(
+                f"{where}: reload refused, channels are read at the next start: "
+                + "; ".join(problems)
+            )
+        try:
+            prepared = self.alerting.prepare(config)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
         summary = await self.monitors.reload(config.monitors)
         await self.scrapes.apply(config.scrape_configs)  # the metrics: section: next start
+        alerting = self.alerting.apply(prepared)
         self.config = config
-        return summary
+        return ConfigReload(monitors=summary, alerting=alerting)
 
     async def close(self) -> None:
         """Release connections."""

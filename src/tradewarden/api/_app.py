@@ -23,6 +23,7 @@ from tradewarden.api.routers import (
     escalation,
     health,
     heartbeats,
+    maintenance,
     metrics,
     monitors,
     notifications,
@@ -96,6 +97,7 @@ def create_app(
         notifications.router,
         escalation.router,
         alerting.router,
+        maintenance.router,
     ):
         app.include_router(router)
     if docs:

@@ -22,6 +22,7 @@ from tradewarden.cli._context import (
 )
 from tradewarden.cli._control import register_control_commands
 from tradewarden.cli._export import export_app
+from tradewarden.cli._maintenance import maintenance_app
 from tradewarden.cli._monitors import monitor_app
 from tradewarden.cli._oncall import register_oncall_commands
 from tradewarden.cli._queues import queue_app
@@ -29,6 +30,7 @@ from tradewarden.cli._serve import serve
 from tradewarden.cli._silences import silence_app
 from tradewarden.cli._users import apikey_app, user_app
 from tradewarden.config import EXAMPLE_CONFIG
+from tradewarden.notify.channels import channel_problems
 from tradewarden.runtime import Runtime
 from tradewarden.store import current_revision, head_revision, upgrade
 
@@ -51,6 +53,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(queue_app, name="queue")
 app.add_typer(export_app, name="export")
 app.add_typer(silence_app, name="silence")
+app.add_typer(maintenance_app, name="maintenance")
 
 
 @app.command()
@@ -91,9 +94,15 @@ def init(
 
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
-    """Validate the environment and the config file (exit 2 when invalid)."""
+    """Validate the environment, the config file and that every channel can send: its
+    secret is set and well-formed, Apprise can use its URL (exit 2 listing every problem;
+    secrets are never printed)."""
     loaded = load(config)
     source = str(loaded.config_path) if loaded.config_path else "built-in defaults"
+    if problems := channel_problems(loaded.config.channels):
+        for problem in problems:
+            err_console.print(f"[bold red]error:[/] {problem}", markup=True, soft_wrap=True)
+        raise fail(f"{source}: {len(problems)} channel(s) cannot send", code=2)
     console.print(f"config ok: {source}")
 
 

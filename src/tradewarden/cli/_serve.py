@@ -94,21 +94,25 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
 
 
 def _reload_on_sighup(runtime: Runtime, log: Any) -> None:
-    """Reload the monitors from the config file on SIGHUP (``kill -HUP``)."""
+    """Reload the monitors and the alerting sections from the config file on SIGHUP
+    (``kill -HUP``)."""
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
 
     async def _reload() -> None:
         try:
-            summary = await runtime.reload_monitors()
+            reloaded = await runtime.reload_config()
         except ConfigError as exc:
             log.warning("reload refused: the config file is invalid", error=exc.message)
             return
+        summary = reloaded.monitors
         log.info(
-            "monitors reloaded",
+            "config reloaded",
             added=list(summary.added),
             removed=list(summary.removed),
             changed=list(summary.changed),
+            alerting_changed=list(reloaded.alerting.changed),
+            next_start=list(reloaded.next_start),
         )
 
     def _on_signal() -> None:

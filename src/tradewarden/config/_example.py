@@ -163,6 +163,25 @@ inhibit_rules: []
 #   - name: oncall
 #     channels: [chat, mail]
 
+# Maintenance windows mute the alerts their matchers select, as a silence would (shown
+# as silencedBy "maintenance:<name>"); an alert notified before a window still gets its
+# resolved notice. Once (starts_at/ends_at, ISO 8601 with an offset) or recurring (a
+# 5-field cron matched on the wall clock of timezone, IANA, default UTC, each start
+# lasting duration). A start in the hour DST skips happens at the jump; one in the hour
+# that repeats, once. `tradewarden reload` (or SIGHUP) applies changes.
+maintenance_windows: []
+#  - name: exchange-weekly
+#    matchers: ['exchange="binance"']
+#    cron: "0 2 * * 3"              # Wednesdays 02:00
+#    duration: 2h
+#    timezone: Europe/Berlin
+#    comment: Binance's weekly maintenance
+#  - name: migration
+#    matchers: ['alertname=~".+"']  # everything: say so explicitly
+#    starts_at: 2026-12-05T22:00:00+01:00
+#    ends_at: 2026-12-06T01:00:00+01:00
+#    comment: database move
+
 # People, on-call schedules and escalation policies (the seeds' defaults apply per
 # severity when none is configured: P0 pages the primary, then the secondary after 15m).
 people: []

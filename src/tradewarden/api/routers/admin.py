@@ -207,12 +207,15 @@ async def reload(
     runtime: RuntimeDep,
     reason: str | None = Query(default=None, max_length=500),
 ) -> ReloadOut:
-    """Read the config file again and apply its monitors (audited); an invalid file is a
-    422 naming file, line and field, and changes nothing."""
+    """Read the config file again and apply its monitors and alerting sections (route,
+    receivers, inhibit_rules, time_intervals, severities, maintenance_windows; audited);
+    channels, people, schedules and escalation policies are read at the next start. An
+    invalid file is a 422 naming file, line and field, and changes nothing."""
     try:
-        summary = await runtime.reload_monitors()
+        reloaded = await runtime.reload_config()  # the alerting sections too
     except ConfigError as exc:
         raise HTTPException(422, exc.message) from None
+    summary = reloaded.monitors
     result = ReloadOut(
         added=list(summary.added), removed=list(summary.removed), changed=list(summary.changed)
     )
@@ -226,7 +229,9 @@ async def reload(
                 outcome="success",
                 target=str(runtime.config_path) if runtime.config_path else None,
                 reason=reason,
-                details=result.model_dump(),
+                details=result.model_dump()
+                | {"alerting_changed": list(reloaded.alerting.changed)}
+                | {"next_start": list(reloaded.next_start)},
                 request_id=base.request_id,
                 source_ip=base.source_ip,
             ),
