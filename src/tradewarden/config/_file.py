@@ -44,6 +44,7 @@ from tradewarden.escalation._config import (
     check_escalation,
 )
 from tradewarden.incidents._config import IncidentsConfig
+from tradewarden.kpis._config import KpisConfig
 from tradewarden.notify._config import ChannelConfig, check_channels
 from tradewarden.probes import MonitorSpec
 from tradewarden.probes.kinds import MonitorConfig
@@ -175,6 +176,8 @@ class ServiceConfig(_Section):
     runbooks: RunbooksConfig = RunbooksConfig()
     # Which alerts open incidents (incidents/).
     incidents: IncidentsConfig = IncidentsConfig()
+    # The KPIs' targets (kpis/): seed 004's by default.
+    kpis: KpisConfig = KpisConfig()
 
     @field_validator("monitors")
     @classmethod
