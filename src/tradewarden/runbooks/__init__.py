@@ -30,6 +30,8 @@ from tradewarden.runbooks._model import (
     Step,
 )
 from tradewarden.runbooks._readonly import ReadOnlyError, check_redis_command, check_sql
+from tradewarden.runbooks._result import StepResult, StepStatus
+from tradewarden.runbooks._runner import OnStep, RunbookRunner
 
 __all__ = [
     "ACTIONS",
@@ -38,6 +40,7 @@ __all__ = [
     "AppliesTo",
     "ConnectionConfig",
     "HttpStep",
+    "OnStep",
     "ProbeStep",
     "PromqlStep",
     "ReadOnlyError",
@@ -45,9 +48,12 @@ __all__ = [
     "Runbook",
     "RunbookCatalog",
     "RunbookLoadError",
+    "RunbookRunner",
     "RunbooksConfig",
     "SqlStep",
     "Step",
+    "StepResult",
+    "StepStatus",
     "bundled_files",
     "check_redis_command",
     "check_sql",

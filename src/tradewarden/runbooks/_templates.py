@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.environment import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["MissingValue", "check_template", "is_templated", "render"]
+
+_VARIABLES = frozenset({"labels", "annotations"})
 
 
 class MissingValue(Exception):  # noqa: N818 - reads as the reason a step is skipped
@@ -37,9 +39,11 @@ class _Undefined(StrictUndefined):
         owner = self._undefined_obj
         if isinstance(owner, _Names) and isinstance(self._undefined_name, str):
             raise MissingValue(f"{owner.singular} {self._undefined_name} missing")
-        if self._undefined_name is not None and owner is not None:
-            raise MissingValue(f"{self._undefined_name} missing")
         super()._fail_with_undefined_error(*args, **kwargs)
+
+    # StrictUndefined binds these to the base class's function: point them at ours.
+    __str__ = __iter__ = __len__ = __bool__ = __contains__ = _fail_with_undefined_error
+    __eq__ = __ne__ = __hash__ = _fail_with_undefined_error
 
 
 @lru_cache(maxsize=1)
@@ -64,8 +68,14 @@ def check_template(text: str) -> str:
         return text
     try:
         _compile(text)
+        names = meta.find_undeclared_variables(_environment().parse(text))
     except TemplateSyntaxError as exc:
         raise ValueError(f"invalid template (line {exc.lineno}): {exc.message}") from None
+    unknown = sorted(names - _VARIABLES)
+    if unknown:
+        raise ValueError(
+            f"invalid template: unknown variable {', '.join(unknown)} (use labels or annotations)"
+        )
     return text
 
 
