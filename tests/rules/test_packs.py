@@ -81,7 +81,7 @@ def test_every_pack_alert_is_documented(path: Path) -> None:
     for rule in _rules(path):
         name = rule["alert"]
         annotations = rule["annotations"]
-        assert set(annotations) == {"summary", "description", "runbook_url"}, name
+        assert set(annotations) == {"summary", "description", "runbook", "runbook_url"}, name
         assert annotations["runbook_url"] == runbook_url(path.stem, name)
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
         text = annotations["summary"] + annotations["description"]

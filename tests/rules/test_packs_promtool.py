@@ -84,6 +84,7 @@ def test_high_error_rate_is_a_share_of_requests(promtool: str, tmp_path: Path) -
             "description": "50 % of the requests to bot:9100 (bot) answered 5xx over the "
             "last 5 minutes (threshold: 5 %).",
             "runbook_url": "docs/runbooks/api.md#higherrorrate",
+            "runbook": "api-errors-latency",
         },
     }
     _run_unit_test(
@@ -138,6 +139,7 @@ def test_high_cpu_load_reads_idle_time_as_a_share(promtool: str, tmp_path: Path)
             "description": "The CPUs of db:9100 were idle 10 % of the last 5 minutes "
             "(threshold: 20 %).",
             "runbook_url": "docs/runbooks/system.md#highcpuload",
+            "runbook": "host-resources",
         },
     }
     _run_unit_test(
@@ -171,6 +173,7 @@ def test_order_failure_rate_matches_the_guard_metrics(promtool: str, tmp_path: P
             "description": "33.33 % of the orders of bot:9100 failed over the last 5 "
             "minutes (threshold: 10 %).",
             "runbook_url": "docs/runbooks/orders.md#highorderfailurerate",
+            "runbook": "transaction-failures",
         },
     }
     _run_unit_test(
@@ -200,6 +203,7 @@ def test_order_processing_stalled_means_no_order_at_all(promtool: str, tmp_path:
             "summary": "Order processing stalled on bot",
             "description": "bot:9100 (bot) processed no order in the last 10 minutes.",
             "runbook_url": "docs/runbooks/orders.md#orderprocessingstalled",
+            "runbook": "job-not-executing",
         },
     }
     _run_unit_test(
@@ -269,6 +273,7 @@ def test_signal_alerts_count_errors_and_silence(promtool: str, tmp_path: Path) -
                             "description": "10 signals could not be processed by bot:9100 "
                             "in the last 5 minutes (threshold: 5).",
                             "runbook_url": "docs/runbooks/signals.md#signalprocessingerrors",
+                            "runbook": "signal-processing",
                         },
                     }
                 ],
@@ -290,6 +295,7 @@ def test_signal_alerts_count_errors_and_silence(promtool: str, tmp_path: Path) -
                             "description": "bot:9100 (bot) received no trading signal in "
                             "the last 30 minutes.",
                             "runbook_url": "docs/runbooks/signals.md#nosignalsreceived",
+                            "runbook": "signal-processing",
                         },
                     }
                 ],
@@ -317,6 +323,7 @@ def test_redis_connection_issues_fire_when_redis_does_not_answer(
             "description": "The Redis server of monitor cache has not answered PING for "
             "more than 1 minute.",
             "runbook_url": "docs/runbooks/redis.md#redisconnectionissues",
+            "runbook": "redis-connection-issues",
         },
     }
     _run_unit_test(
