@@ -72,23 +72,25 @@ class Group:
         """Whether any rule reads one of ``names``."""
         return any(rule.reads(names) for rule in self.rules)
 
-    def copy_state(self, old: Group) -> None:
+    def copy_state(self, old: Group) -> list[AlertingRule]:
         """Carry alerts and series over from the group this one replaces; the series of
-        rules that are gone get stale markers at the next evaluation."""
+        rules that are gone get stale markers at the next evaluation. Return the old
+        alerting rules that are gone (their alerts were not carried over).
+
+        A rule takes the state of an old rule of the same identity (Prometheus: kind, name
+        and labels) and, first of all, of one with the same expression too: rules that
+        differ only in their expression (the monitors' generated ``MonitorDown`` rules)
+        keep their own alerts when one is added or removed before them. Otherwise old
+        and new are paired in order, so an edited expression keeps its alerts."""
         old.retired = True
         self.last_eval_ms, self.eval_duration_s = old.last_eval_ms, old.eval_duration_s
         self.evaluations, self.failures = old.evaluations, old.failures
         self.stale |= old.stale
-        matched: set[int] = set()
-        index_of: dict[tuple[object, ...], list[int]] = {}
-        for i, rule in enumerate(old.rules):
-            index_of.setdefault(rule.identity(), []).append(i)
+        pairs = _pair_rules(old.rules, self.rules)
         for i, rule in enumerate(self.rules):
-            candidates = index_of.get(rule.identity())
-            if not candidates:
+            j = pairs.get(i)
+            if j is None:
                 continue
-            j = candidates.pop(0)
-            matched.add(j)
             previous = old.rules[j]
             self.previous[i] = old.previous[j]
             rule.health, rule.last_error = previous.health, previous.last_error
@@ -99,9 +101,15 @@ class Group:
             if isinstance(rule, AlertingRule) and isinstance(previous, AlertingRule):
                 rule.tracker.active = previous.tracker.active
                 rule.restored = previous.restored
+        matched = set(pairs.values())
         for j, series in enumerate(old.previous):
             if j not in matched:
                 self.stale |= series
+        return [
+            rule
+            for j, rule in enumerate(old.rules)
+            if j not in matched and isinstance(rule, AlertingRule)
+        ]
 
     def stale_series(self) -> set[Labels]:
         """Every series the group wrote at its last evaluation (marked stale when the
@@ -170,6 +178,27 @@ class Group:
         gone = [(labels, STALE_NAN) for labels in self.previous[i] - returned]
         write([*samples, *gone])
         self.previous[i] = returned
+
+
+def _pair_rules(old: Sequence[Rule], new: Sequence[Rule]) -> dict[int, int]:
+    """Map each new rule's index to the old rule it takes the state of: same identity and
+    expression first, then same identity in order."""
+    free: dict[tuple[object, ...], list[int]] = {}
+    for j, rule in enumerate(old):
+        free.setdefault(rule.identity(), []).append(j)
+    pairs: dict[int, int] = {}
+    for exact in (True, False):
+        for i, rule in enumerate(new):
+            candidates = free.get(rule.identity())
+            if i in pairs or not candidates:
+                continue
+            same = [j for j in candidates if old[j].spec.expr == rule.spec.expr]
+            if exact and not same:
+                continue
+            j = same[0] if exact else candidates[0]
+            candidates.remove(j)
+            pairs[i] = j
+    return pairs
 
 
 def restore_for_state(

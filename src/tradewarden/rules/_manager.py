@@ -18,11 +18,11 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tradewarden.clock import Clock, SystemClock
-from tradewarden.rules._alerts import Alert
+from tradewarden.rules._alerts import Alert, AlertState
 from tradewarden.rules._expr import InstantQuery
 from tradewarden.rules._files import GroupSpec, load_rule_files
 from tradewarden.rules._group import Group, restore_for_state, sendable
@@ -123,6 +123,8 @@ class RuleManager:
         self._file_specs: list[GroupSpec] = []
         self._generated_specs: Sequence[GroupSpec] = ()
         self._refresher: asyncio.Task[None] | None = None
+        # Hand-offs of removed rules' alerts still running (kept so they are not collected).
+        self._sends: set[asyncio.Task[None]] = set()
 
     # -- loading -------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class RuleManager:
         if self.generated is not None:
             self._generated_specs = self.generated()
         new: dict[tuple[str, str], Group] = {}
+        gone: list[AlertingRule] = []
         for spec in [*self._file_specs, *self._generated_specs]:
             interval = spec.interval_ms or self.options.evaluation_interval_ms
             group = Group(spec, interval)
@@ -149,13 +152,15 @@ class RuleManager:
                 rule.restored = self._restored_once or not self._started
             old = self._groups.get(group.key)
             if old is not None:
-                group.copy_state(old)
+                gone += group.copy_state(old)
             new[group.key] = group
         removed = [g for key, g in self._groups.items() if key not in new]
         for group in removed:
             group.retired = True
+            gone += group.alerting_rules()
         self._groups = new
         now_ms = self._now_ms()
+        self._resolve_gone(gone, now_ms)
         with self._batch():
             for group in removed:
                 # After the group's last samples, or the store would drop the marker.
@@ -164,6 +169,32 @@ class RuleManager:
                     self._appender.append(labels, t_ms, STALE_NAN)
         if self._started:
             self._sync_runners()
+
+    def _resolve_gone(self, rules: Iterable[AlertingRule], t_ms: int) -> None:
+        """Hand off the firing alerts of rules that were removed as resolved now.
+
+        Prometheus lets Alertmanager time them out at their ``endsAt`` (minutes later);
+        here the rule's cause is gone with the rule (a monitor deleted over the API, a
+        rule taken out of its file), so its notification says so at once.
+        """
+        resolved = []
+        for rule in rules:
+            for alert in rule.alerts():
+                if alert.state is AlertState.FIRING:
+                    alert.state, alert.resolved_at_ms = AlertState.INACTIVE, t_ms
+                    alert.last_sent_ms = t_ms
+                    resolved.append(replace(alert))
+        if not resolved or not self._started or self._loop is None:
+            return  # before start nothing was handed off
+        task = self._loop.create_task(self._send(resolved, "removed rules"))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, batch: Sequence[Alert], what: str) -> None:
+        try:
+            await self.sink.send(batch)
+        except Exception:  # noqa: BLE001 - the receiver's failure is its own
+            _log.exception("alert sink failed for %s", what)
 
     def refresh_generated(self) -> bool:
         """Apply the generated groups again if they changed; return whether they did."""
@@ -214,6 +245,9 @@ class RuleManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
             self._refresher = None
+        for send in list(self._sends):  # removed rules' resolutions still on their way
+            with contextlib.suppress(Exception):
+                await send
         runners = list(self._runners.values())
         self._runners.clear()
         for runner in runners:
