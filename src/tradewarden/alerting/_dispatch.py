@@ -2,7 +2,9 @@
 
 ``ingest`` merges alerts by fingerprint (deduplication), routes new ones into their
 groups (a new group flushes after ``group_wait``, a P0 one at once), and stores alerts and
-groups in one transaction. ``flush_due`` flushes every group whose deadline has passed: the
+groups in one transaction; concurrent calls share it (group commit), and memory changes
+only once it committed. A resend that only moves an alert's end a little is not written
+(see :func:`is_unchanged_resend`). ``flush_due`` flushes every group whose deadline has passed: the
 pure :func:`plan_flush` decides, and the notifications are enqueued *in the same
 transaction* as the group's new state, with the group's flush number as the sequence, so
 a crash either loses both or keeps both and a retried flush inserts nothing twice. Group
@@ -16,10 +18,11 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradewarden.alerting._flush import FIRING, GroupState, plan_flush
@@ -27,10 +30,11 @@ from tradewarden.alerting._inhibit import Inhibitor
 from tradewarden.alerting._messages import alert_message, group_message
 from tradewarden.alerting._metrics import AlertingMetrics
 from tradewarden.alerting._model import Alert, Source
-from tradewarden.alerting._routing import Route, Router
+from tradewarden.alerting._routing import Route, RouteMatch, Router
 from tradewarden.alerting._silence_store import SilenceStore
 from tradewarden.alerting._timeintervals import TimeInterval
 from tradewarden.clock import Clock, utc_datetime
+from tradewarden.errors import StoreError
 from tradewarden.notify import Message
 from tradewarden.series import Labels
 from tradewarden.store import AlertingRepository, Database
@@ -143,6 +147,11 @@ class Dispatcher:
         self.groups: dict[str, GroupState] = {}
         self._routes = {r.id: r for r in router.root.walk()}
         self._flips: dict[str, deque[int]] = {}
+        # Fingerprints whose stored end is older than the one in memory (a resend not
+        # written: see is_unchanged_resend), with that stored end.
+        self._stored_end_ms: dict[str, int | None] = {}
+        self._queued: list[_Queued] = []
+        self._writer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -177,6 +186,7 @@ class Dispatcher:
             alert_rows, group_rows = await repo.alerts(), await repo.groups()
         self.alerts = {row.fingerprint: _alert_of(row) for row in alert_rows}
         self.groups = {row.key: _group_of(row) for row in group_rows}
+        self._stored_end_ms = {}
         for fp, alert in self.alerts.items():
             for match in self.router.route(alert):
                 group = self.groups.get(match.group_key)
@@ -209,56 +219,148 @@ class Dispatcher:
     # --- ingest --------------------------------------------------------------------
 
     async def ingest(self, alerts: Sequence[Alert]) -> None:
-        """Merge and route ``alerts``; store them and their groups (StoreError propagates)."""
+        """Merge and route ``alerts``; store them and their groups; return once stored.
+
+        Concurrent calls are committed together (group commit): each queues its alerts,
+        one writer drains the queue into one transaction, and every caller returns when
+        the transaction holding its alerts has committed. A failed write raises in each
+        of its callers (StoreError, SQLAlchemyError, OSError) and changes nothing in
+        memory: the alerts, groups and flap history change only after the commit.
+        """
         if not alerts:
             return
-        async with self._lock:
-            now = self.now_ms()
-            changed_groups: dict[str, GroupState] = {}
-            merged: list[Alert] = []
-            for incoming in alerts:
-                self.metrics.received.labels(incoming.source.value).inc()
-                alert = incoming
-                if alert.ends_at_ms is None:
-                    alert = _with_end(alert, now + self.resolve_timeout_ms)
-                alert = _with_update(alert, now)
-                fp = alert.fingerprint
-                old = self.alerts.get(fp)
-                if old is not None and not old.resolved(now):
-                    alert = old.merge(alert)
-                if alert.resolved(now) and old is None:
-                    continue  # the end of an alert never seen: nothing to announce or keep
-                if old is None or old.resolved(now) != alert.resolved(now):
-                    self._flip(fp, now)
-                self.alerts[fp] = alert
-                merged.append(alert)
-                for match in self.router.route(alert):
-                    group = self.groups.get(match.group_key)
-                    if group is None:
-                        group = GroupState(
-                            key=match.group_key,
-                            route_id=match.route.id,
-                            labels=dict(match.group_labels),
-                            created_ms=now,
-                        )
-                        wait = match.group_wait_ms
-                        if alert.starts_at_ms + wait < now:
-                            wait = 0  # an old alert: no point waiting (Alertmanager)
-                        group.next_flush_ms = now + wait
-                        self.groups[group.key] = group
-                        changed_groups[group.key] = group
-                    elif match.group_wait_ms == 0 and group.last_flush_ms is None:
-                        group.next_flush_ms = min(group.next_flush_ms or now, now)
-                        changed_groups[group.key] = group
-                    if fp not in group.members:
-                        group.members.add(fp)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append(_Queued(alerts, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_queued(), name="alerting-ingest")
+        await done
+
+    async def _write_queued(self) -> None:
+        """Commit everything queued, batch after batch, until the queue is empty."""
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                async with self._lock:
+                    await self._commit_batch(batch)
+                self._wake.set()
+        finally:
+            self._writer = None
+            for left in self._queued:  # only when this task is cancelled (shutdown)
+                left.done.cancel()
+            self._queued = []
+
+    async def _commit_batch(self, batch: list[_Queued]) -> None:
+        try:
+            await self._store_and_apply([a for queued in batch for a in queued.alerts])
+        except asyncio.CancelledError:
+            for queued in batch:
+                queued.done.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to every caller, raised there
+            if len(batch) == 1 or _unreachable(exc):
+                for queued in batch:
+                    _fail(queued.done, exc)
+                return
+            # The store answered but refused: perhaps one caller's data. Each alone, so a
+            # bad request fails by itself and does not take its neighbours down with it.
+            for queued in batch:
+                try:
+                    await self._store_and_apply(queued.alerts)
+                except Exception as alone:  # noqa: BLE001 - raised in its caller
+                    _fail(queued.done, alone)
+                else:
+                    _succeed(queued.done)
+            return
+        for queued in batch:
+            _succeed(queued.done)
+
+    async def _store_and_apply(self, alerts: Sequence[Alert]) -> None:
+        """Merge ``alerts`` into a staging copy, write it in one transaction, then apply it."""
+        now = self.now_ms()
+        staged = self._merge(alerts, now)
+        if staged.writes or staged.group_rows:
             async with self.database.session() as session:
                 repo = AlertingRepository(session)
-                await repo.upsert_alerts([_row_of(a) for a in _last_per_fp(merged)])
-                for group in changed_groups.values():
-                    await repo.put_group(_group_row(group))
-            self._gauges()
-        self._wake.set()
+                await repo.upsert_alerts([_row_of(a) for a in staged.writes])
+                for row in staged.group_rows.values():
+                    await repo.put_group(row)
+        self._apply(staged, now)
+
+    def _merge(self, alerts: Sequence[Alert], now: int) -> _Staged:
+        """Return what ``alerts`` change; nothing in ``self`` changes here."""
+        staged = _Staged()
+        before: dict[str, Alert | None] = {}
+        for incoming in alerts:
+            self.metrics.received.labels(incoming.source.value).inc()
+            alert = incoming
+            if alert.ends_at_ms is None:
+                alert = _with_end(alert, now + self.resolve_timeout_ms)
+            alert = _with_update(alert, now)
+            fp = alert.fingerprint
+            old = staged.alerts[fp] if fp in staged.alerts else self.alerts.get(fp)
+            if fp not in before:
+                before[fp] = self.alerts.get(fp)
+            if old is not None and not old.resolved(now):
+                alert = old.merge(alert)
+            if alert.resolved(now) and old is None:
+                continue  # the end of an alert never seen: nothing to announce or keep
+            if old is None or old.resolved(now) != alert.resolved(now):
+                staged.flips.append(fp)
+            staged.alerts[fp] = alert
+            for match in self.router.route(alert):
+                self._stage_group(staged, match, alert, fp, now)
+        for fp, alert in staged.alerts.items():
+            old = before.get(fp)
+            stored_end = self._stored_end_ms.get(fp, old.ends_at_ms if old else None)
+            if old is not None and is_unchanged_resend(old, alert, stored_end, now):
+                staged.skipped[fp] = stored_end
+            else:
+                staged.writes.append(alert)
+        return staged
+
+    def _stage_group(
+        self, staged: _Staged, match: RouteMatch, alert: Alert, fp: str, now: int
+    ) -> None:
+        key = match.group_key
+        group = staged.new_groups.get(key) or self.groups.get(key)
+        if group is None:
+            group = GroupState(
+                key=key,
+                route_id=match.route.id,
+                labels=dict(match.group_labels),
+                created_ms=now,
+            )
+            wait = match.group_wait_ms
+            if alert.starts_at_ms + wait < now:
+                wait = 0  # an old alert: no point waiting (Alertmanager)
+            group.next_flush_ms = now + wait
+            staged.new_groups[key] = group
+            staged.group_rows[key] = _group_row(group)
+        elif match.group_wait_ms == 0 and group.last_flush_ms is None:
+            current = staged.next_flush_ms.get(key, group.next_flush_ms)
+            due = min(current or now, now)
+            if key in staged.new_groups:
+                group.next_flush_ms = due
+            else:
+                staged.next_flush_ms[key] = due
+            staged.group_rows[key] = _group_row(replace(group, next_flush_ms=due))
+        if fp not in group.members:
+            staged.members.setdefault(key, set()).add(fp)
+
+    def _apply(self, staged: _Staged, now: int) -> None:
+        """Apply a committed ``staged`` to memory."""
+        self.alerts.update(staged.alerts)
+        self.groups.update(staged.new_groups)
+        for key, due in staged.next_flush_ms.items():
+            self.groups[key].next_flush_ms = due
+        for key, members in staged.members.items():
+            self.groups[key].members.update(members)
+        for alert in staged.writes:
+            self._stored_end_ms.pop(alert.fingerprint, None)
+        self._stored_end_ms.update(staged.skipped)
+        for fp in staged.flips:
+            self._flip(fp, now)
+        self._gauges()
 
     def _gauges(self) -> None:
         self.metrics.alerts.set(len(self.alerts))
@@ -376,6 +478,7 @@ class Dispatcher:
             self.groups[group.key] = after
         for fp in gone:
             self.alerts.pop(fp, None)
+            self._stored_end_ms.pop(fp, None)
         outcome = "notified" if send else ("muted" if plan.send else "quiet")
         self.metrics.flushes.labels(outcome).inc()
         self._gauges()
@@ -467,6 +570,67 @@ class Dispatcher:
         finally:
             handle.cancel()
             wake.cancel()
+
+
+@dataclass(slots=True)
+class _Queued:
+    """One ``ingest`` call waiting for the transaction that holds its alerts."""
+
+    alerts: Sequence[Alert]
+    done: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Staged:
+    """What one transaction of ingest changes, applied to memory only once committed."""
+
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    writes: list[Alert] = field(default_factory=list)
+    skipped: dict[str, int | None] = field(default_factory=dict)
+    new_groups: dict[str, GroupState] = field(default_factory=dict)
+    next_flush_ms: dict[str, int] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    group_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flips: list[str] = field(default_factory=list)
+
+
+def is_unchanged_resend(old: Alert, new: Alert, stored_end_ms: int | None, now_ms: int) -> bool:
+    """Whether ``new`` (``old`` merged with a resend) need not be written.
+
+    Prometheus resends every firing alert each evaluation with a later end. Such a resend
+    changes only the end and ``updated_at``; it is written only once the stored end would
+    cover less than half of the horizon the sender now gives (``new``'s end minus now), so a
+    restart reading the stored end never resolves an alert that is still being resent.
+    """
+    if old.resolved(now_ms) or new.resolved(now_ms):
+        return False
+    if new.ends_at_ms is None or stored_end_ms is None or new.ends_at_ms < stored_end_ms:
+        return False
+    if 2 * (stored_end_ms - now_ms) < new.ends_at_ms - now_ms:
+        return False
+    return (
+        new.starts_at_ms == old.starts_at_ms
+        and new.source == old.source
+        and new.generator_url == old.generator_url
+        and new.annotations == old.annotations
+    )
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store could not be reached (not that it refused the data)."""
+    if isinstance(exc, OSError | TimeoutError | StoreError | OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _succeed(done: asyncio.Future[None]) -> None:
+    if not done.done():  # its caller may have been cancelled meanwhile
+        done.set_result(None)
+
+
+def _fail(done: asyncio.Future[None], exc: BaseException) -> None:
+    if not done.done():
+        done.set_exception(exc)
 
 
 def _with_end(alert: Alert, ends_at_ms: int) -> Alert:
