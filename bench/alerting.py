@@ -17,6 +17,10 @@ Alertmanager (Debian's packages), in the same run; the warden's own alert pipeli
    towards an Alertmanager); then every one looked up in ``GET /api/v2/alerts``.
 
     .venv/bin/python bench/alerting.py [--quick] [--json out.json]
+    .venv/bin/python bench/alerting.py --only ingest --ingest-batch 1 --ingest-batch 64
+
+``--only`` (repeatable: ``side``, ``pipeline``, ``ingest``) runs those sections alone;
+Prometheus and Alertmanager are started only for ``side``.
 
 Everything runs on 127.0.0.1; every process is stopped and the temp dir removed at the end.
 """
@@ -58,6 +62,7 @@ ROUND_WINDOW_S = 60.0
 BOUND_RATIO = 0.1
 BOUND_PIPELINE_P99_MS = 100.0
 BOUND_INGEST_P99_MS = 20.0
+SECTIONS = ("side", "pipeline", "ingest")
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -465,9 +470,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="alerts a request (repeatable; default 1 and 64, Prometheus's batch size)",
     )
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--only",
+        choices=SECTIONS,
+        action="append",
+        help="run only this section (repeatable; default every one)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     args.ingest_batch = args.ingest_batch or [1, 64]
+    args.only = set(args.only or SECTIONS)
     if args.quick:
         args.rounds, args.targets_per_round = 1, 4
         args.pipeline_alerts, args.ingest_s = 50, 15.0
@@ -528,44 +540,65 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 "--log.level=warn",
             ]
             headers = {"Authorization": f"Bearer {key}"}
-            async with (
-                _process(warden_cmd, work, "warden", env=env) as warden,
-                _process(am_cmd, work, "alertmanager") as am,
-                _process(prom_cmd, work, "prometheus") as prom,
-                aiohttp.ClientSession(
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=10),
-                    connector=aiohttp.TCPConnector(limit=32),
-                ) as session,
-            ):
+            side = "side" in args.only
+            async with contextlib.AsyncExitStack() as stack:
+                warden = await stack.enter_async_context(
+                    _process(warden_cmd, work, "warden", env=env)
+                )
+                daemons = []
+                if side:
+                    daemons = [
+                        (
+                            await stack.enter_async_context(_process(am_cmd, work, "alertmanager")),
+                            f"http://{HOST}:{am_port}/-/ready",
+                            "alertmanager",
+                        ),
+                        (
+                            await stack.enter_async_context(_process(prom_cmd, work, "prometheus")),
+                            f"http://{HOST}:{prom_port}/-/ready",
+                            "prometheus",
+                        ),
+                    ]
+                session = await stack.enter_async_context(
+                    aiohttp.ClientSession(
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=10),
+                        connector=aiohttp.TCPConnector(limit=32),
+                    )
+                )
                 await _wait_ready(session, f"{warden_url}/health", warden, "the warden")
-                await _wait_ready(session, f"http://{HOST}:{am_port}/-/ready", am, "alertmanager")
-                await _wait_ready(session, f"http://{HOST}:{prom_port}/-/ready", prom, "prometheus")
-                print(
-                    f"[2] pipeline: {args.pipeline_alerts} P0 alerts, POST -> received", flush=True
-                )
-                results["pipeline"] = await bench_pipeline(
-                    session, warden_url, receiver, args.pipeline_alerts
-                )
-                results["ingest"] = []
-                for batch in args.ingest_batch:
+                for process, ready_url, name in daemons:
+                    await _wait_ready(session, ready_url, process, name)
+                if "pipeline" in args.only:
                     print(
-                        f"[3] ingest: {args.ingest_per_minute:,} alerts/min for "
-                        f"{args.ingest_s:g} s, {batch} a request",
+                        f"[2] pipeline: {args.pipeline_alerts} P0 alerts, POST -> received",
                         flush=True,
                     )
-                    results["ingest"].append(
-                        await bench_ingest(
-                            session, warden_url, args.ingest_per_minute, args.ingest_s, batch
-                        )
+                    results["pipeline"] = await bench_pipeline(
+                        session, warden_url, receiver, args.pipeline_alerts
                     )
-                print(
-                    f"[1] side by side: {args.rounds} rounds x {args.targets_per_round} targets",
-                    flush=True,
-                )
-                results["side_by_side"] = await bench_side_by_side(
-                    targets, receiver, names, args.rounds, args.seed
-                )
+                if "ingest" in args.only:
+                    results["ingest"] = []
+                    for batch in args.ingest_batch:
+                        print(
+                            f"[3] ingest: {args.ingest_per_minute:,} alerts/min for "
+                            f"{args.ingest_s:g} s, {batch} a request",
+                            flush=True,
+                        )
+                        results["ingest"].append(
+                            await bench_ingest(
+                                session, warden_url, args.ingest_per_minute, args.ingest_s, batch
+                            )
+                        )
+                if side:
+                    print(
+                        f"[1] side by side: {args.rounds} rounds x {args.targets_per_round} "
+                        "targets",
+                        flush=True,
+                    )
+                    results["side_by_side"] = await bench_side_by_side(
+                        targets, receiver, names, args.rounds, args.seed
+                    )
                 results["receiver_posts"] = dict(receiver.posts)
     finally:
         await target_runner.cleanup()
@@ -581,7 +614,21 @@ def _verdict(ok: bool) -> str:
 def _report(results: dict[str, Any]) -> None:
     print("\n== bench/alerting.py ==")
     print(f"machine: {results['machine']}")
-    side = results["side_by_side"]
+    if "side_by_side" in results:
+        _report_side(results["side_by_side"])
+    pipe = results.get("pipeline")
+    if pipe and pipe["ms"].get("n"):
+        print(
+            f"pipeline POST -> notification received ({pipe['alerts']} alerts, lost "
+            f"{pipe['lost']}): p50 {pipe['ms']['p50']:.1f} ms p99 {pipe['ms']['p99']:.1f} ms max "
+            f"{pipe['ms']['max']:.1f} ms; target p99 < {BOUND_PIPELINE_P99_MS:g} ms: "
+            f"{_verdict(pipe['ms']['p99'] < BOUND_PIPELINE_P99_MS and not pipe['lost'])}"
+        )
+    for ing in results.get("ingest", []):
+        _report_ingest(ing)
+
+
+def _report_side(side: dict[str, Any]) -> None:
     w, p = side["warden"], side["prometheus"]
     for label, s in (("tradewarden", w), ("prometheus+alertmanager", p)):
         if s.get("n"):
@@ -598,16 +645,6 @@ def _report(results: dict[str, Any]) -> None:
             f"{w['max'] / p['max']:.3f}; target <= {BOUND_RATIO:g}: "
             f"{_verdict(ratio50 <= BOUND_RATIO and ratio99 <= BOUND_RATIO)}"
         )
-    pipe = results["pipeline"]
-    if pipe["ms"].get("n"):
-        print(
-            f"pipeline POST -> notification received ({pipe['alerts']} alerts, lost "
-            f"{pipe['lost']}): p50 {pipe['ms']['p50']:.1f} ms p99 {pipe['ms']['p99']:.1f} ms max "
-            f"{pipe['ms']['max']:.1f} ms; target p99 < {BOUND_PIPELINE_P99_MS:g} ms: "
-            f"{_verdict(pipe['ms']['p99'] < BOUND_PIPELINE_P99_MS and not pipe['lost'])}"
-        )
-    for ing in results["ingest"]:
-        _report_ingest(ing)
 
 
 def _report_ingest(ing: dict[str, Any]) -> None:
@@ -623,11 +660,11 @@ def _report_ingest(ing: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the figures (and write them as JSON with ``--json``)."""
-    for binary in (PROMETHEUS, ALERTMANAGER):
+    args = _parse_args(argv)
+    for binary in (PROMETHEUS, ALERTMANAGER) if "side" in args.only else ():
         if shutil.which(binary) is None:
             print(f"{binary} is missing (Debian packages prometheus, prometheus-alertmanager)")
             return 2
-    args = _parse_args(argv)
     results = asyncio.run(_main(args))
     _report(results)
     if args.json:
