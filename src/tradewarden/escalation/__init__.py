@@ -16,7 +16,12 @@ from tradewarden.escalation._config import (
     check_escalation,
     parse_on_call,
 )
-from tradewarden.escalation._escalator import EnqueuePort, Escalator, OverrideError
+from tradewarden.escalation._escalator import (
+    EnqueuePort,
+    EscalationObserver,
+    Escalator,
+    OverrideError,
+)
 from tradewarden.escalation._links import ACK_LINK_TTL_S, AckLinks, AckTicket
 from tradewarden.escalation._metrics import EscalationMetrics
 from tradewarden.escalation._policy import (
@@ -47,6 +52,7 @@ __all__ = [
     "Done",
     "EnqueuePort",
     "EscalationMetrics",
+    "EscalationObserver",
     "EscalationState",
     "EscalationStatus",
     "Escalator",

@@ -55,7 +55,7 @@ from tradewarden.store import (
 )
 from tradewarden.telemetry import get_logger
 
-__all__ = ["EnqueuePort", "Escalator", "OverrideError"]
+__all__ = ["EnqueuePort", "EscalationObserver", "Escalator", "OverrideError"]
 
 _log = get_logger("tradewarden.escalation")
 KEY_MAX = 400  # the column's width
@@ -74,6 +74,19 @@ class EnqueuePort(Protocol):
         session: AsyncSession | None = None,
         sequence: int = 0,
     ) -> dict[str, int]: ...
+
+
+class EscalationObserver(Protocol):
+    """Told in the escalation's transaction of an acknowledgement and of a step that paged
+    (incidents listen here); raising rolls the change back."""
+
+    async def on_acknowledged(
+        self, key: str, *, by: str, reason: str | None, session: AsyncSession
+    ) -> None: ...
+
+    async def on_step_fired(
+        self, key: str, *, step: int, round_: int, channels: Sequence[str], session: AsyncSession
+    ) -> None: ...
 
 
 class OverrideError(TradewardenError):
@@ -109,8 +122,10 @@ class Escalator:
         poll_interval_s: float = 5.0,
         batch: int = 100,
         registry: CollectorRegistry | None = None,
+        observers: Iterable[EscalationObserver] = (),
     ) -> None:
         self.database = database
+        self.observers: list[EscalationObserver] = list(observers)
         self.clock = clock
         self._enqueue = enqueue
         self._directory = _Directory(
@@ -232,6 +247,8 @@ class Escalator:
             )
             if changed:
                 self.metrics.acknowledgements.labels(row.policy_name).inc()
+                for observer in self.observers:
+                    await observer.on_acknowledged(key, by=by, reason=reason, session=own)
             if changed and row.notified:
                 notice = Message.model_validate(row.message).model_copy(
                     update={"status": MessageStatus.ACKNOWLEDGED, "ack_url": None}
@@ -334,6 +351,10 @@ class Escalator:
                     channels,
                     session=session,
                     sequence=notification_sequence(row.generation, action.sequence),
+                )
+            for observer in self.observers:  # a step that paged nobody is news too
+                await observer.on_step_fired(
+                    key, step=row.step + 1, round_=row.round + 1, channels=channels, session=session
                 )
             _log.info(
                 "escalation step fired",

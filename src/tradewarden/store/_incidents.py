@@ -94,7 +94,7 @@ class IncidentRepository:
         )
         return result
 
-    async def list(
+    async def page(
         self, where: IncidentFilter, *, limit: int = 50, offset: int = 0
     ) -> tuple[list[Incident], int]:
         """Return a page of incidents, newest first, and how many match in all."""
