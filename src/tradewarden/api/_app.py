@@ -23,6 +23,8 @@ from tradewarden.api.routers import (
     escalation,
     health,
     heartbeats,
+    incidents,
+    kpis,
     maintenance,
     metrics,
     monitors,
@@ -30,6 +32,7 @@ from tradewarden.api.routers import (
     query,
     queues,
     rules,
+    runbooks,
 )
 from tradewarden.runtime import FirstAdmin, Runtime
 
@@ -97,7 +100,10 @@ def create_app(
         notifications.router,
         escalation.router,
         alerting.router,
+        incidents.router,
+        runbooks.router,
         maintenance.router,
+        kpis.router,
     ):
         app.include_router(router)
     if docs:

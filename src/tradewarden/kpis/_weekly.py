@@ -185,7 +185,7 @@ def render_weekly_review(report: KpiReport, week: str) -> str:
         "",
         (
             f"{counts.total} incidents ({by_severity}); {counts.open} open, "
-            f"{counts.resolved} resolved, {counts.false_positive} false positives."
+            f"{counts.resolved} resolved; false positives: {counts.false_positive}."
         ),
         "",
         f"- MTTD: {_stat_text(kpis.mttd['all'])}",
