@@ -36,13 +36,11 @@ from tradewarden.control import Control, open_control
 from tradewarden.errors import ConfigError, ConflictError
 from tradewarden.escalation import ACK_LINK_TTL_S, AckLinks, Escalator
 from tradewarden.health import Readiness
-from tradewarden.incidents import IncidentObserver, IncidentService, RunbookDiagnosis
 from tradewarden.kpis import KpiMetrics, KpiService
 from tradewarden.notify import Notifier
 from tradewarden.probes import (
     HeartbeatBoard,
     MonitorCatalog,
-    MonitorSpec,
     ProbeMetrics,
     ReloadSummary,
     Scheduler,
@@ -50,7 +48,6 @@ from tradewarden.probes import (
     StoreHeartbeats,
     new_web_session,
 )
-from tradewarden.promql import Engine
 from tradewarden.rules import (
     GroupSpec,
     MonitorRules,
@@ -59,7 +56,6 @@ from tradewarden.rules import (
     build_rule_manager,
     load_rule_groups,
 )
-from tradewarden.runbooks import RunbookCatalog, RunbookRunner, load_runbooks
 from tradewarden.series import SeriesKeeper, SeriesStore
 from tradewarden.series._events import ControlSeries
 from tradewarden.series._metrics import SeriesCollector
@@ -163,11 +159,6 @@ class Runtime:
     alerting: Alerting | None = field(init=False, default=None)
     # Escalations and acknowledgements (escalation/): steps fired through the notifier.
     escalator: Escalator | None = field(init=False, default=None)
-    # Runbooks (runbooks/): loaded at start (a bad file stops it), and their steps' runner.
-    runbooks: RunbookCatalog = field(init=False, default_factory=RunbookCatalog)
-    runbook_runner: RunbookRunner | None = field(init=False, default=None)
-    # Incidents (incidents/): opened by alert flushes, acknowledged with their escalation.
-    incidents: IncidentService | None = field(init=False, default=None)
     # The trailing 7-day KPIs as metrics, recomputed in the background (kpis/).
     kpis: KpiMetrics = field(init=False)
 
@@ -227,8 +218,6 @@ class Runtime:
         """Migrate, load the signing key, create the first admin, connect to Redis, and
         (for the service) start the monitors."""
         self.started_at = time.time()
-        base = self.config_path.parent if self.config_path is not None else Path.cwd()
-        self.runbooks = load_runbooks(self.config.runbooks, base)  # ConfigError: file, step
         if migrate:
             await upgrade(self.database)
         signing_key = await self._signing_key()
@@ -257,11 +246,6 @@ class Runtime:
             check_secrets=run_probes,
         )
         self.escalator = self._build_escalator(self.notifier, signing_key)
-        self.incidents = IncidentService(
-            self.database, self.clock, self.config.incidents, escalation=self.escalator
-        )
-        incident_observer = IncidentObserver(self.incidents)
-        self.escalator.observers.append(incident_observer)
         self.alerting = Alerting(
             self.database,
             self.clock,
@@ -270,7 +254,6 @@ class Runtime:
             per_alert_channels=[c.name for c in self.config.channels if c.type == "pagerduty"],
             escalation=self.escalator,  # a group that fires pages its severity's on-call
             registry=self.registry,
-            observers=[incident_observer],  # opens incidents in the flush's transaction
         )
         await self.alerting.start(run=run_probes)  # resumes the stored groups' deadlines
         self.rules.sink = FanOutAlertSink([self.rules.sink, self.alerting.sink])
@@ -295,7 +278,6 @@ class Runtime:
             self.escalator.start()  # resumes the stored deadlines
             await self._start_series()
             await self._start_probes()
-            self.incidents.diagnoses.diagnosis = self._runbook_diagnosis()
             scheduler = self.scheduler
             await self.control_series.start(
                 self.control,
@@ -308,20 +290,6 @@ class Runtime:
             )
             await self._start_rules()
             self.kpis.start()
-        self.runbook_runner = RunbookRunner(
-            self.config.runbooks,
-            clock=self.clock,
-            http=self._http,
-            engine=Engine(self.series),
-            scheduler=self.scheduler,
-            monitors=self._monitor_specs,
-        )
-
-    def _monitor_specs(self) -> list[MonitorSpec]:
-        """Return the monitors running (the config file's where none run)."""
-        if self.scheduler is not None:
-            return [s.spec for s in self.scheduler.all()]
-        return list(self.config.monitors)
 
     async def _start_series(self) -> None:
         """Load the snapshot (before any new sample), then keep it and start scraping."""
@@ -379,8 +347,6 @@ class Runtime:
         self.rules.apply(self._rule_groups(self.config))
         self._rules_unsubscribe = self.series.subscribe(self.rules.notify)
         await self.rules.start()
-        if scheduler is not None:  # a monitor created over the API has its rules at once
-            scheduler.on_change(self.rules.generated_changed)
 
     def _rule_groups(self, config: ServiceConfig) -> list[GroupSpec]:
         base = self.config_path.parent if self.config_path is not None else Path.cwd()
@@ -434,7 +400,7 @@ class Runtime:
         self.config = config
         return ConfigReload(monitors=summary, alerting=alerting)
 
-    async def close(self) -> None:  # noqa: PLR0912 - one release per component, in order
+    async def close(self) -> None:
         """Release connections."""
         await self.kpis.stop()
         if self._rules_unsubscribe is not None:
@@ -450,8 +416,6 @@ class Runtime:
             await self._flips.aclose()  # the flips handed over before the stop
         if self._series_keeper is not None:
             await self._series_keeper.stop()  # the final snapshot, after the last result
-        if self.incidents is not None:
-            await self.incidents.close()  # diagnoses still running are cut
         if self.escalator is not None:
             await self.escalator.stop()
         if self.alerting is not None:
@@ -467,24 +431,6 @@ class Runtime:
         if self.redis is not None:
             await self.redis.close()
         await self.database.dispose()
-
-    def _runbook_diagnosis(self) -> RunbookDiagnosis:
-        """Return the runbooks (a bad file stops the start) and a runner over the warden's
-        series, HTTP client and monitors: an incident's opening runs its runbook."""
-        from tradewarden.promql import Engine
-        from tradewarden.runbooks import RunbookRunner, load_runbooks
-
-        base = self.config_path.parent if self.config_path is not None else Path.cwd()
-        scheduler = self.scheduler
-        runner = RunbookRunner(
-            self.config.runbooks,
-            clock=self.clock,
-            http=self._http,
-            engine=Engine(self.series),
-            scheduler=scheduler,
-            monitors=lambda: [s.spec for s in scheduler.all()] if scheduler else (),
-        )
-        return RunbookDiagnosis(load_runbooks(self.config.runbooks, base), runner)
 
     def _build_escalator(self, notifier: Notifier, signing_key: str) -> Escalator:
         config = self.config

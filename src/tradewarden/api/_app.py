@@ -23,7 +23,6 @@ from tradewarden.api.routers import (
     escalation,
     health,
     heartbeats,
-    incidents,
     kpis,
     maintenance,
     metrics,
@@ -32,7 +31,6 @@ from tradewarden.api.routers import (
     query,
     queues,
     rules,
-    runbooks,
 )
 from tradewarden.runtime import FirstAdmin, Runtime
 
@@ -100,8 +98,6 @@ def create_app(
         notifications.router,
         escalation.router,
         alerting.router,
-        incidents.router,
-        runbooks.router,
         maintenance.router,
         kpis.router,
     ):
