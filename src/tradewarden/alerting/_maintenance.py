@@ -34,8 +34,8 @@ __all__ = [
 
 MAINTENANCE_PREFIX = "maintenance:"
 # More occurrences than this running together (``* * * * *`` lasting an hour) is a
-# window with no end we report; it still mutes.
-_MAX_CHAINED = 1000
+# window with no end we report (each step is a cron iteration); it still mutes.
+_MAX_CHAINED = 200
 # Longer than any repeated wall-clock hour in use (1 hour; Lord Howe 30 minutes, Troll 2).
 _FOLD = timedelta(hours=3)
 
@@ -166,7 +166,7 @@ class MaintenanceWindow:
 
     def _run_end(self, start_ms: int) -> int | None:
         """When the run of occurrences in force from ``start_ms`` on ends (None: not
-        within a thousand occurrences running together). Earlier starts end earlier (all
+        within 200 occurrences running together). Earlier starts end earlier (all
         last one duration), so the run's end is found from its latest start on."""
         end = start_ms + self.duration_ms
         following = self._starts_after(start_ms)

@@ -16,6 +16,7 @@ from tradewarden.cli._context import (
     console,
     load,
 )
+from tradewarden.rules._durations import format_duration
 
 __all__ = ["maintenance_app"]
 
@@ -39,7 +40,7 @@ def list_(
     table = Table("name", "active", "schedule", "matchers", "next start", "next end", "comment")
     for w in windows:
         schedule = (
-            f"{w['cron']} for {w['duration_s']:g}s ({w['timezone']})"
+            f"{w['cron']} for {format_duration(int(w['duration_s'] * 1000))} ({w['timezone']})"
             if w["recurring"]
             else f"{w['starts_at']} .. {w['ends_at']}"
         )
