@@ -41,6 +41,7 @@ from tradewarden.notify import Notifier
 from tradewarden.probes import (
     HeartbeatBoard,
     MonitorCatalog,
+    MonitorSpec,
     ProbeMetrics,
     ReloadSummary,
     Scheduler,
@@ -48,6 +49,7 @@ from tradewarden.probes import (
     StoreHeartbeats,
     new_web_session,
 )
+from tradewarden.promql import Engine
 from tradewarden.rules import (
     GroupSpec,
     MonitorRules,
@@ -56,6 +58,7 @@ from tradewarden.rules import (
     build_rule_manager,
     load_rule_groups,
 )
+from tradewarden.runbooks import RunbookCatalog, RunbookRunner, load_runbooks
 from tradewarden.series import SeriesKeeper, SeriesStore
 from tradewarden.series._events import ControlSeries
 from tradewarden.series._metrics import SeriesCollector
@@ -159,6 +162,9 @@ class Runtime:
     alerting: Alerting | None = field(init=False, default=None)
     # Escalations and acknowledgements (escalation/): steps fired through the notifier.
     escalator: Escalator | None = field(init=False, default=None)
+    # Runbooks (runbooks/): loaded at start (a bad file stops it), and their steps' runner.
+    runbooks: RunbookCatalog = field(init=False, default_factory=RunbookCatalog)
+    runbook_runner: RunbookRunner | None = field(init=False, default=None)
     # The trailing 7-day KPIs as metrics, recomputed in the background (kpis/).
     kpis: KpiMetrics = field(init=False)
 
@@ -218,6 +224,8 @@ class Runtime:
         """Migrate, load the signing key, create the first admin, connect to Redis, and
         (for the service) start the monitors."""
         self.started_at = time.time()
+        base = self.config_path.parent if self.config_path is not None else Path.cwd()
+        self.runbooks = load_runbooks(self.config.runbooks, base)  # ConfigError: file, step
         if migrate:
             await upgrade(self.database)
         signing_key = await self._signing_key()
@@ -290,6 +298,20 @@ class Runtime:
             )
             await self._start_rules()
             self.kpis.start()
+        self.runbook_runner = RunbookRunner(
+            self.config.runbooks,
+            clock=self.clock,
+            http=self._http,
+            engine=Engine(self.series),
+            scheduler=self.scheduler,
+            monitors=self._monitor_specs,
+        )
+
+    def _monitor_specs(self) -> list[MonitorSpec]:
+        """Return the monitors running (the config file's where none run)."""
+        if self.scheduler is not None:
+            return [s.spec for s in self.scheduler.all()]
+        return list(self.config.monitors)
 
     async def _start_series(self) -> None:
         """Load the snapshot (before any new sample), then keep it and start scraping."""

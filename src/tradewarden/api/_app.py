@@ -31,6 +31,7 @@ from tradewarden.api.routers import (
     query,
     queues,
     rules,
+    runbooks,
 )
 from tradewarden.runtime import FirstAdmin, Runtime
 
@@ -98,6 +99,7 @@ def create_app(
         notifications.router,
         escalation.router,
         alerting.router,
+        runbooks.router,
         maintenance.router,
         kpis.router,
     ):
