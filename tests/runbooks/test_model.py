@@ -237,10 +237,18 @@ def test_every_problem_is_reported_at_once() -> None:
     assert any("applies_to.matchers" in line for line in found)
 
 
-def test_a_probe_step_needs_exactly_one_target() -> None:
+def test_a_probe_step_needs_exactly_one_runnable_target() -> None:
     found = problems("- {id: recheck, title: R, kind: probe}\n")
     assert "step recheck" in found[0]
     assert "exactly one of monitor, probe" in found[0]
+    found = problems("- {id: beat, title: B, kind: probe, probe: {kind: heartbeat}}\n")
+    assert "step beat" in found[0]
+    assert "a heartbeat is pushed, not probed" in found[0]
+    found = problems("- {id: web, title: W, kind: probe, probe: {kind: http, urls: x}}\n")
+    assert [line.split(": ", 2)[2] for line in found] == [
+        "step web: probe.url: Field required",
+        "step web: probe.urls: unknown field",
+    ]
 
 
 def test_a_missing_required_field_and_a_bad_id_are_named() -> None:

@@ -90,9 +90,15 @@ def _describe(exc: ValidationError, document: Any, source: str) -> list[str]:
         node: Any = document
         kept: list[Any] = []
         line = _line(document, [])
+        after_index = False
         for index, part in enumerate(loc):
-            if isinstance(node, dict) and part not in node and node.get("kind") == part:
-                continue  # the tag pydantic adds for a union member
+            # The tag pydantic adds for a union member (``automated.0.sql.query``): right
+            # after a list index, or a key the mapping does not have.
+            tagged = isinstance(node, dict) and node.get("kind") == part
+            if tagged and (after_index or part not in node):
+                after_index = False
+                continue
+            after_index = isinstance(node, list)
             if isinstance(node, dict) and part in node:
                 line = _line(node, [part]) or line
                 node = node[part]

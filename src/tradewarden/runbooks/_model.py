@@ -171,6 +171,8 @@ class ProbeStep(Step):
     @field_validator("probe", mode="before")
     @classmethod
     def _named(cls, spec: Any) -> Any:
+        if isinstance(spec, dict) and spec.get("kind") == "heartbeat":
+            raise ValueError("a heartbeat is pushed, not probed; name its monitor instead")
         # An inline probe is no monitor: it needs no name of its own.
         if isinstance(spec, dict) and "name" not in spec:
             return {"name": "runbook-step", **spec}
