@@ -104,6 +104,21 @@ async def test_an_unconfigured_connection_skips_the_step(
     assert (result.status, result.error) == ("skipped", "connection reports-db is not configured")
 
 
+async def test_a_label_that_is_no_number_for_a_number_parameter_is_an_error(
+    scratch: Scratch, make_runner: Callable[..., RunbookRunner]
+) -> None:
+    step = sql_step(
+        f"SELECT count(*) AS n FROM {scratch.table} WHERE jobs > :least",  # noqa: S608
+        params={"least": "{{ labels.least }}"},
+    )
+    runner = make_runner()
+    good = await runner.run_step(step, {"least": "5"}, {})
+    assert good.output["rows"] == [{"n": 1}]
+    bad = await runner.run_step(step, {"least": "many"}, {})
+    assert bad.status == "error"
+    assert "params: least: 'many' is not a valid int4" in (bad.error or "")
+
+
 async def test_a_missing_parameter_label_skips_the_step(
     scratch: Scratch, make_runner: Callable[..., RunbookRunner]
 ) -> None:

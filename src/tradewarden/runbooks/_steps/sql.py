@@ -45,8 +45,15 @@ def _coerce(value: str, type_name: str) -> Any:
     return value
 
 
+def _coerced(name: str, value: str, type_name: str) -> Any:
+    try:
+        return _coerce(value, type_name)
+    except (ArithmeticError, ValueError):
+        raise ValueError(f"params: {name}: {value!r} is not a valid {type_name}") from None
+
+
 async def _query(
-    dsn: str, sql: str, args: Sequence[str], timeout_s: float
+    dsn: str, sql: str, names: Sequence[str], args: Sequence[str], timeout_s: float
 ) -> tuple[list[str], list[dict[str, Any]], bool]:
     connection: Any = await asyncpg.connect(
         dsn,
@@ -62,7 +69,7 @@ async def _query(
             await connection.execute("SET LOCAL standard_conforming_strings = on")
             statement = await connection.prepare(sql)
             types = [t.name for t in statement.get_parameters()]
-            values = [_coerce(v, t) for v, t in zip(args, types, strict=True)]
+            values = [_coerced(n, v, t) for n, v, t in zip(names, args, types, strict=True)]
             columns = [a.name for a in statement.get_attributes()]
             cursor = await statement.cursor(*values)
             records = await cursor.fetch(MAX_ROWS + 1)
@@ -86,7 +93,7 @@ async def run(
     args = [render(step.params[name], labels, annotations) for name in names]
     scrub = Scrubber(dsn)
     try:
-        columns, rows, truncated = await _query(dsn, sql, args, ctx.timeout_s)
+        columns, rows, truncated = await _query(dsn, sql, names, args, ctx.timeout_s)
     except asyncpg.PostgresError as exc:
         sqlstate = getattr(exc, "sqlstate", None)
         message = scrub(f"{exc} (SQLSTATE {sqlstate})" if sqlstate else str(exc))
