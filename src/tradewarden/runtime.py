@@ -36,6 +36,7 @@ from tradewarden.control import Control, open_control
 from tradewarden.errors import ConfigError, ConflictError
 from tradewarden.escalation import ACK_LINK_TTL_S, AckLinks, Escalator
 from tradewarden.health import Readiness
+from tradewarden.incidents import IncidentObserver, IncidentService, RunbookDiagnosis
 from tradewarden.kpis import KpiMetrics, KpiService
 from tradewarden.notify import Notifier
 from tradewarden.probes import (
@@ -162,6 +163,8 @@ class Runtime:
     alerting: Alerting | None = field(init=False, default=None)
     # Escalations and acknowledgements (escalation/): steps fired through the notifier.
     escalator: Escalator | None = field(init=False, default=None)
+    # Incidents (incidents/): opened by alert flushes, acknowledged with their escalation.
+    incidents: IncidentService | None = field(init=False, default=None)
     # Runbooks (runbooks/): loaded at start (a bad file stops it), and their steps' runner.
     runbooks: RunbookCatalog = field(init=False, default_factory=RunbookCatalog)
     runbook_runner: RunbookRunner | None = field(init=False, default=None)
@@ -254,6 +257,11 @@ class Runtime:
             check_secrets=run_probes,
         )
         self.escalator = self._build_escalator(self.notifier, signing_key)
+        self.incidents = IncidentService(
+            self.database, self.clock, self.config.incidents, escalation=self.escalator
+        )
+        incident_observer = IncidentObserver(self.incidents)
+        self.escalator.observers.append(incident_observer)
         self.alerting = Alerting(
             self.database,
             self.clock,
@@ -262,6 +270,7 @@ class Runtime:
             per_alert_channels=[c.name for c in self.config.channels if c.type == "pagerduty"],
             escalation=self.escalator,  # a group that fires pages its severity's on-call
             registry=self.registry,
+            observers=[incident_observer],  # opens incidents in the flush's transaction
         )
         await self.alerting.start(run=run_probes)  # resumes the stored groups' deadlines
         self.rules.sink = FanOutAlertSink([self.rules.sink, self.alerting.sink])
@@ -306,6 +315,10 @@ class Runtime:
             scheduler=self.scheduler,
             monitors=self._monitor_specs,
         )
+        if run_probes:  # the service runs an incident's runbook as the incident opens
+            self.incidents.diagnoses.diagnosis = RunbookDiagnosis(
+                self.runbooks, self.runbook_runner
+            )
 
     def _monitor_specs(self) -> list[MonitorSpec]:
         """Return the monitors running (the config file's where none run)."""
@@ -422,7 +435,7 @@ class Runtime:
         self.config = config
         return ConfigReload(monitors=summary, alerting=alerting)
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: PLR0912 - one release per component, in order
         """Release connections."""
         await self.kpis.stop()
         if self._rules_unsubscribe is not None:
@@ -438,6 +451,8 @@ class Runtime:
             await self._flips.aclose()  # the flips handed over before the stop
         if self._series_keeper is not None:
             await self._series_keeper.stop()  # the final snapshot, after the last result
+        if self.incidents is not None:
+            await self.incidents.close()  # diagnoses still running are cut
         if self.escalator is not None:
             await self.escalator.stop()
         if self.alerting is not None:
