@@ -27,6 +27,7 @@ from tradewarden.cli._maintenance import maintenance_app
 from tradewarden.cli._monitors import monitor_app
 from tradewarden.cli._oncall import register_oncall_commands
 from tradewarden.cli._queues import queue_app
+from tradewarden.cli._runbooks import runbook_app
 from tradewarden.cli._serve import serve
 from tradewarden.cli._silences import silence_app
 from tradewarden.cli._users import apikey_app, user_app
@@ -56,6 +57,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(silence_app, name="silence")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(kpis_app, name="kpis")
+app.add_typer(runbook_app, name="runbook")
 
 
 @app.command()
