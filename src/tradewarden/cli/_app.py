@@ -22,6 +22,7 @@ from tradewarden.cli._context import (
 )
 from tradewarden.cli._control import register_control_commands
 from tradewarden.cli._export import export_app
+from tradewarden.cli._incidents import incident_app
 from tradewarden.cli._kpis import kpis_app
 from tradewarden.cli._maintenance import maintenance_app
 from tradewarden.cli._monitors import monitor_app
@@ -55,6 +56,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(queue_app, name="queue")
 app.add_typer(export_app, name="export")
 app.add_typer(silence_app, name="silence")
+app.add_typer(incident_app, name="incident")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(runbook_app, name="runbook")

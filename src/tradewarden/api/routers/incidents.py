@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -336,13 +336,22 @@ async def get_incident(
     "/{incident_id}/report",
     response_class=PlainTextResponse,
     summary="The incident report (Markdown)",
+    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
 )
 async def get_report(
-    incident_id: IncidentId, runtime: RuntimeDep, _viewer: Viewer
-) -> PlainTextResponse:
+    incident_id: IncidentId,
+    runtime: RuntimeDep,
+    _viewer: Viewer,
+    output: Annotated[
+        Literal["markdown", "json"],
+        Query(alias="format", description="json: {id, markdown} (the CLI reads that)."),
+    ] = "markdown",
+) -> Response:
     """Return the incident report in the seeds' template, as Markdown."""
     async with runtime.database.read_session() as session:
         text = await _service(runtime).report(session, incident_id)
+    if output == "json":
+        return JSONResponse({"id": incident_id, "markdown": text})
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
