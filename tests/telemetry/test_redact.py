@@ -31,6 +31,10 @@ def test_bare_bearer_token_is_masked() -> None:
             "postgresql+asyncpg://tw:***@db.internal:5432/tw",
         ),
         ("redis://:p@ss@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("dsn=postgres://u:pw@h/db", "dsn=***"),
+        ("see 9http://u:pw@h/x", "see 9http://u:***@h/x"),
+        ("(amqp://guest:guest@mq/)", "(amqp://guest:***@mq/)"),
+        ("x" * 20_000 + " redis://:pw@h", "x" * 20_000 + " redis://:***@h"),
     ],
 )
 def test_url_password_is_masked_and_user_kept(url: str, expected: str) -> None:
