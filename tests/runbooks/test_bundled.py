@@ -4,26 +4,35 @@ current Markdown."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from tradewarden.clock import ManualClock
 from tradewarden.guard.breaker._metrics import BreakerMetrics
 from tradewarden.guard.metrics import TradingMetrics
 from tradewarden.guard.rpc._metrics import RpcMetrics
 from tradewarden.probes._metrics import ProbeMetrics
-from tradewarden.promql import metric_names, parse
+from tradewarden.promql import Engine, metric_names, parse
 from tradewarden.rules._defaults import default_rules
 from tradewarden.rules.packs import RUNBOOK_PREFIX, pack_files
 from tradewarden.runbooks import (
+    ConnectionConfig,
+    HttpStep,
+    ProbeStep,
     PromqlStep,
     RedisStep,
     Runbook,
     RunbookCatalog,
+    RunbookRunner,
     RunbooksConfig,
     SqlStep,
     bundled_files,
@@ -31,7 +40,9 @@ from tradewarden.runbooks import (
 )
 from tradewarden.runbooks._markdown import export_markdown
 from tradewarden.runbooks._templates import render
+from tradewarden.series import Labels
 from tradewarden.series._events import METRIC_NAMES
+from tradewarden.series._store import SeriesStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "runbooks"
@@ -245,3 +256,75 @@ def test_every_runbook_url_points_at_a_page_and_an_anchor(rule: dict[str, Any]) 
     assert f'<a id="{anchor}"></a>' in text
     heading = next(line for line in text.splitlines() if line.lower() == f"## {anchor}")
     assert heading == f"## {rule['alert']}"
+
+
+PG_ENV = "TW_H5B_BUNDLED_PG_URL"
+REDIS_ENV = "TW_H5B_BUNDLED_REDIS_URL"
+NOW_S = 1_700_000_000.0
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[str]:
+    """A bot's /health on loopback (the http steps read ``http://{instance}/health``)."""
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    application = web.Application()
+    application.router.add_get("/health", health)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def _engine() -> Engine:
+    store = SeriesStore()
+    t_ms = int(NOW_S * 1000) - 5_000
+    for state, jobs in (("waiting", 1500.0), ("active", 4.0), ("failed", 30.0)):
+        labels = Labels.of(__name__="queue_jobs", monitor="jobs", queue="orders", state=state)
+        store.append(labels, t_ms, jobs)
+    return Engine(store)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("runbook", RUNBOOKS, ids=_ids)
+async def test_every_step_runs_read_only_against_real_targets(
+    runbook: Runbook, bot: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every bundled step, with the alert's labels, against the real PostgreSQL and Redis,
+    a local /health and a series store: it runs (ok), or a probe without a scheduler is
+    skipped. A query PostgreSQL or Redis refuses, or a bad template, would show here."""
+    pg = os.environ.get("TW_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    monkeypatch.setenv(PG_ENV, pg)
+    monkeypatch.setenv(REDIS_ENV, "redis://127.0.0.1:6379/0")
+    config = RunbooksConfig(
+        connections=(
+            ConnectionConfig(name="app-db", kind="postgres", url_env=PG_ENV),
+            ConnectionConfig(name="app-redis", kind="redis", url_env=REDIS_ENV),
+        )
+    )
+    labels = {
+        "alertname": runbook.applies_to.alertnames[0] if runbook.applies_to.alertnames else "X",
+        "instance": bot,
+        "job": "bot",
+        "monitor": "jobs",
+        "queue": "tw-h5b-no-such-queue",
+        "name": "tw-h5b-no-such-breaker",
+        "provider": "helius",
+        "wallet": "hot",
+    }
+    async with httpx.AsyncClient() as http:
+        runner = RunbookRunner(config, http=http, engine=_engine(), clock=ManualClock(NOW_S))
+        results = await runner.run(runbook, labels, {})
+    assert [r.step_id for r in results] == [s.id for s in runbook.automated]
+    for step, result in zip(runbook.automated, results, strict=True):
+        if isinstance(step, HttpStep) and "labels.instance" not in step.url:
+            continue  # a fixed address (the warden's own /health): nothing listens here
+        wanted = "skipped" if isinstance(step, ProbeStep) else "ok"
+        assert result.status == wanted, f"{runbook.id} step {step.id}: {result.error}"
+        if isinstance(step, HttpStep):
+            assert bot in str(result.output)
