@@ -1,9 +1,15 @@
 """A config reload applies the alerting sections all or nothing: the next alert goes where
 the new route says, a new maintenance window mutes at once, an invalid file (or one
-naming a channel that is not running) changes nothing; the reload is audited."""
+naming a channel that is not running) changes nothing; the reload is audited, and SIGHUP
+does the same in a running warden."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -12,6 +18,7 @@ import pytest
 from alerting.conftest import notifications
 from support.eventually import eventually
 from support.http import bearer
+from support.net import free_port
 from tradewarden.alerting import Alert
 from tradewarden.api import create_app
 from tradewarden.auth import PasswordHasher, Role
@@ -183,3 +190,80 @@ async def test_the_admin_reload_applies_alerting_and_is_audited(
             assert "escalation_policies" in audit[0]["details"]["next_start"]
     finally:
         await runtime.close()
+
+
+@pytest.mark.slow
+async def test_sighup_applies_new_maintenance_windows_in_a_running_warden(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "tw.yaml"
+    path.write_text(_route("chat"), encoding="utf-8")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TRADEWARDEN_", "OTEL_", "SENTRY_"))
+        and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(
+        TRADEWARDEN_DATA_DIR=str(tmp_path / "data"),
+        DATABASE_URL=database_url,
+        TRADEWARDEN_ADMIN_PASSWORD="chosen-admin-password",
+        TW_TEST_CHAT_URL="json://127.0.0.1:9/chat",
+        TW_TEST_SMS_URL="json://127.0.0.1:9/sms",
+        TRADEWARDEN_LOG_FORMAT="json",
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "tradewarden", "up", "--config", str(path)]
+    process = subprocess.Popen(  # noqa: ASYNC220 - the warden runs for the whole test
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def _read() -> None:
+        assert process.stdout is not None
+        lines.extend(line.rstrip("\n") for line in process.stdout)
+
+    reader = threading.Thread(target=_read, daemon=True)
+    reader.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+
+            async def _up() -> bool:
+                assert process.poll() is None, "the warden exited"
+                try:
+                    return (await http.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(_up, timeout_s=60, interval_s=0.1)
+            login = await http.post(
+                "/v1/auth/login",
+                json={"username": "admin", "password": "chosen-admin-password"},
+            )
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            assert (await http.get("/v1/maintenance", headers=headers)).json() == []
+            path.write_text(_route("sms", WINDOW), encoding="utf-8")
+            process.send_signal(signal.SIGHUP)
+
+            async def _window() -> bool:
+                listed = (await http.get("/v1/maintenance", headers=headers)).json()
+                return [w["name"] for w in listed] == ["upgrade"]
+
+            await eventually(_window, timeout_s=20)
+            path.write_text(_route("nobody"), encoding="utf-8")  # refused: nothing changes
+            process.send_signal(signal.SIGHUP)
+            await eventually(lambda: any("reload refused" in line for line in lines))
+            assert any("undefined receiver 'nobody'" in line for line in lines)
+            listed = (await http.get("/v1/maintenance", headers=headers)).json()
+            assert [w["name"] for w in listed] == ["upgrade"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        reader.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert code == 0, "\n".join(lines)
