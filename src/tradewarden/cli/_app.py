@@ -157,7 +157,9 @@ def reload(
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why: written to the audit log.")] = None,
 ) -> None:
-    """Make a running warden read its config file again and apply the monitors.
+    """Make a running warden read its config file again and apply the monitors and the
+    alerting sections (route, receivers, inhibit_rules, time_intervals, severities,
+    maintenance_windows); channels and escalation are read at the next start.
 
     The same happens on SIGHUP (`kill -HUP <pid>`). An invalid file changes nothing.
     """
