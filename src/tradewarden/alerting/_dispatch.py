@@ -281,7 +281,7 @@ class Dispatcher:
         if staged.writes or staged.group_rows:
             async with self.database.session() as session:
                 repo = AlertingRepository(session)
-                await repo.upsert_alerts([_row_of(a) for a in staged.writes])
+                await repo.upsert_alerts([_row_of(fp, a) for fp, a in staged.writes.items()])
                 for row in staged.group_rows.values():
                     await repo.put_group(row)
         self._apply(staged, now)
@@ -315,7 +315,7 @@ class Dispatcher:
             if old is not None and is_unchanged_resend(old, alert, stored_end, now):
                 staged.skipped[fp] = stored_end
             else:
-                staged.writes.append(alert)
+                staged.writes[fp] = alert
         return staged
 
     def _stage_group(
@@ -355,8 +355,8 @@ class Dispatcher:
             self.groups[key].next_flush_ms = due
         for key, members in staged.members.items():
             self.groups[key].members.update(members)
-        for alert in staged.writes:
-            self._stored_end_ms.pop(alert.fingerprint, None)
+        for fp in staged.writes:
+            self._stored_end_ms.pop(fp, None)
         self._stored_end_ms.update(staged.skipped)
         for fp in staged.flips:
             self._flip(fp, now)
@@ -585,7 +585,7 @@ class _Staged:
     """What one transaction of ingest changes, applied to memory only once committed."""
 
     alerts: dict[str, Alert] = field(default_factory=dict)
-    writes: list[Alert] = field(default_factory=list)
+    writes: dict[str, Alert] = field(default_factory=dict)
     skipped: dict[str, int | None] = field(default_factory=dict)
     new_groups: dict[str, GroupState] = field(default_factory=dict)
     next_flush_ms: dict[str, int] = field(default_factory=dict)
@@ -641,13 +641,9 @@ def _with_update(alert: Alert, now: int) -> Alert:
     return replace(alert, updated_at_ms=now, starts_at_ms=alert.starts_at_ms or now)
 
 
-def _last_per_fp(alerts: Sequence[Alert]) -> list[Alert]:
-    return list({a.fingerprint: a for a in alerts}.values())
-
-
-def _row_of(alert: Alert) -> dict[str, Any]:
+def _row_of(fp: str, alert: Alert) -> dict[str, Any]:
     return {
-        "fingerprint": alert.fingerprint,
+        "fingerprint": fp,
         "labels": dict(alert.labels),
         "annotations": dict(alert.annotations),
         "starts_at": utc_datetime(alert.starts_at_ms / 1000),

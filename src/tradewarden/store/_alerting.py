@@ -77,21 +77,20 @@ class AlertingRepository:
         self._session = session
 
     async def upsert_alerts(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Write alerts (by fingerprint), replacing what was stored: one statement per
-        500 rows (under SQLite's and asyncpg's limits on bound parameters)."""
+        """Write alerts (by fingerprint), replacing what was stored: one statement run for
+        every row (executemany), so its compiled form is cached instead of rebuilt per call
+        as a multi-row VALUES would be."""
         if not rows:
             return
         dialect = self._session.get_bind().dialect.name
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         columns = [c for c in rows[0] if c != "fingerprint"]
-        for start in range(0, len(rows), 500):
-            statement = insert(AlertRow).values(list(rows[start : start + 500]))
-            await self._session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["fingerprint"],
-                    set_={c: getattr(statement.excluded, c) for c in columns},
-                )
-            )
+        statement = insert(AlertRow)
+        statement = statement.on_conflict_do_update(
+            index_elements=["fingerprint"],
+            set_={c: getattr(statement.excluded, c) for c in columns},
+        )
+        await self._session.execute(statement, list(rows))
 
     async def alerts(self) -> list[AlertRow]:
         """Return every stored alert."""
