@@ -382,6 +382,8 @@ class Runtime:
         self.rules.apply(self._rule_groups(self.config))
         self._rules_unsubscribe = self.series.subscribe(self.rules.notify)
         await self.rules.start()
+        if scheduler is not None:  # a monitor created over the API has its rules at once
+            scheduler.on_change(self.rules.generated_changed)
 
     def _rule_groups(self, config: ServiceConfig) -> list[GroupSpec]:
         base = self.config_path.parent if self.config_path is not None else Path.cwd()

@@ -13,6 +13,7 @@ from tradewarden.promql import Engine
 from tradewarden.rules import (
     Alert,
     AlertState,
+    GroupSpec,
     MonitorRules,
     RuleManager,
     RuleManagerOptions,
@@ -110,3 +111,60 @@ async def test_a_removed_monitors_firing_alert_is_handed_off_resolved() -> None:
     (resolved,) = [a for a in rig.sink.sent if a.state is AlertState.INACTIVE]
     assert resolved.resolved_at_ms is not None
     assert rig.firing() == {}
+
+
+async def test_a_resolution_cut_short_by_the_removal_is_still_handed_off() -> None:
+    rig = _Rig([_http("exchange"), _http("venue")])
+    rig.state("exchange", "DOWN")
+    await rig.tick()
+    await rig.manager.start()
+    try:
+        # An evaluation resolved the alert, then the removal retired the group before its
+        # hand-off (a retired group hands nothing off).
+        (rule,) = [
+            rule
+            for group in rig.manager.groups()
+            for rule in group.alerting_rules()
+            if 'monitor="exchange"' in rule.spec.expr
+        ]
+        rule.tracker.update({}, int(rig.clock.now() * 1000) + 1)
+        rig.monitors = [_http("venue")]
+        assert rig.manager.refresh_generated()
+        await eventually(lambda: len(rig.sink.of("exchange")) == 2)
+    finally:
+        await rig.manager.stop()
+    assert rig.sink.of("exchange") == [AlertState.FIRING, AlertState.INACTIVE]
+
+
+async def test_an_announced_change_refreshes_the_generated_rules_on_the_next_turn() -> None:
+    rig = _Rig([_http("exchange")])
+    calls = 0
+    specs = rig.manager.generated
+    assert specs is not None
+
+    def counting() -> Sequence[GroupSpec]:
+        nonlocal calls
+        calls += 1
+        return specs()
+
+    rig.manager.generated = counting
+    rig.manager.generated_changed()  # not started: nothing to refresh yet
+    await rig.manager.start()
+    try:
+        rig.monitors = [_http("exchange"), _http("venue")]
+        before = calls
+        for _ in range(3):  # a burst (a reload, a sync): one refresh
+            rig.manager.generated_changed()
+        assert calls == before  # not in the caller's turn
+
+        def has_venue_rule() -> bool:
+            return any(
+                'monitor="venue"' in rule.spec.expr
+                for group in rig.manager.groups()
+                for rule in group.alerting_rules()
+            )
+
+        await eventually(has_venue_rule)
+        assert calls - before == 2  # the refresh's check, and the apply reading the groups
+    finally:
+        await rig.manager.stop()

@@ -129,6 +129,7 @@ class Scheduler:
         self._dispatcher: asyncio.Task[None] | None = None
         self._runs: set[asyncio.Task[None]] = set()
         self._listeners: list[FlipListener] = []
+        self._change_listeners: list[Callable[[], None]] = []
         self._restored: dict[str, MonitorState] = {}
         self.schedule_delays: deque[float] = deque(maxlen=10_000)
 
@@ -157,6 +158,18 @@ class Scheduler:
         """Call ``listener`` after every stored flip."""
         self._listeners.append(listener)
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after the set of monitors or a monitor's spec changed (what
+        the monitors' generated rules are made from); once per ``apply``."""
+        self._change_listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._change_listeners):
+            try:
+                listener()
+            except Exception:
+                logger.exception("a monitor change listener failed")
+
     # -- the set of monitors --------------------------------------------------------------
 
     def apply(self, specs: Iterable[MonitorSpec]) -> ReloadSummary:
@@ -169,12 +182,14 @@ class Scheduler:
         built = self._build([spec for spec in wanted.values() if self._differs(spec)])
         removed = tuple(sorted(set(self._monitors) - set(wanted)))
         for name in removed:
-            self.remove(name)
+            self._remove(name)
         added: list[str] = []
         changed: list[str] = []
         for spec, probe in built:
             (added if self._install(spec, probe) else changed).append(spec.name)
         self._wake.set()
+        if added or removed or changed:
+            self._changed()
         return ReloadSummary(tuple(added), removed, tuple(changed))
 
     def put(self, spec: MonitorSpec, probe: Probe | None = None) -> bool:
@@ -189,10 +204,17 @@ class Scheduler:
             return False
         self._install(spec, probe if probe is not None else spec.build())
         self._wake.set()
+        self._changed()
         return True
 
     def remove(self, name: str) -> bool:
         """Stop and forget the monitor ``name`` (its series too); return whether it existed."""
+        if not self._remove(name):
+            return False
+        self._changed()
+        return True
+
+    def _remove(self, name: str) -> bool:
         status = self._monitors.pop(name, None)
         if status is None:
             return False

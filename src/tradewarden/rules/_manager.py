@@ -85,6 +85,15 @@ class _Runner:
             self._waiter = None
 
 
+def _unsent_resolution(alert: Alert) -> bool:
+    """Whether ``alert`` resolved after it was last handed off."""
+    return (
+        alert.state is AlertState.INACTIVE
+        and alert.resolved_at_ms is not None
+        and (alert.last_sent_ms is None or alert.resolved_at_ms > alert.last_sent_ms)
+    )
+
+
 def _release(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -125,6 +134,7 @@ class RuleManager:
         self._refresher: asyncio.Task[None] | None = None
         # Hand-offs of removed rules' alerts still running (kept so they are not collected).
         self._sends: set[asyncio.Task[None]] = set()
+        self._refresh_soon = False  # a refresh of the generated groups is scheduled
 
     # -- loading -------------------------------------------------------------------------
 
@@ -175,15 +185,19 @@ class RuleManager:
 
         Prometheus lets Alertmanager time them out at their ``endsAt`` (minutes later);
         here the rule's cause is gone with the rule (a monitor deleted over the API, a
-        rule taken out of its file), so its notification says so at once.
+        rule taken out of its file), so its notification says so at once. An alert that
+        resolved in an evaluation the removal cut short (a retired group hands nothing
+        off) goes with them.
         """
         resolved = []
         for rule in rules:
             for alert in rule.alerts():
                 if alert.state is AlertState.FIRING:
                     alert.state, alert.resolved_at_ms = AlertState.INACTIVE, t_ms
-                    alert.last_sent_ms = t_ms
-                    resolved.append(replace(alert))
+                elif not _unsent_resolution(alert):
+                    continue  # pending (never announced), or its resolution went out
+                alert.last_sent_ms = t_ms
+                resolved.append(replace(alert))
         if not resolved or not self._started or self._loop is None:
             return  # before start nothing was handed off
         task = self._loop.create_task(self._send(resolved, "removed rules"))
@@ -205,6 +219,26 @@ class RuleManager:
             return False
         self.apply(self._file_specs)
         return True
+
+    def generated_changed(self) -> None:
+        """The generated groups' inputs changed (a monitor was created, changed or
+        removed): refresh them on the loop's next turn, once for a burst of changes, so a
+        new monitor's first DOWN check finds its rule (``generated_refresh_s`` is the
+        backstop for changes nobody announces)."""
+        loop = self._loop
+        if loop is None or not self._started or self._refresh_soon:
+            return
+        self._refresh_soon = True
+        loop.call_soon(self._refresh_announced)
+
+    def _refresh_announced(self) -> None:
+        self._refresh_soon = False
+        if not self._started:
+            return
+        try:
+            self.refresh_generated()
+        except Exception:  # noqa: BLE001 - a bad generated rule must not break the caller
+            _log.exception("generated rules could not be refreshed")
 
     async def _refresh_loop(self, interval_s: float) -> None:
         while True:
