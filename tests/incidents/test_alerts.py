@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from incidents.conftest import (
@@ -14,8 +16,9 @@ from incidents.conftest import (
     kinds,
 )
 from tradewarden.clock import ManualClock, utc_datetime
-from tradewarden.incidents import IncidentsConfig, IncidentService
+from tradewarden.incidents import IncidentObserver, IncidentsConfig, IncidentService
 from tradewarden.notify import Severity
+from tradewarden.store import Database
 
 
 async def test_a_p2_alert_opens_nothing(
@@ -195,3 +198,35 @@ async def test_a_restarted_warden_continues_the_open_incident(
         )
     assert opened.public_id == "INC-2027-0002"  # the sequence continues
     await after.close()
+
+
+async def test_two_instances_flushing_one_group_open_one_incident(
+    make_service: ServiceFactory, clock: ManualClock, database_url: str
+) -> None:
+    """The dispatcher's outbox keys already order two flushes of one group; the incident's
+    own lock holds without them (here: the observers called straight)."""
+    inside = asyncio.Event()
+    firing = alert(clock, alertname="Down", severity="critical")
+    other_db = Database(database_url)
+    services = [make_service(), make_service(db=other_db)]
+
+    async def flush(service: IncidentService, *, hold: bool) -> None:
+        async with service.database.session() as session:
+            await IncidentObserver(service).on_flush(
+                "group-1", {}, firing=[firing], resolved=[], channels=["chat"], session=session
+            )
+            if hold:
+                inside.set()
+                await asyncio.sleep(0.3)  # the other instance looks for the incident now
+
+    try:
+        first = asyncio.create_task(flush(services[0], hold=True))
+        await inside.wait()
+        await flush(services[1], hold=False)
+        await first
+        [incident] = await incidents(services[0])
+        found = await detail(services[0], incident.public_id)
+        assert kinds(found).count("opened") == 1
+        assert kinds(found).count("notified") == 2  # each instance's flush is recorded
+    finally:
+        await other_db.dispose()

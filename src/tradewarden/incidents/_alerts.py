@@ -61,6 +61,7 @@ class IncidentObserver:
         """Record a flush of ``group_key`` on its incident (opening one by policy)."""
         service = self.service
         repo = IncidentRepository(session)
+        await repo.lock_group(group_key)  # another instance flushing this group waits here
         incident = await repo.open_for_group(group_key, for_update=True)
         now = service.now()
         if incident is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,8 @@ from tradewarden.store._models import (
 __all__ = ["IncidentFilter", "IncidentRepository"]
 
 RESOLVED = "resolved"
+# pg_advisory_xact_lock(class, hashtext(group key)): one opening per alert group at a time.
+_GROUP_LOCK_CLASS = 0x74776963  # "twic"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,17 @@ class IncidentRepository:
             query.execution_options(populate_existing=True)
         )
         return result
+
+    async def lock_group(self, group_key: str) -> None:
+        """Hold, until the transaction ends, the right to open an incident for
+        ``group_key``: two instances flushing one group open one incident (PostgreSQL;
+        SQLite's writers take turns anyway)."""
+        if self._session.get_bind().dialect.name != "postgresql":
+            return
+        await self._session.execute(
+            text("SELECT pg_advisory_xact_lock(:class, hashtext(:key))"),
+            {"class": _GROUP_LOCK_CLASS, "key": group_key},
+        )
 
     async def open_for_group(self, group_key: str, *, for_update: bool = False) -> Incident | None:
         """Return the newest incident of ``group_key`` that is not resolved."""
