@@ -318,7 +318,13 @@ async def test_every_step_runs_read_only_against_real_targets(
         "wallet": "hot",
     }
     async with httpx.AsyncClient() as http:
-        runner = RunbookRunner(config, http=http, engine=_engine(), clock=ManualClock(NOW_S))
+        runner = RunbookRunner(
+            config,
+            http=http,
+            engine=_engine(),
+            clock=ManualClock(NOW_S),
+            targets=[bot],  # the bot is a scrape target: its instance label may be read
+        )
         results = await runner.run(runbook, labels, {})
     assert [r.step_id for r in results] == [s.id for s in runbook.automated]
     for step, result in zip(runbook.automated, results, strict=True):

@@ -71,6 +71,17 @@ class RunbooksConfig(_Section):
     # Remediation actions a runbook may run unattended (its action says automatic: true).
     allow_automatic: tuple[ActionName, ...] = ()
     connections: tuple[ConnectionConfig, ...] = ()
+    # Hosts (``host`` for any port, or ``host:port``) an http step may read when its URL's
+    # host comes from an alert's labels, on top of the scrape targets and the http monitors.
+    http_hosts: tuple[str, ...] = ()
+
+    @field_validator("http_hosts")
+    @classmethod
+    def _hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for host in hosts:
+            if not host or any(c in host for c in "/?#@ ") or "://" in host:
+                raise ValueError(f"{host!r} is not a host or host:port")
+        return tuple(h.lower() for h in hosts)
 
     @field_validator("connections")
     @classmethod

@@ -49,6 +49,7 @@ class RunbookRunner:
         engine: Engine | None = None,
         scheduler: Scheduler | None = None,
         monitors: Iterable[MonitorSpec] | Callable[[], Iterable[MonitorSpec]] = (),
+        targets: Iterable[str] | Callable[[], Iterable[str]] = (),
     ) -> None:
         self._config = config
         self._clock = clock or SystemClock()
@@ -56,6 +57,7 @@ class RunbookRunner:
         self._engine = engine
         self._scheduler = scheduler
         self._monitors = monitors if callable(monitors) else tuple(monitors)
+        self._targets = targets if callable(targets) else tuple(targets)
 
     def _monitor_map(self) -> dict[str, MonitorSpec]:
         specs = self._monitors() if callable(self._monitors) else self._monitors
@@ -113,6 +115,7 @@ class RunbookRunner:
             engine=self._engine,
             scheduler=self._scheduler,
             monitors=self._monitor_map() if monitors is None else monitors,
+            targets=frozenset(self._targets() if callable(self._targets) else self._targets),
         )
         started_at = self._started()
         began = time.perf_counter()

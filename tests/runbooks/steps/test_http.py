@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from runbooks.conftest import Target
+from tradewarden.probes.kinds import HttpSpec
 from tradewarden.runbooks import HttpStep, RunbookRunner
 
 
@@ -23,7 +24,8 @@ async def test_a_json_endpoint_is_read_with_templated_url_and_env_headers(
         headers_env={"Authorization": "TW_RB_AUTH"},
     )
     instance = target.url.removeprefix("http://")
-    result = await make_runner().run_step(step, {"instance": instance, "queue": "orders"}, {})
+    runner = make_runner(targets=[instance])  # the instance is a scrape target
+    result = await runner.run_step(step, {"instance": instance, "queue": "orders"}, {})
     assert result.status == "ok", result.error
     assert result.output["status"] == 200
     assert result.output["body"] == {"status": "ok", "queue": "orders"}
@@ -96,3 +98,38 @@ async def test_a_missing_label_skips_and_an_unset_header_env_errors(
     assert unset.status == "error"
     assert "TW_RB_NOT_SET" in (unset.error or "")
     assert target.hits == []
+
+
+async def test_a_host_from_the_labels_must_be_a_known_target(
+    target: Target, make_runner: Callable[..., RunbookRunner]
+) -> None:
+    step = http_step("http://{{ labels.instance }}/health")
+    instance = target.url.removeprefix("http://")
+    # Whoever posts an alert picks its labels: an unknown host is never read.
+    result = await make_runner().run_step(step, {"instance": instance}, {})
+    assert result.status == "skipped"
+    assert f"host {instance} comes from the alert's labels" in (result.error or "")
+    assert target.hits == []
+    # A scrape target, a host listed in runbooks.http_hosts (any port), or an http monitor's.
+    for runner in (
+        make_runner(targets=[instance.upper()]),
+        make_runner(http_hosts=["127.0.0.1"]),
+        make_runner(http_hosts=[instance]),
+        make_runner(monitors=[_http_monitor(f"{target.url}/elsewhere")]),
+    ):
+        result = await runner.run_step(step, {"instance": instance}, {})
+        assert result.status == "ok", result.error
+    assert len(target.hits) == 4
+
+
+async def test_a_literal_host_with_a_templated_path_is_read(
+    target: Target, make_runner: Callable[..., RunbookRunner]
+) -> None:
+    step = http_step(f"{target.url}/health?queue={{{{ labels.queue }}}}")
+    result = await make_runner().run_step(step, {"queue": "orders"}, {})
+    assert result.status == "ok", result.error
+    assert target.hits == ["GET /health?queue=orders None"]
+
+
+def _http_monitor(url: str) -> HttpSpec:
+    return HttpSpec(name="api", url=url, interval_s=3600)

@@ -49,3 +49,5 @@ class StepContext:
     engine: Engine | None = None
     scheduler: Scheduler | None = None
     monitors: Mapping[str, MonitorSpec] = field(default_factory=dict)
+    # ``host:port`` of the scrape targets (an alert's ``instance``), for the http step.
+    targets: frozenset[str] = frozenset()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from tradewarden.runbooks._model import HttpStep
-from tradewarden.runbooks._steps._base import Outcome, StepContext
+from tradewarden.runbooks._steps._base import Outcome, StepContext, StepSkipped
 from tradewarden.runbooks._templates import render
 from tradewarden.telemetry import redact_text, redact_url
 
@@ -31,15 +33,56 @@ def _headers(step: HttpStep) -> dict[str, str]:
 
 
 def _body(raw: bytes, content_type: str, truncated: bool) -> Any:
-    text = raw.decode("utf-8", errors="replace")
+    text = redact_text(raw.decode("utf-8", errors="replace"))
     if "json" in content_type and not truncated:
         try:
             return json.loads(text)
         except ValueError:
             pass
-    # Not passed through redact_text: its patterns take quadratic time on long unbroken
-    # runs (8 s for 16 KiB of one word); the URL and every error are redacted.
     return text
+
+
+# The URL's authority (scheme://host:port) as written, before rendering.
+_AUTHORITY_RE = re.compile(r"^[a-z]+://[^/?#]*", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _address(url: str) -> tuple[str, str]:
+    """Return the URL's host and ``host:port`` (the scheme's port when none is given)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+    shown = f"[{host}]" if ":" in host else host
+    return host, f"{shown}:{port}"
+
+
+def _known(ctx: StepContext) -> set[str]:
+    known = set(ctx.targets)
+    for spec in ctx.monitors.values():
+        monitor_url = getattr(spec, "url", None)
+        if isinstance(monitor_url, str):
+            known.add(_address(monitor_url)[1])
+    return {k.lower() for k in known}
+
+
+def _check_host(step: HttpStep, url: str, ctx: StepContext) -> None:
+    """An alert's labels may pick the path, never an unknown host.
+
+    Whoever can post an alert chooses its labels, and the answer lands on the incident's
+    timeline: a host rendered from a label must be a scrape target, an http monitor's host
+    or listed in ``runbooks.http_hosts``.
+    """
+    written = _AUTHORITY_RE.match(step.url)
+    if written is None or ("{{" not in written[0] and "{%" not in written[0]):
+        return
+    host, address = _address(url)
+    allowed = set(ctx.config.http_hosts)
+    if host in allowed or address in allowed or address in _known(ctx):
+        return
+    raise StepSkipped(
+        f"host {address} comes from the alert's labels and is not a scrape target, an http"
+        " monitor's host or in runbooks.http_hosts"
+    )
 
 
 async def _fetch(
@@ -66,6 +109,7 @@ async def run(
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"url {redact_url(url)} is not an http:// or https:// URL")
     shown = redact_url(url)
+    _check_host(step, url, ctx)
     try:
         if ctx.http is not None:
             response, raw, truncated = await _fetch(ctx.http, step, url, ctx.timeout_s)
