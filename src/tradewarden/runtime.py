@@ -314,11 +314,21 @@ class Runtime:
             engine=Engine(self.series),
             scheduler=self.scheduler,
             monitors=self._monitor_specs,
+            targets=self._scrape_targets,
         )
         if run_probes:  # the service runs an incident's runbook as the incident opens
             self.incidents.diagnoses.diagnosis = RunbookDiagnosis(
                 self.runbooks, self.runbook_runner
             )
+
+    def _scrape_targets(self) -> list[str]:
+        """Return the ``host:port`` of every scrape target (an alert's ``instance``)."""
+        return [
+            target
+            for job in self.config.scrape_configs
+            for group in job.static_configs
+            for target in group.targets
+        ]
 
     def _monitor_specs(self) -> list[MonitorSpec]:
         """Return the monitors running (the config file's where none run)."""
