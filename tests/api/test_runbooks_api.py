@@ -116,6 +116,7 @@ async def warden(
     monkeypatch.setenv(REDIS_ENV, "redis://127.0.0.1:6379/0")
     runbooks = RunbooksConfig(
         directories=(str(folder),),
+        http_hosts=("127.0.0.1",),  # the bot's address comes from the alert's labels
         connections=(ConnectionConfig(name="app-redis", kind="redis", url_env=REDIS_ENV),),
     )
     runtime = Runtime(

@@ -81,8 +81,10 @@ async def served(
     folder = tmp_path / "runbooks"
     folder.mkdir()
     (folder / "bot-health.yml").write_text(USER_RUNBOOK, encoding="utf-8")
-    config = ServiceConfig(runbooks=RunbooksConfig(directories=(str(folder),)))
-    runtime = Runtime(settings, config, clock=SystemClock(), hasher=fast_hasher)
+    runbooks = RunbooksConfig(directories=(str(folder),), http_hosts=("127.0.0.1",))
+    runtime = Runtime(
+        settings, ServiceConfig(runbooks=runbooks), clock=SystemClock(), hasher=fast_hasher
+    )
     await runtime.start(bootstrap_admin=False)
     keys = [
         (await runtime.auth.create_api_key(role.label, role, actor=SYSTEM)).key
