@@ -236,3 +236,21 @@ async def test_an_alert_flush_opens_an_incident_and_an_alert_ack_acknowledges_it
     shown = (await client.get(f"/v1/incidents/{incident['id']}", headers=keys["viewer"])).json()
     assert shown["acknowledged_by"] == "api_key:operator"
     assert shown["timeline"][-1]["kind"] == "acknowledged"
+
+
+async def test_a_kill_switch_lands_on_the_open_incidents_timelines(
+    client: httpx.AsyncClient, keys: dict[str, dict[str, str]]
+) -> None:
+    op, viewer = keys["operator"], keys["viewer"]
+    open_id = (await _open(client, keys))["id"]
+    closed_id = (await _open(client, keys))["id"]
+    await client.post(f"/v1/incidents/{closed_id}/resolve", json={"resolution": "x"}, headers=op)
+    halted = await client.post("/api/kill-switch", json={"reason": "losses"}, headers=op)
+    assert halted.status_code == 200, halted.text
+    timeline = (await client.get(f"/v1/incidents/{open_id}", headers=viewer)).json()["timeline"]
+    control = timeline[-1]
+    assert (control["kind"], control["actor"]) == ("control", "api_key:operator")
+    assert control["text"] == "trading.halt trading_state: losses"
+    assert (control["data"]["from"], control["data"]["to"]) == ("ACTIVE", "HALTED")
+    closed = (await client.get(f"/v1/incidents/{closed_id}", headers=viewer)).json()["timeline"]
+    assert [e["kind"] for e in closed] == ["opened", "resolved"]

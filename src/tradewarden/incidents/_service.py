@@ -465,3 +465,23 @@ class IncidentService:
                 at=now,
             )
         return item
+
+    async def record_control(
+        self,
+        session: AsyncSession,
+        *,
+        action: str,
+        target: str | None,
+        by: str,
+        reason: str | None,
+        details: Mapping[str, Any] | None = None,
+    ) -> tuple[str, ...]:
+        """Write a control action (kill switch, breaker) on every open incident's timeline;
+        return their ids."""
+        text = f"{action} {target or ''}".rstrip() + (f": {reason}" if reason else "")
+        data = {"action": action, "target": target, "reason": reason, **dict(details or {})}
+        now = self.now()
+        incidents = await IncidentRepository(session).open_incidents()
+        for incident in incidents:
+            await self.append(session, incident, Kind.CONTROL, text, actor=by, data=data, at=now)
+        return tuple(incident.public_id for incident in incidents)

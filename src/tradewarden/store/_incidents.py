@@ -107,6 +107,11 @@ class IncidentRepository:
         )
         return result
 
+    async def open_incidents(self) -> list[Incident]:
+        """Return every incident not resolved, oldest first."""
+        query = select(Incident).where(Incident.status != RESOLVED).order_by(Incident.id)
+        return list(await self._session.scalars(query))
+
     async def page(
         self, where: IncidentFilter, *, limit: int = 50, offset: int = 0
     ) -> tuple[list[Incident], int]:
@@ -171,11 +176,12 @@ class IncidentRepository:
         return row
 
     async def timeline(self, incident_id: int) -> list[IncidentTimelineEntry]:
-        """Return the incident's timeline in the order it was written."""
+        """Return the incident's timeline in time order (entries of one time as written:
+        concurrent writers, the diagnosis and the escalator, may commit out of order)."""
         query = (
             select(IncidentTimelineEntry)
             .where(IncidentTimelineEntry.incident_id == incident_id)
-            .order_by(IncidentTimelineEntry.id)
+            .order_by(IncidentTimelineEntry.at, IncidentTimelineEntry.id)
         )
         return list(await self._session.scalars(query))
 

@@ -201,6 +201,15 @@ async def _audit(
     try:
         async with runtime.database.session() as session:
             await AuditRepository(session).append(record, now=utc_datetime(runtime.clock.now()))
+            if outcome == "success" and runtime.incidents is not None:  # on their timelines
+                await runtime.incidents.record_control(
+                    session,
+                    action=action.name,
+                    target=action.target,
+                    by=base.actor,
+                    reason=action.reason,
+                    details=record.details,
+                )
     except (SQLAlchemyError, OSError) as exc:
         _log.error("control action not audited", action=action.name, error=type(exc).__name__)
         return False
