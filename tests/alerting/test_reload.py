@@ -256,7 +256,7 @@ async def test_sighup_applies_new_maintenance_windows_in_a_running_warden(
             await eventually(_window, timeout_s=20)
             path.write_text(_route("nobody"), encoding="utf-8")  # refused: nothing changes
             process.send_signal(signal.SIGHUP)
-            await eventually(lambda: any("reload refused" in line for line in lines))
+            await eventually(lambda: any("reload refused" in line for line in lines), timeout_s=20)
             assert any("undefined receiver 'nobody'" in line for line in lines)
             listed = (await http.get("/v1/maintenance", headers=headers)).json()
             assert [w["name"] for w in listed] == ["upgrade"]
@@ -266,4 +266,5 @@ async def test_sighup_applies_new_maintenance_windows_in_a_running_warden(
         reader.join(timeout=5)
         if process.stdout is not None:
             process.stdout.close()
+        print("\n".join(lines))  # shown when the test fails
     assert code == 0, "\n".join(lines)
