@@ -17,6 +17,7 @@ of the group's escalation acknowledges its incident, a step that paged is ``esca
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,12 +81,12 @@ class IncidentObserver:
                 bots=bots,
                 group_key=group_key,
                 impact_started_at=utc_datetime(first.starts_at_ms / 1000),
-                detected_at=now,
                 diagnose=(first.labels.to_dict(), dict(first.annotations)),
             )
+            now = incident.created_at  # detected then: the flush's entries share its time
         linked = {a.fingerprint: a for a in await repo.alerts(incident.id)}
         for alert in sorted(firing, key=lambda a: a.starts_at_ms):
-            await self._fired(session, incident, linked, alert)
+            await self._fired(session, incident, linked, alert, now)
         for alert in resolved:
             link = linked.get(alert.fingerprint)
             if link is None or link.ends_at is not None:
@@ -130,6 +131,7 @@ class IncidentObserver:
         incident: Incident,
         linked: dict[str, IncidentAlert],
         alert: Alert,
+        now: datetime,
     ) -> None:
         service, repo = self.service, IncidentRepository(session)
         starts = utc_datetime(alert.starts_at_ms / 1000)
@@ -164,7 +166,7 @@ class IncidentObserver:
                 "severity": severity.value,
                 "starts_at": starts.isoformat(),
             },
-            at=service.now(),
+            at=now,
         )
         if incident.impact_started_at is None or starts < incident.impact_started_at:
             incident.impact_started_at = starts
