@@ -48,7 +48,7 @@ async def test_an_alert_incident_runs_its_bundled_runbook_onto_the_timeline(
     bot: str,
     tmp_path: Path,
 ) -> None:
-    config = RunbooksConfig()
+    config = RunbooksConfig(http_hosts=(bot,))  # the bot is a known target
     async with httpx.AsyncClient() as http:
         runner = RunbookRunner(config, clock=clock, http=http, engine=Engine(SeriesStore()))
         diagnosis = RunbookDiagnosis(load_runbooks(config, tmp_path), runner)
