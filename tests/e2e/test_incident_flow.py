@@ -312,6 +312,9 @@ def _check_timeline(record: dict[str, Any]) -> None:
     assert first["opened"] < first["alert_fired"] < first["notified"] < steps[0]
     assert steps[-1] < first["acknowledged"] < first["alert_resolved"] < first["resolved"]
     assert kinds[-1] == "resolved"
+    # The escalation's first step paged; the acknowledgement stopped the second.
+    [escalated] = [i for i, kind in enumerate(kinds) if kind == "escalated"]
+    assert first["opened"] < escalated < first["acknowledged"]
     ats = [_at(entry["at"]) for entry in record["timeline"]]
     assert ats == sorted(ats)
     acknowledged = record["timeline"][first["acknowledged"]]
