@@ -209,7 +209,7 @@ async def _flow(  # noqa: PLR0915 - one story, told in order
     incident_id = listed["id"]
     assert listed["severity"] == "P0"
     assert listed["status"] == "investigating"
-    assert listed["services"] or listed["title"].startswith("MonitorDown")
+    assert listed["title"] == f"MonitorDown: Monitor {MONITOR} is DOWN"
 
     # -- its runbook's automated steps ran onto the timeline --------------------------------
     async def diagnosed() -> bool:
