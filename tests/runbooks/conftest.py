@@ -154,7 +154,9 @@ def config(**fields: Any) -> RunbooksConfig:
 def make_runner(http: httpx.AsyncClient) -> Callable[..., RunbookRunner]:
     def make(**fields: Any) -> RunbookRunner:
         runner_fields = {
-            k: fields.pop(k) for k in ("engine", "scheduler", "monitors", "clock", "targets") if k in fields
+            k: fields.pop(k)
+            for k in ("engine", "scheduler", "monitors", "clock", "targets")
+            if k in fields
         }
         return RunbookRunner(config(**fields), http=http, **runner_fields)
 

@@ -172,22 +172,7 @@ def test_the_default_rules_find_their_runbook_by_name(rule: dict[str, Any]) -> N
     assert runbook.id == re.sub(r"(?<!^)(?=[A-Z])", "-", rule["alert"]).lower()
 
 
-def _checked_runbooks() -> list[Any]:
-    marked = []
-    for runbook in RUNBOOKS:
-        if runbook.id == "warden-self-check":
-            # h5's example names alerts no shipped rule defines yet (TradewardenDown,
-            # TradewardenSelfScrapeDown): strict, so it fails once they exist or are gone.
-            reason = "names alerts no shipped rule defines"
-            marked.append(
-                pytest.param(runbook, marks=pytest.mark.xfail(strict=True, reason=reason))
-            )
-        else:
-            marked.append(runbook)
-    return marked
-
-
-@pytest.mark.parametrize("runbook", _checked_runbooks(), ids=_ids)
+@pytest.mark.parametrize("runbook", RUNBOOKS, ids=_ids)
 def test_every_alertname_a_runbook_names_is_a_shipped_alert(runbook: Runbook) -> None:
     assert set(runbook.applies_to.alertnames) <= ALERTNAMES
 

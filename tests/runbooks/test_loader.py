@@ -29,7 +29,7 @@ def test_the_bundled_set_loads_and_ships_as_package_files() -> None:
     catalog = load_runbooks(RunbooksConfig(), Path("/nonexistent"))
     runbook = catalog.get("warden-self-check")
     assert runbook.source == "bundled:warden-self-check.yml"
-    assert [step.kind for step in runbook.automated] == ["promql", "http"]
+    assert [step.kind for step in runbook.automated] == ["promql"]
 
 
 def test_a_user_runbook_replaces_the_bundled_one_of_its_id(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 
 from runbooks.conftest import Scratch, Target
+from runbooks.steps.test_promql import NOW_S, engine
+from tradewarden.clock import ManualClock
 from tradewarden.runbooks import (
     HttpStep,
     PromqlStep,
@@ -14,6 +16,7 @@ from tradewarden.runbooks import (
     RunbookRunner,
     SqlStep,
     StepResult,
+    bundled_files,
     parse_runbook,
 )
 
@@ -130,19 +133,16 @@ async def test_a_broken_step_or_callback_never_raises(
     assert calls == ["odd", "bad-url"]
 
 
-async def test_the_example_runbook_runs_against_a_local_warden(
-    target: Target, make_runner: Callable[..., RunbookRunner]
+async def test_the_example_runbook_reads_the_self_scrape(
+    make_runner: Callable[..., RunbookRunner],
 ) -> None:
-    from tradewarden.runbooks import bundled_files
-
     path = next(p for p in bundled_files() if p.name == "warden-self-check.yml")
-    text = path.read_text().replace("http://127.0.0.1:8080/health", f"{target.url}/health")
-    book = parse_runbook(text, "bundled:warden-self-check.yml")
-    results = await make_runner().run(book, {"job": "tradewarden"}, {})
-    assert [(r.step_id, r.status) for r in results] == [
-        ("warden-up", "skipped"),
-        ("warden-health", "ok"),
-    ]
+    book = parse_runbook(path.read_text(), "bundled:warden-self-check.yml")
+    runner = make_runner(engine=engine(), clock=ManualClock(NOW_S))
+    (result,) = await runner.run(book, {"job": "tradewarden"}, {})
+    assert (result.step_id, result.status) == ("warden-up", "ok")
+    up = {"__name__": "up", "job": "tradewarden", "instance": "self"}
+    assert result.output["result"] == [{"metric": up, "value": [NOW_S, 1.0]}]
 
 
 async def test_a_connection_whose_secret_is_unset_is_an_error(
