@@ -60,14 +60,14 @@ class IncidentObserver:
         session: AsyncSession,
     ) -> None:
         """Record a flush of ``group_key`` on its incident (opening one by policy)."""
-        service = self.service
+        service, config = self.service, self.service.config
         repo = IncidentRepository(session)
-        await repo.lock_group(group_key)  # another instance flushing this group waits here
+        opening = [a for a in firing if severity_of(a.labels) in config.open_for]
+        if config.enabled and opening:  # it may open one: another instance's flush waits
+            await repo.lock_group(group_key)
         incident = await repo.open_for_group(group_key, for_update=True)
         now = service.now()
         if incident is None:
-            config = service.config
-            opening = [a for a in firing if severity_of(a.labels) in config.open_for]
             if not config.enabled or not opening:
                 return
             first = min(opening, key=lambda a: a.starts_at_ms)
