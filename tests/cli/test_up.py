@@ -239,6 +239,24 @@ async def test_status_command_prints_a_table(warden_env: dict[str, str]) -> None
         )
         assert denied.returncode == 1
         assert "set --api-key" in denied.stderr
+        # It names itself by the address it listens on (--port), not the file's default.
+        found: list[dict[str, object]] = []
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+
+            async def _self_scraped() -> bool:
+                answer = await http.get(
+                    f"{warden.url}/api/v1/query", params={"query": 'up{job="tradewarden"}'}
+                )
+                found[:] = answer.json()["data"]["result"]
+                return bool(found)
+
+            await eventually(_self_scraped, timeout_s=60)
+        (up,) = found
+        assert up["metric"] == {
+            "__name__": "up",
+            "job": "tradewarden",
+            "instance": f"127.0.0.1:{warden.port}",
+        }
     finally:
         warden.stop()
 

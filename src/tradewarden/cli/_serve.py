@@ -42,15 +42,21 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
     log = get_logger("tradewarden")
     setup_sentry(settings)
     provider = setup_tracing(settings)
-    runtime = Runtime(settings, loaded.config, config_path=loaded.config_path)
+    listen_host = host or settings.host or loaded.config.server.host
+    listen_port = port or settings.port or loaded.config.server.port
+    # The address it listens on is the one it names itself by (the self-scrape's
+    # instance, ack links), whether it came from the file, the env or the command line.
+    server_section = loaded.config.server.model_copy(
+        update={"host": listen_host, "port": listen_port}
+    )
+    config = loaded.config.model_copy(update={"server": server_section})
+    runtime = Runtime(settings, config, config_path=loaded.config_path)
     app = create_app(runtime, manage_runtime=False)
     if provider is not None:
         instrument_app(app, provider)
         instrument_engine(runtime.database.engine, provider)
         instrument_redis(provider)
         instrument_httpx(None, provider)
-    listen_host = host or settings.host or loaded.config.server.host
-    listen_port = port or settings.port or loaded.config.server.port
     server = _Server(
         uvicorn.Config(
             app,
