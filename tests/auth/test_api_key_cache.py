@@ -3,6 +3,7 @@ here, within the TTL elsewhere, and the last check trusted while the store is do
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,13 +28,17 @@ from tradewarden.store import ApiKey, Database
 
 
 class _Statements:
-    """Count the SQL statements an engine runs."""
+    """Count the SQL statements an engine runs (and the reads of API keys)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.key_reads = 0
 
-    def __call__(self, *_args: Any) -> None:
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         self.count += 1
+        self.key_reads += (
+            statement.lstrip().upper().startswith("SELECT") and "api_keys" in statement
+        )
 
 
 @pytest.fixture
@@ -77,6 +82,18 @@ async def test_the_store_is_read_again_once_the_ttl_passed(
     clock.advance(2.0)
     await runtime.auth.authenticate(issued.key)
     assert statements.count > before
+
+
+async def test_concurrent_checks_of_one_key_share_one_store_read(
+    runtime: Runtime, statements: _Statements, clock: ManualClock
+) -> None:
+    issued = await runtime.auth.create_api_key("prometheus", Role.OPERATOR, actor=SYSTEM)
+    first = await runtime.auth.authenticate(issued.key)
+    assert statements.key_reads == 1
+    clock.advance(2.0)
+    results = await asyncio.gather(*(runtime.auth.authenticate(issued.key) for _ in range(10)))
+    assert results == [first] * 10
+    assert statements.key_reads == 2
 
 
 async def test_a_wrong_secret_is_refused_even_with_the_real_key_remembered(

@@ -12,6 +12,7 @@ the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -135,6 +136,7 @@ class AuthService:
         # is unreachable. Bumped by every revocation: a check that read the store before a
         # revocation committed must not put its principal back.
         self._known_keys: dict[str, _CheckedKey] = {}
+        self._key_checks: dict[str, asyncio.Future[Principal]] = {}
         self._revocations = 0
 
     # -- login, refresh, logout ------------------------------------------------------
@@ -264,12 +266,32 @@ class AuthService:
         return Principal(kind="user", id=user.id, name=user.username, role=Role.parse(user.role))
 
     async def _authenticate_api_key(self, key: str) -> Principal:
-        prefix = split_api_key(key)
         key_digest = digest(key)
         checked = self._clock.monotonic()
         known = self._known_keys.get(key_digest)
         if known is not None and 0 <= checked - known.checked_at < self._key_ttl_s:
             return known.principal
+        # One store check per key at a time: when the TTL runs out under load, the
+        # requests in flight share it instead of each opening a session (and a connection).
+        pending = self._key_checks.get(key_digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        check = asyncio.ensure_future(self._check_api_key(key, key_digest, known, checked))
+        self._key_checks[key_digest] = check
+
+        def _finished(done: asyncio.Future[Principal]) -> None:
+            if self._key_checks.get(key_digest) is done:
+                del self._key_checks[key_digest]
+            if not done.cancelled():
+                done.exception()  # retrieved: every caller may have gone
+
+        check.add_done_callback(_finished)
+        return await asyncio.shield(check)
+
+    async def _check_api_key(
+        self, key: str, key_digest: str, known: _CheckedKey | None, checked: float
+    ) -> Principal:
+        prefix = split_api_key(key)
         now = self._clock.now()
         revocations = self._revocations
         try:
