@@ -187,4 +187,38 @@ maintenance_windows: []
 people: []
 schedules: []
 escalation_policies: []
+
+# Incidents open from alerts of these severities (one per alert group; `enabled: false`
+# opens none automatically). Their runbook's automated steps run as they open.
+incidents:
+  enabled: true
+  open_for: [P0, P1]
+
+# Runbooks: the bundled set (tradewarden runbook list) plus your own folders. Their
+# automated steps only read: PromQL, HTTP GET/HEAD, SQL in a READ ONLY transaction,
+# allow-listed Redis reads, probes. Connections take their URLs from env or a file.
+runbooks:
+  bundled: true
+  directories: []            # e.g. [runbooks], relative to this file
+  step_timeout: 10s
+  run_timeout: 60s
+  allow_automatic: []        # actions a runbook may run unattended, e.g. [kill_switch.halt]
+  connections: []
+  #  - {name: app-db, kind: postgres, url_env: APP_PG_URL}     # the bundled steps' names
+  #  - {name: app-redis, kind: redis, url_env: APP_REDIS_URL}
+  # An http step whose host comes from an alert's labels reads only scrape targets,
+  # http monitors' hosts and these (host, or host:port):
+  http_hosts: []
+
+# KPI targets (seed 004's): GET /v1/kpis, tradewarden kpis, the weekly review.
+kpis:
+  targets:
+    mttd_s: 300
+    mtta_s: 300
+    mttr_s: 1800
+    alert_noise_ratio: 0.1
+    ack_within_5m_ratio: 0.95
+    p0p1_resolved_within_2h_ratio: 0.9
+    availability_ratio: 0.9995
+  refresh_interval_s: 60     # the tradewarden_kpi_* metrics' recomputation
 """
