@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -86,6 +87,7 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             config=str(loaded.config_path) if loaded.config_path else "defaults",
         )
         _reload_on_sighup(runtime, log)
+        _freeze_start_up_objects()
         try:
             await server.serve()
         finally:
@@ -97,6 +99,17 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             raise fail(f"could not listen on {listen_host}:{listen_port}")
 
     _run(_main)
+
+
+def _freeze_start_up_objects() -> None:
+    """Take what start-up built out of the garbage collector's full passes.
+
+    Modules, schemas, routes and the runtime live as long as the process; a full pass
+    walked them all (~270,000 objects), stopping the loop 200-300 ms at a time on a busy
+    machine, which was the p99 of alert ingest. ``gc.freeze`` is CPython's own answer.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _reload_on_sighup(runtime: Runtime, log: Any) -> None:
