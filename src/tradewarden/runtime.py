@@ -60,6 +60,7 @@ from tradewarden.rules import (
     load_rule_groups,
 )
 from tradewarden.runbooks import RunbookCatalog, RunbookRunner, load_runbooks
+from tradewarden.runbooks._actions import ActionPresser
 from tradewarden.series import SeriesKeeper, SeriesStore
 from tradewarden.series._events import ControlSeries
 from tradewarden.series._metrics import SeriesCollector
@@ -318,7 +319,10 @@ class Runtime:
         )
         if run_probes:  # the service runs an incident's runbook as the incident opens
             self.incidents.diagnoses.diagnosis = RunbookDiagnosis(
-                self.runbooks, self.runbook_runner
+                self.runbooks,
+                self.runbook_runner,
+                allowed=self.config.runbooks.allow_automatic,
+                presser=ActionPresser.for_runtime(self),
             )
 
     def _scrape_targets(self) -> list[str]:

@@ -72,21 +72,65 @@ class _Runner(Protocol):
     ) -> Any: ...
 
 
-class RunbookDiagnosis:
-    """``Diagnosis`` over ``tradewarden.runbooks``' catalog and runner."""
+class _Presser(Protocol):
+    async def automatic(
+        self,
+        incident_id: int,
+        runbook: Any,
+        action: Any,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> None: ...
 
-    def __init__(self, catalog: _Catalog, runner: _Runner) -> None:
+
+class RunbookDiagnosis:
+    """``Diagnosis`` over ``tradewarden.runbooks``' catalog and runner.
+
+    With a ``presser``, the runbook's actions marked ``automatic`` whose name ``allowed``
+    (``runbooks.allow_automatic``) lists run after the automated steps
+    (``tradewarden.runbooks._actions.ActionPresser``: audited as ``system:runbook:<id>``,
+    on the timeline); every other action stays a button.
+    """
+
+    def __init__(
+        self,
+        catalog: _Catalog,
+        runner: _Runner,
+        *,
+        allowed: tuple[str, ...] = (),
+        presser: _Presser | None = None,
+    ) -> None:
         self.catalog = catalog
         self.runner = runner
+        self.allowed = allowed
+        self.presser = presser
 
     async def diagnose(
-        self, labels: Mapping[str, str], annotations: Mapping[str, str], on_step: StepCallback
+        self,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        on_step: StepCallback,
+        *,
+        incident_id: int | None = None,
     ) -> str | None:
-        """Run the runbook of the alert, if it has one."""
+        """Run the runbook of the alert, if it has one, then its allowed automatic actions."""
         runbook = self.catalog.for_alert(labels, annotations)
         if runbook is None:
             return None
         await self.runner.run(runbook, labels, annotations, on_step=on_step)
+        if self.presser is not None and incident_id is not None:
+            for action in runbook.automatic_actions(self.allowed):
+                try:
+                    await self.presser.automatic(incident_id, runbook, action, labels, annotations)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - audited as error; others still run
+                    _log.warning(
+                        "automatic runbook action failed",
+                        incident=incident_id,
+                        action=action.id,
+                        error=repr(exc)[:200],
+                    )
         return str(runbook.id)
 
 
@@ -139,7 +183,12 @@ class DiagnosisRunner:
             await self._append(incident_id, Kind.RUNBOOK_STEP, text, data)
 
         try:
-            runbook = await diagnosis.diagnose(labels, annotations, on_step)
+            if isinstance(diagnosis, RunbookDiagnosis):  # it presses allowed automatic actions
+                runbook = await diagnosis.diagnose(
+                    labels, annotations, on_step, incident_id=incident_id
+                )
+            else:
+                runbook = await diagnosis.diagnose(labels, annotations, on_step)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken runbook must not stop the warden

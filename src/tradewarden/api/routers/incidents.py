@@ -8,6 +8,11 @@
   ``PATCH .../action-items/{n}``: the change, its timeline entry and its audit row
   (``incident.open``, ``incident.note``, ...) commit in one transaction. An unknown id is
   404, a move the status does not allow 409, a bad body 422 naming the field.
+- ``POST /v1/incidents/{id}/actions/{action_id}`` (``{"reason"}`` required) presses a
+  remediation button of the incident's runbook (the one its diagnosis ran, else the one its
+  first alert finds): the same control call as the control endpoints, audited like them
+  (with ``incident``, ``runbook``, ``action``) and on the timeline as ``control``. An
+  action the runbook lacks is 404, a control back end not set up 503.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradewarden.api._deps import Operator, RuntimeDep, Viewer, audit_context
 from tradewarden.clock import utc_datetime
+from tradewarden.errors import NotFoundError
 from tradewarden.incidents import Impact, IncidentDetail, IncidentService, Status, durations
 from tradewarden.notify import Severity
+from tradewarden.runbooks import Runbook
+from tradewarden.runbooks._actions import ActionFailedError, ActionPresser, Pressing
 from tradewarden.runtime import Runtime
 from tradewarden.store import (
     AuditRecord,
@@ -563,3 +571,89 @@ async def update_action_item(
             details={"number": number, "fields": sorted(changes)},
         )
         return _item_out(item)
+
+
+# -- remediation buttons -----------------------------------------------------------------
+
+
+class PressBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Why: audited (required).")
+
+
+class PressOut(BaseModel):
+    incident: str
+    runbook: str
+    action: str = Field(description="The action's id in the runbook.")
+    name: str = Field(description="kill_switch.halt, kill_switch.reduce, breaker.open, ...")
+    target: str
+    details: dict[str, Any] = Field(description="What the control call did (as audited).")
+
+
+def _runbook_of(runtime: Runtime, found: IncidentDetail) -> Runbook:
+    """Return the runbook the incident's diagnosis ran, else its first alert's."""
+    for entry in found.timeline:
+        named = entry.data.get("runbook") if isinstance(entry.data, dict) else None
+        if entry.actor == "runbook" and isinstance(named, str):
+            try:
+                return runtime.runbooks.get(named)
+            except NotFoundError:
+                break
+    if found.alerts:
+        alert = found.alerts[0]
+        runbook = runtime.runbooks.for_alert(alert.labels, alert.annotations)
+        if runbook is not None:
+            return runbook
+    raise HTTPException(404, f"incident {found.incident.public_id} has no runbook")
+
+
+@router.post(
+    "/{incident_id}/actions/{action_id}",
+    response_model=PressOut,
+    summary="Press a runbook remediation action",
+)
+async def press_action(
+    *,
+    incident_id: IncidentId,
+    action_id: Annotated[str, Path(min_length=1, max_length=63)],
+    body: PressBody,
+    request: Request,
+    runtime: RuntimeDep,
+    operator: Operator,
+) -> PressOut:
+    """Run one of the runbook's actions now (the alert's labels fill its params)."""
+    service = _service(runtime)
+    async with runtime.database.read_session() as session:
+        found = await service.detail(session, incident_id)
+    runbook = _runbook_of(runtime, found)
+    presser = ActionPresser.for_runtime(runtime)
+    record = audit_context(request, body.reason)
+    alert = found.alerts[0] if found.alerts else None
+    try:
+        action = presser.find(runbook, action_id)
+        done = await presser.press(
+            found.incident,
+            Pressing(
+                runbook=runbook,
+                action=action,
+                actor=operator.actor,
+                actor_type=record.actor_type,
+                reason=body.reason,
+                labels=dict(alert.labels) if alert else {},
+                annotations=dict(alert.annotations) if alert else {},
+                request_id=record.request_id,
+                source_ip=record.source_ip,
+            ),
+        )
+    except ActionFailedError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    target = done.pop("target")
+    return PressOut(
+        incident=found.incident.public_id,
+        runbook=runbook.id,
+        action=action.id,
+        name=action.action,
+        target=str(target),
+        details=done,
+    )
