@@ -1,5 +1,6 @@
-"""``tradewarden incident list|show|open|ack|note|status|resolve|report``: the incidents of
-a running warden, over its API (so every change is audited and on the timeline)."""
+"""``tradewarden incident list|show|open|ack|note|status|resolve|report|action``: the
+incidents of a running warden, over its API (so every change is audited and on the
+timeline)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ from tradewarden.notify import Severity
 __all__ = ["incident_app"]
 
 incident_app = typer.Typer(
-    help="Incidents: list, show, open, acknowledge, annotate, move, resolve, report.",
+    help=(
+        "Incidents: list, show, open, acknowledge, annotate, move, resolve, report, press a"
+        " runbook action."
+    ),
     no_args_is_help=True,
 )
 IdArgument = Annotated[str, typer.Argument(help="The incident's id, e.g. INC-2026-0042.")]
@@ -236,3 +240,21 @@ def report(
     except OSError as exc:
         raise fail(f"--output: cannot write {output}: {exc.strerror}") from None
     _print(f"wrote the report of {incident_id} to {output}")
+
+
+@incident_app.command("action")
+def action(
+    incident_id: IdArgument,
+    action_id: Annotated[str, typer.Argument(help="The runbook action's id, e.g. halt.")],
+    reason: Annotated[str, typer.Option(help="Why (required; in the audit log).")],
+    config: ConfigOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Press a remediation action of the incident's runbook (kill switch, breaker, queue)."""
+    path = _path(incident_id, f"/actions/{quote(action_id, safe='')}")
+    done = ask_warden("POST", path, config, url, api_key, body={"reason": reason})
+    _print(
+        f"{done['name']} {done['target']} (runbook {done['runbook']}, action {done['action']})"
+        f" on {done['incident']}"
+    )
