@@ -205,7 +205,11 @@ async def test_unknown_action_404_missing_reason_422_no_redis_503(warden: Warden
     )
     assert breaker.status_code == 503, breaker.text  # no Redis: breakers are not set up
     [failed] = await warden.audit("breaker.open")
-    assert (failed.outcome, failed.details["incident"]) == ("error", incident_id)
+    assert (failed.outcome, failed.target, failed.details["incident"]) == (
+        "error",
+        "x",
+        incident_id,
+    )
     assert await warden.trading_state() == "ACTIVE"
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "automatic_actor",
     "dispatch",
     "render_params",
+    "target_of",
 ]
 
 _log = get_logger("tradewarden.runbooks")
@@ -107,6 +108,15 @@ class Controls(Protocol):
         ...
 
 
+def target_of(name: str, params: Mapping[str, str]) -> str:
+    """Return what the action changes, as the control endpoints audit it."""
+    if name == "breaker.open":
+        return params["breaker"]
+    if name == "queue.pause":
+        return f"{params['monitor']}/{params['queue']}"
+    return "trading_state"
+
+
 async def dispatch(
     controls: Controls, name: str, params: Mapping[str, str], *, actor: str, reason: str
 ) -> tuple[str, dict[str, Any]]:
@@ -115,14 +125,14 @@ async def dispatch(
         verb: Literal["halt", "reduce"] = "halt" if name == "kill_switch.halt" else "reduce"
         message = params.get("message", "")
         done = await controls.trading(verb, actor, reason, message)
-        return "trading_state", {"message": message, **done}
+        return target_of(name, params), {"message": message, **done}
     if name == "breaker.open":
         forced = params.get("forced", "true").lower() not in ("false", "0", "no")
         done = await controls.open_breaker(params["breaker"], forced=forced)
-        return params["breaker"], {"forced": forced, **done}
+        return target_of(name, params), {"forced": forced, **done}
     if name == "queue.pause":
         done = await controls.pause_queue(params["monitor"], params["queue"])
-        return f"{params['monitor']}/{params['queue']}", done
+        return target_of(name, params), done
     raise ActionFailedError(422, f"action: {name!r} is not a known action")  # pragma: no cover
 
 
@@ -293,7 +303,8 @@ class ActionPresser:
                 reason=pressing.reason,
             )
         except ActionFailedError as exc:
-            await self._audit(pressing, audit_action, None, {**context, "error": exc.message})
+            target = target_of(action.action, params)
+            await self._audit(pressing, audit_action, target, {**context, "error": exc.message})
             raise
         details = {**context, **done}
         # On the timeline ``action`` is the control action (as the control endpoints write
