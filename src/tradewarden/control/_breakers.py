@@ -12,9 +12,10 @@ blocks, so each call runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -170,8 +171,10 @@ class BreakerControl:
                 f"circuit breakers: Redis at {self.display_url} unavailable ({detail})"
             ) from None
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await client.aclose()
+            # Closing must not hang on a connection the server dropped: a stop once waited
+            # for good here after a Redis restart (no read timeout on this connection).
+            await _close_within(pubsub.aclose(), self.timeout_s)  # type: ignore[no-untyped-call]
+            await _close_within(client.aclose(), self.timeout_s)
 
     def close(self) -> None:
         """Close the connection."""
@@ -196,3 +199,10 @@ class BreakerControl:
             raise ControlUnavailableError(
                 f"circuit breakers: Redis at {self.display_url} unavailable ({detail})"
             ) from None
+
+
+async def _close_within(closing: Awaitable[object], timeout_s: float) -> None:
+    """Await ``closing`` for at most ``timeout_s``; a close that fails or hangs is dropped."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout_s):
+            await closing
