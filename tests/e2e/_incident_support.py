@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from e2e._inputs_support import JumpClock
 from support.net import LOOPBACK
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
@@ -60,30 +60,6 @@ BODY = '{{ {"status": status, "title": title, "labels": labels} | tojson }}'
 def postgres_url() -> str:
     """The real PostgreSQL the suite runs against (its admin database)."""
     return os.environ.get("TW_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-class JumpClock:
-    """The system clock, whose wall-clock reading a test can move forward.
-
-    The monotonic reading is the system's: timeouts and sleeps are not shortened.
-    """
-
-    def __init__(self) -> None:
-        self.offset_s = 0.0
-
-    def now(self) -> float:
-        """Return the system's wall-clock time plus the jumps so far."""
-        return time.time() + self.offset_s
-
-    def monotonic(self) -> float:
-        """Return the system's monotonic reading."""
-        return time.monotonic()
-
-    def jump(self, seconds: float) -> None:
-        """Move the wall clock forward by ``seconds``."""
-        if seconds < 0:
-            raise ValueError("the clock only jumps forward")
-        self.offset_s += seconds
 
 
 @dataclass(frozen=True)
