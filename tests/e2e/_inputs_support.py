@@ -21,6 +21,7 @@ from typing import Any, Self
 import pytest
 from aiohttp import web
 
+from e2e._receiver import serve_app
 from support.eventually import eventually
 from support.net import LOOPBACK
 from support.warden import serve_runtime
@@ -132,13 +133,7 @@ class Inbox:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/{channel}", self._post)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK, 0)
-        await site.start()
-        server = site._server  # aiohttp keeps the bound socket here
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve_app(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -284,13 +279,7 @@ class Target:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/health", self._get)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK, 0)
-        await site.start()
-        server = site._server  # aiohttp keeps the bound socket here
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, port = await serve_app(app)
         self.url = f"http://{LOOPBACK}:{port}/health"
         return self
 

@@ -17,9 +17,20 @@ from typing import Self
 
 from aiohttp import web
 
-__all__ = ["Receiver"]
+__all__ = ["Receiver", "serve_app"]
 
 LOOPBACK = "127.0.0.1"
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on a free loopback port; return its runner and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, LOOPBACK, 0)
+    await site.start()
+    server = site._server  # aiohttp keeps the bound socket here
+    assert server is not None
+    return runner, server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -52,13 +63,7 @@ class Receiver:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/{channel}", self._post)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK, 0)
-        await site.start()
-        server = site._server  # aiohttp keeps the bound socket here
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve_app(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
