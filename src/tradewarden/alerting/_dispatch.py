@@ -14,6 +14,7 @@ deadlines are stored: after a restart, ``load`` resumes them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections import deque
@@ -282,20 +283,17 @@ class Dispatcher:
             async with self.database.session() as session:
                 repo = AlertingRepository(session)
                 await repo.upsert_alerts([_row_of(fp, a) for fp, a in staged.writes.items()])
-                for row in staged.group_rows.values():
-                    await repo.put_group(row)
+                await repo.put_groups(list(staged.group_rows.values()))
         self._apply(staged, now)
 
     def _merge(self, alerts: Sequence[Alert], now: int) -> _Staged:
         """Return what ``alerts`` change; nothing in ``self`` changes here."""
         staged = _Staged()
         before: dict[str, Alert | None] = {}
+        for source, count in collections.Counter(a.source for a in alerts).items():
+            self.metrics.received.labels(source.value).inc(count)
         for incoming in alerts:
-            self.metrics.received.labels(incoming.source.value).inc()
-            alert = incoming
-            if alert.ends_at_ms is None:
-                alert = _with_end(alert, now + self.resolve_timeout_ms)
-            alert = _with_update(alert, now)
+            alert = _received(incoming, now, now + self.resolve_timeout_ms)
             fp = alert.fingerprint
             old = staged.alerts[fp] if fp in staged.alerts else self.alerts.get(fp)
             if fp not in before:
@@ -633,12 +631,14 @@ def _fail(done: asyncio.Future[None], exc: BaseException) -> None:
         done.set_exception(exc)
 
 
-def _with_end(alert: Alert, ends_at_ms: int) -> Alert:
-    return replace(alert, ends_at_ms=ends_at_ms)
-
-
-def _with_update(alert: Alert, now: int) -> Alert:
-    return replace(alert, updated_at_ms=now, starts_at_ms=alert.starts_at_ms or now)
+def _received(alert: Alert, now: int, default_end_ms: int) -> Alert:
+    """Return ``alert`` as received at ``now``: started by then, with an end."""
+    return replace(
+        alert,
+        updated_at_ms=now,
+        starts_at_ms=alert.starts_at_ms or now,
+        ends_at_ms=default_end_ms if alert.ends_at_ms is None else alert.ends_at_ms,
+    )
 
 
 def _row_of(fp: str, alert: Alert) -> dict[str, Any]:

@@ -19,14 +19,37 @@ __all__ = ["alert_message", "group_message"]
 
 
 def _common(alerts: Sequence[Alert]) -> dict[str, str]:
-    first = dict(alerts[0].labels)
-    return {k: v for k, v in first.items() if all(a.labels.get(k, "\0") == v for a in alerts)}
+    """Return the labels every alert has with the same value (in the first's order)."""
+    shared = set(alerts[0].labels)  # (name, value) pairs
+    for alert in alerts:
+        if not shared:
+            break
+        shared.intersection_update(alert.labels)
+    return {k: v for k, v in alerts[0].labels if (k, v) in shared}
 
 
 def _line(alert: Alert, status: str) -> str:
     summary = alert.annotations.get("summary") or alert.annotations.get("description", "")
     labels = ", ".join(f"{k}={v}" for k, v in alert.labels if k != "alertname")
     return f"[{status}] {alert.name or '(no alertname)'} {{{labels}}} {summary}".strip()
+
+
+_DESCRIPTION_LIMIT = 10_000
+
+
+def _lines(firing: Sequence[Alert], resolved: Sequence[Alert], *, limit: int) -> list[str]:
+    """Return the alerts' lines up to about ``limit`` characters: a group of 10,000 alerts
+    is not written out in full to be cut."""
+    lines: list[str] = []
+    length = 0
+    for status, alerts in (("firing", firing), ("resolved", resolved)):
+        for alert in alerts:
+            if length > limit:
+                return lines
+            line = _line(alert, status)
+            lines.append(line)
+            length += len(line) + 1
+    return lines
 
 
 def group_message(
@@ -40,11 +63,12 @@ def group_message(
     severity = min((severity_of(a.labels) for a in alerts), key=lambda s: s.value)
     status = MessageStatus.FIRING if firing else MessageStatus.RESOLVED
     shown = firing or resolved
-    name = group_labels.get("alertname") or _common(alerts).get("alertname") or "alerts"
+    common = _common(alerts)
+    name = group_labels.get("alertname") or common.get("alertname") or "alerts"
     rest = " ".join(f"{k}={v}" for k, v in sorted(group_labels.items()) if k != "alertname")
     title = f"[{status.value.upper()}:{len(shown)}] {name} {rest}".strip()
     first = shown[0]
-    lines = [_line(a, "firing") for a in firing] + [_line(a, "resolved") for a in resolved]
+    lines = _lines(firing, resolved, limit=_DESCRIPTION_LIMIT)
     return Message(
         fingerprint=group_key[:200],
         severity=severity,
@@ -52,8 +76,8 @@ def group_message(
         title=title[:500],
         summary=(first.annotations.get("summary", "") if len(shown) == 1 else "")[:2_000]
         or f"{len(firing)} firing, {len(resolved)} resolved",
-        description="\n".join(lines)[:10_000],
-        labels=_common(alerts),
+        description="\n".join(lines)[:_DESCRIPTION_LIMIT],
+        labels=common,
         started_at=utc_datetime(min(a.starts_at_ms for a in alerts) / 1000),
         **_details(first if len(shown) == 1 else None),
     )

@@ -8,9 +8,10 @@ Times are integer milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from tradewarden.series import Labels
 
@@ -24,13 +25,24 @@ _SEPARATOR = 0xFF
 
 def fingerprint(labels: Mapping[str, str] | Labels) -> str:
     """Return Alertmanager's fingerprint of a label set (16 lowercase hex digits)."""
-    pairs = sorted(labels.items() if isinstance(labels, Mapping) else labels)
+    if isinstance(labels, Labels):
+        return _labels_fingerprint(labels)
+    return _fnv1a(sorted(labels.items()))
+
+
+# An alert's fingerprint is asked for at every step of its way (ingest, grouping, the
+# store, each flush), and FNV-1a in Python costs microseconds per label set: remember
+# the recent ones (a Labels is an immutable, hashable tuple).
+@lru_cache(maxsize=65536)
+def _labels_fingerprint(labels: Labels) -> str:
+    return _fnv1a(labels)  # a Labels is sorted by name already
+
+
+def _fnv1a(pairs: Iterable[tuple[str, str]]) -> str:
+    data = b"".join(part.encode() + b"\xff" for pair in pairs for part in pair)
     h = _FNV_OFFSET
-    for name, value in pairs:
-        for part in (name, value):
-            for byte in part.encode():
-                h = ((h ^ byte) * _FNV_PRIME) & _MASK
-            h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    for byte in data:
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK
     return f"{h:016x}"
 
 

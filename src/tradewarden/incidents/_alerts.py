@@ -62,7 +62,11 @@ class IncidentObserver:
         """Record a flush of ``group_key`` on its incident (opening one by policy)."""
         service, config = self.service, self.service.config
         repo = IncidentRepository(session)
-        opening = [a for a in firing if severity_of(a.labels) in config.open_for]
+        opening = (
+            [a for a in firing if severity_of(a.labels) in config.open_for]
+            if config.enabled
+            else []
+        )
         if config.enabled and opening:  # it may open one: another instance's flush waits
             await repo.lock_group(group_key)
         incident = await repo.open_for_group(group_key, for_update=True)

@@ -77,17 +77,24 @@ class AlertingRepository:
         self._session = session
 
     async def upsert_alerts(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Write alerts (by fingerprint), replacing what was stored: one statement run for
-        every row (executemany), so its compiled form is cached instead of rebuilt per call
-        as a multi-row VALUES would be."""
+        """Write alerts (by fingerprint), replacing what was stored."""
+        await self._upsert(AlertRow, "fingerprint", rows)
+
+    async def _upsert(self, model: type[Base], key: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace ``rows`` of ``model`` by ``key``: one statement run for every
+        row (executemany, one round trip), so its compiled form is cached instead of
+        rebuilt per call as a multi-row VALUES would be, and no row is read first as the
+        ORM's ``merge`` would."""
         if not rows:
             return
         dialect = self._session.get_bind().dialect.name
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        columns = [c for c in rows[0] if c != "fingerprint"]
-        statement = insert(AlertRow)
+        columns = [c for c in rows[0] if c != key]
+        # The table, not the mapped class: a Core executemany, without the ORM's bulk
+        # insert bookkeeping per row.
+        statement = insert(model.__table__)
         statement = statement.on_conflict_do_update(
-            index_elements=["fingerprint"],
+            index_elements=[key],
             set_={c: getattr(statement.excluded, c) for c in columns},
         )
         await self._session.execute(statement, list(rows))
@@ -122,7 +129,11 @@ class AlertingRepository:
 
     async def put_group(self, row: dict[str, Any]) -> None:
         """Insert or replace a group's state."""
-        await self._session.merge(AlertGroupRow(**row))
+        await self.put_groups([row])
+
+    async def put_groups(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace groups' states (each row holds every column)."""
+        await self._upsert(AlertGroupRow, "key", rows)
 
     async def delete_group(self, key: str) -> None:
         """Forget a group."""

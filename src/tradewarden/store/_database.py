@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
@@ -65,6 +66,10 @@ class Database:
             kwargs["connect_args"] = {"timeout": ping_timeout_s * 2, "command_timeout": 30}
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 10
+        # JSON columns (alert labels, messages, timelines) are written on every ingest:
+        # orjson serialises them several times faster than the standard library.
+        kwargs["json_serializer"] = _json_dumps
+        kwargs["json_deserializer"] = orjson.loads
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -113,6 +118,10 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _short_error(exc: BaseException) -> str:
