@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import lru_cache
 
 from tradewarden.series import Labels
 
@@ -26,16 +25,8 @@ _SEPARATOR = 0xFF
 def fingerprint(labels: Mapping[str, str] | Labels) -> str:
     """Return Alertmanager's fingerprint of a label set (16 lowercase hex digits)."""
     if isinstance(labels, Labels):
-        return _labels_fingerprint(labels)
+        return _fnv1a(labels)  # sorted by name already
     return _fnv1a(sorted(labels.items()))
-
-
-# An alert's fingerprint is asked for at every step of its way (ingest, grouping, the
-# store, each flush), and FNV-1a in Python costs microseconds per label set: remember
-# the recent ones (a Labels is an immutable, hashable tuple).
-@lru_cache(maxsize=65536)
-def _labels_fingerprint(labels: Labels) -> str:
-    return _fnv1a(labels)  # a Labels is sorted by name already
 
 
 def _fnv1a(pairs: Iterable[tuple[str, str]]) -> str:
@@ -74,11 +65,19 @@ class Alert:
     generator_url: str = ""
     source: Source = Source.RULES
     updated_at_ms: int = 0
+    # Computed on first use and kept: FNV-1a in Python costs microseconds, and an alert's
+    # fingerprint is asked for at every step of its way. Not an argument, so a copy made
+    # by ``replace`` computes its own.
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
         """Alertmanager's fingerprint of the label set."""
-        return fingerprint(self.labels)
+        known = self._fingerprint
+        if not known:
+            known = fingerprint(self.labels)
+            object.__setattr__(self, "_fingerprint", known)  # a cache, not a change
+        return known
 
     @property
     def name(self) -> str:

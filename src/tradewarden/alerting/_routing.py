@@ -118,6 +118,21 @@ def build_route(
     return replace(node, routes=children)
 
 
+# Every alert routed asks for its group's fingerprint, and a group's labels repeat: keep
+# the recent ones (bounded: ``group_by: ['...']`` makes a group of every alert).
+_GROUP_FINGERPRINTS: dict[Labels, str] = {}
+_GROUP_FINGERPRINTS_KEPT = 4096
+
+
+def _group_fingerprint(labels: Labels) -> str:
+    known = _GROUP_FINGERPRINTS.get(labels)
+    if known is None:
+        if len(_GROUP_FINGERPRINTS) >= _GROUP_FINGERPRINTS_KEPT:
+            _GROUP_FINGERPRINTS.clear()
+        known = _GROUP_FINGERPRINTS[labels] = fingerprint(labels)
+    return known
+
+
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
     """Where one alert goes on one route: the receiver's channels, its group and timers."""
@@ -132,7 +147,7 @@ class RouteMatch:
     @property
     def group_key(self) -> str:
         """Identify the aggregation group: the route and the group labels."""
-        return f"{self.route.id}:{fingerprint(self.group_labels)}"
+        return f"{self.route.id}:{_group_fingerprint(self.group_labels)}"
 
     def describe(self) -> str:
         """Return ``receiver`` and the route's matchers, for logs and ``routes test``."""

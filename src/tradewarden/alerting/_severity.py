@@ -8,8 +8,6 @@ P1-P4 scheme (P1 critical .. P4 low, seed 001), which is one step off ours. Othe
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from tradewarden.notify import Severity
 from tradewarden.series import Labels
 
@@ -42,8 +40,6 @@ _WORDS = {
 _PRIORITIES = {"p1": Severity.P0, "p2": Severity.P1, "p3": Severity.P2, "p4": Severity.P3}
 
 
-# Asked for every alert of a group at each flush: remember the recent label sets.
-@lru_cache(maxsize=65536)
 def severity_of(labels: Labels) -> Severity:
     """Return the alert's severity from its ``severity`` or ``priority`` label."""
     word = labels.get("severity").strip().lower()
