@@ -12,7 +12,7 @@ import pytest
 from incidents.conftest import DispatcherFactory, ServiceFactory, alert, detail, incidents
 from support.eventually import eventually
 from tradewarden.clock import ManualClock
-from tradewarden.incidents import RunbookDiagnosis, StepCallback
+from tradewarden.incidents import IncidentsConfig, RunbookDiagnosis, StepCallback
 from tradewarden.notify import Severity
 
 
@@ -180,3 +180,44 @@ async def test_runbook_diagnosis_runs_the_runbook_the_alert_finds() -> None:
     assert await diagnosis.diagnose({"alertname": "Other"}, {}, on_step) is None
     assert runner.ran == ["rpc-latency"]
     assert [g["step_id"] for g in got] == ["probe"]
+
+
+async def test_diagnoses_in_a_storm_run_a_few_at_a_time_and_all_run(
+    make_service: ServiceFactory, clock: ManualClock
+) -> None:
+    class Gate:
+        """Each diagnosis waits for ``release``; counts how many run at once."""
+
+        def __init__(self) -> None:
+            self.started: list[str] = []
+            self.running = self.most = 0
+            self.release = asyncio.Event()
+
+        async def diagnose(
+            self, labels: Mapping[str, str], _annotations: Mapping[str, str], _on: StepCallback
+        ) -> str | None:
+            self.started.append(labels["alertname"])
+            self.running += 1
+            self.most = max(self.most, self.running)
+            try:
+                await self.release.wait()
+            finally:
+                self.running -= 1
+            return None
+
+    gate = Gate()
+    service = make_service(IncidentsConfig(max_concurrent_diagnoses=2), diagnosis=gate)
+    names = [f"A{i}" for i in range(5)]
+    for name in names:
+        async with service.database.session() as session:
+            diagnose = ({"alertname": name}, {})
+            await service.open(session, title=name, severity=Severity.P0, by="t", diagnose=diagnose)
+    await eventually(lambda: len(gate.started) >= 2)
+    for _ in range(50):  # every task that could start has had its turn by now
+        await asyncio.sleep(0)
+    assert gate.started == ["A0", "A1"]  # the others wait, in opening order
+    gate.release.set()
+    await service.diagnoses.wait()
+    assert gate.started == names
+    assert gate.most == 2
+    await service.close()

@@ -193,6 +193,7 @@ escalation_policies: []
 incidents:
   enabled: true
   open_for: [P0, P1]
+  max_concurrent_diagnoses: 4  # runbook runs at once in a storm; the others wait
 
 # Runbooks: the bundled set (tradewarden runbook list) plus your own folders. Their
 # automated steps only read: PromQL, HTTP GET/HEAD, SQL in a READ ONLY transaction,

@@ -137,11 +137,15 @@ class RunbookDiagnosis:
 class DiagnosisRunner:
     """Start diagnoses after their incident's opening commits; write the steps."""
 
-    def __init__(self, database: Database, clock: Clock, diagnosis: Diagnosis | None) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, diagnosis: Diagnosis | None, *, limit: int = 4
+    ) -> None:
         self.database = database
         self.clock = clock
         self.diagnosis = diagnosis
         self._tasks: set[asyncio.Task[None]] = set()
+        # At most ``limit`` runbooks run at once; the others wait in opening order.
+        self._slots = asyncio.Semaphore(limit)
 
     def after_commit(
         self,
@@ -168,6 +172,12 @@ class DiagnosisRunner:
         event.listen(session.sync_session, "after_commit", _committed, once=True)
 
     async def _run(
+        self, incident_id: int, labels: dict[str, str], annotations: dict[str, str]
+    ) -> None:
+        async with self._slots:
+            await self._diagnose(incident_id, labels, annotations)
+
+    async def _diagnose(
         self, incident_id: int, labels: dict[str, str], annotations: dict[str, str]
     ) -> None:
         diagnosis = self.diagnosis

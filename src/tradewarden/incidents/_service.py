@@ -103,7 +103,9 @@ class IncidentService:
         self.clock = clock
         self.config = config or IncidentsConfig()
         self.escalation = escalation
-        self.diagnoses = DiagnosisRunner(database, clock, diagnosis)
+        self.diagnoses = DiagnosisRunner(
+            database, clock, diagnosis, limit=self.config.max_concurrent_diagnoses
+        )
 
     def now(self) -> datetime:
         """Return the clock's time as an aware datetime."""
