@@ -3,20 +3,19 @@ the file back end for the kill switch, the shared Redis (keys of its own) for br
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from guard.state._fixtures import SHARED_REDIS_URL, shared_redis_prefix
+from support.cli import cli_against
 from support.eventually import eventually
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock
 from tradewarden.config import ControlConfig, ServiceConfig, Settings
 from tradewarden.guard.breaker import BreakerState, CircuitBreaker, RedisBreakerSync
@@ -38,9 +37,7 @@ class Served:
     prefix: str
 
     async def run(self, *args: str, key: str | None = None) -> Result:
-        argv = [*args, "--url", self.url, "--api-key", key or self.operator]
-        # The CLI is synchronous: it runs in a thread while this loop serves its requests.
-        return await asyncio.to_thread(CliRunner().invoke, app, argv)
+        return await cli_against(self.url, key or self.operator, *args)
 
 
 @pytest.fixture

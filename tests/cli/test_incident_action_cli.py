@@ -3,17 +3,16 @@ HTTP: the runbook's halt button halts the file trading-state back end, audited."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.alerting import Alert
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock
 from tradewarden.config import ControlConfig, ServiceConfig, Settings
 from tradewarden.guard.state import TradingState
@@ -63,8 +62,7 @@ async def served(
 
 async def _run(served: tuple[str, str, Runtime], *args: str) -> Result:
     url, key, _runtime = served
-    argv = [*args, "--url", url, "--api-key", key]
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, *args)
 
 
 async def _incident(runtime: Runtime) -> str:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
@@ -37,8 +36,7 @@ async def served(
 
 async def _run(served: tuple[str, str, Runtime], *args: str) -> Result:
     url, key, _runtime = served
-    argv = [*args, "--url", url, "--api-key", key]
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, *args)
 
 
 async def test_an_incident_from_open_to_report(

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from kpis.conftest import seed
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
@@ -35,8 +34,7 @@ async def served(settings: Settings, fast_hasher: PasswordHasher) -> AsyncIterat
 
 async def _run(served: tuple[str, str], *args: str) -> Result:
     url, key = served
-    argv = [*args, "--url", url, "--api-key", key]
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, *args)
 
 
 async def test_kpis_as_a_table_and_as_json(served: tuple[str, str]) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.alerting import MaintenanceWindowConfig
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import SystemClock
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
@@ -49,9 +48,7 @@ async def served(settings: Settings, fast_hasher: PasswordHasher) -> AsyncIterat
 
 async def _maintenance(served: tuple[str, str], *args: str) -> Result:
     url, key = served
-    argv = ["maintenance", *args, "--url", url, "--api-key", key]
-    # The CLI is synchronous: it runs in a thread while this loop serves its requests.
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, "maintenance", *args)
 
 
 async def test_list_shows_each_window_and_whether_it_is_active(served: tuple[str, str]) -> None:
@@ -73,7 +70,6 @@ async def test_list_shows_each_window_and_whether_it_is_active(served: tuple[str
 
 async def test_list_without_a_key_is_refused(served: tuple[str, str]) -> None:
     url, _key = served
-    argv = ["maintenance", "list", "--url", url, "--api-key", "tw_not-a-key"]
-    result = await asyncio.to_thread(CliRunner().invoke, app, argv)
+    result = await cli_against(url, "tw_not-a-key", "maintenance", "list")
     assert result.exit_code == 1
     assert "401" in result.stderr or "unauthor" in result.stderr.lower()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
@@ -31,9 +30,7 @@ async def served(settings: Settings, fast_hasher: PasswordHasher) -> AsyncIterat
 
 async def _monitor(served: tuple[str, str], *args: str) -> Result:
     url, key = served
-    argv = ["monitor", *args, "--url", url, "--api-key", key]
-    # The CLI is synchronous: it runs in a thread while this loop serves its requests.
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, "monitor", *args)
 
 
 async def test_a_503_fails_every_monitor_command(served: tuple[str, str], tmp_path: Path) -> None:

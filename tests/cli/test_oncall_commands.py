@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from escalation.conftest import PAGE, PEOPLE, SCHEDULE, alert, channels
 from notify.conftest import wire
+from support.cli import cli_against
 from support.notify_wire import WireServer
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock, utc_datetime
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
@@ -52,8 +51,7 @@ async def served(
 
 async def _run(served: tuple[str, str, Runtime], *args: str) -> Result:
     url, key, _runtime = served
-    argv = [*args, "--url", url, "--api-key", key]
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, *args)
 
 
 async def test_ack_stops_the_escalation_and_is_audited(served: tuple[str, str, Runtime]) -> None:

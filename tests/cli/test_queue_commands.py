@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from probes._queue_workers import bull_queue, fill_bullmq
+from support.cli import cli_against
 from support.redis_server import RedisServer
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import ManualClock
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.probes.kinds import QueueSpec
@@ -46,9 +45,7 @@ async def served(
 
 async def _queue(served: tuple[str, str], *args: str) -> Result:
     url, key = served
-    argv = ["queue", *args, "--url", url, "--api-key", key]
-    # The CLI is synchronous: it runs in a thread while this loop serves its requests.
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, "queue", *args)
 
 
 async def test_queue_commands_pause_retry_and_clean_over_the_api(

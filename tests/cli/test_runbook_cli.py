@@ -3,7 +3,6 @@ a bot's /health on loopback and is audited), and `runbook check|export` offline.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from aiohttp import web
 from typer.testing import CliRunner, Result
 
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
 from tradewarden.cli import app
@@ -95,9 +95,7 @@ async def served(
 
 
 async def _cli(served: Served, key: str, *args: str) -> Result:
-    argv = ["runbook", *args, "--url", served.url, "--api-key", key]
-    # The CLI is synchronous: it runs in a thread while this loop serves its requests.
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(served.url, key, "runbook", *args)
 
 
 async def test_list_and_show(served: Served) -> None:

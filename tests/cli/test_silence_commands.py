@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from support.cli import cli_against
 from support.warden import serve_runtime
 from tradewarden.auth import PasswordHasher, Role
-from tradewarden.cli import app
 from tradewarden.clock import SystemClock
 from tradewarden.config import ServiceConfig, Settings
 from tradewarden.runtime import SYSTEM, Runtime
@@ -30,9 +29,7 @@ async def served(
 
 async def _silence(served: tuple[str, str, Runtime], *args: str) -> Result:
     url, key, _ = served
-    argv = ["silence", *args, "--url", url, "--api-key", key]
-    # The CLI is synchronous: it runs in a thread while this loop serves its requests.
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, key, "silence", *args)
 
 
 async def test_add_list_expire(served: tuple[str, str, Runtime]) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from tradewarden.cli import app
+from support.cli import cli_against
 
 DOWN = {
     "status": "down",
@@ -47,8 +46,7 @@ async def warden() -> AsyncIterator[str]:
 
 
 async def _run(url: str, *args: str) -> Result:
-    argv = [*args, "--url", url, "--api-key", "unused"]
-    return await asyncio.to_thread(CliRunner().invoke, app, argv)
+    return await cli_against(url, "unused", *args)
 
 
 async def test_status_prints_what_is_down_and_exits_1(warden: str) -> None:
