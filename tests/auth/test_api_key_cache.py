@@ -4,7 +4,9 @@ here, within the TTL elsewhere, and the last check trusted while the store is do
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from support.eventually import eventually
 from tradewarden.auth import (
     AccessTokenIssuer,
     AuthService,
@@ -160,10 +163,22 @@ async def own_database(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[D
     directory.mkdir()
     shutil.copyfile(sqlite_template, directory / "tradewarden.db")
     database = Database(f"sqlite:///{directory / 'tradewarden.db'}")
+    before = set(_sqlite_threads())
     try:
         yield database
     finally:
         await database.dispose()
+        # A connection the pool dropped when the store went away is stopped by its
+        # finaliser, which hands the stop to this loop: run it while the loop still runs
+        # and wait for the worker threads to end (afterwards their callback found a closed
+        # loop and failed the next test).
+        gc.collect()
+        await eventually(lambda: not set(_sqlite_threads()) - before, timeout_s=10)
+
+
+def _sqlite_threads() -> list[threading.Thread]:
+    """Return aiosqlite's worker threads alive now."""
+    return [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
 
 
 def _service(
