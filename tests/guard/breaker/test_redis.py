@@ -11,6 +11,8 @@ import contextlib
 import json
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -220,6 +222,47 @@ async def test_operators_read_and_write_shared_state_without_a_breaker(
     shared = sync.read(name)
     assert shared is not None
     assert (shared.state, shared.exists) == (BreakerState.FORCED_OPEN, True)
+
+
+async def test_a_read_that_spans_an_announcement_does_not_undo_it(
+    name: str, channel: str, clock: ManualClock, r: redis.Redis
+) -> None:
+    # The worker's read after attach found no hash; before its reply was taken up, an
+    # operator forced the breaker open and the subscriber took up the announcement. The
+    # missing hash has no version to compare: taken up, it closed the breaker again, and
+    # with a 60 s poll the bot traded through an operator's stop until the next poll.
+    with RedisBreakerSync(SHARED_URL, channel=channel, poll_interval_s=60) as shared:
+        operator = RedisBreakerSync(SHARED_URL, channel=channel)  # never started
+        breaker = CircuitBreaker(name, BreakerConfig(), clock=clock)
+        take_up = shared._take_up
+        worker_take_ups: list[SharedBreakerState | None] = []
+
+        def opened_before_the_reply(
+            name_: str, snapshot: SharedBreakerState | None, **kwargs: Any
+        ) -> None:
+            in_worker = threading.current_thread().name.endswith("worker")
+            if in_worker and not worker_take_ups:
+                operator.write(name, BreakerState.FORCED_OPEN)
+                give_up = time.monotonic() + 10  # the subscriber's take-up, or go on anyway
+                while breaker.state is not BreakerState.FORCED_OPEN and time.monotonic() < give_up:
+                    time.sleep(0.01)
+            take_up(name_, snapshot, **kwargs)
+            if in_worker:
+                worker_take_ups.append(snapshot)
+
+        shared._take_up = opened_before_the_reply  # type: ignore[method-assign]
+        try:
+            await eventually(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) >= 1)
+            shared.attach(breaker)
+            await eventually(lambda: len(worker_take_ups) >= 2)
+            first, second = worker_take_ups[:2]
+            assert first is not None
+            assert not first.exists  # the stale read, not taken up
+            assert second is not None
+            assert second.state is BreakerState.FORCED_OPEN  # read again
+            assert breaker.state is BreakerState.FORCED_OPEN
+        finally:
+            operator.close()
 
 
 @contextlib.asynccontextmanager

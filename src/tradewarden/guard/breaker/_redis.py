@@ -101,7 +101,7 @@ class SharedBreakerState:
 class _Entry:
     """What the sync knows about one attached breaker."""
 
-    __slots__ = ("bad_state", "breaker", "dirty", "pending", "resync", "seen")
+    __slots__ = ("announced", "bad_state", "breaker", "dirty", "pending", "resync", "seen")
 
     def __init__(self, breaker: CircuitBreaker) -> None:
         self.breaker = breaker
@@ -111,6 +111,7 @@ class _Entry:
         self.resync = True
         self.seen: SharedBreakerState | None = None  # the last snapshot taken up
         self.bad_state = False  # the hash holds a state we do not know (logged once)
+        self.announced = 0  # announcements received: a read that spans one may be stale
 
 
 class RedisBreakerSync:
@@ -392,6 +393,7 @@ class RedisBreakerSync:
         entry = self._entries.get(name)
         if entry is None or entry.pending:
             return  # writes are queued: their replies bring the shared state
+        since = entry.announced
         raw = self._scripts["read"](keys=[self.key(name)], args=[self._timeout_ms(name)])
         snapshot = SharedBreakerState.parse(raw)
         if entry.dirty or (
@@ -403,20 +405,29 @@ class RedisBreakerSync:
             self._push(name, expected="!op", events=0)
             return
         entry.resync = False
-        self._take_up(name, snapshot)
+        self._take_up(name, snapshot, read_since=since)
 
     def _poll_all(self) -> None:
         names = [n for n, e in list(self._entries.items()) if not (e.resync or e.dirty)]
         if not names:
             return
+        since = {name: self._entries[name].announced for name in names if name in self._entries}
         pipe = self._client.pipeline(transaction=False)
         for name in names:
             self._scripts["read"](keys=[self.key(name)], args=[self._timeout_ms(name)], client=pipe)
         for name, raw in zip(names, pipe.execute(), strict=True):
-            self._take_up(name, SharedBreakerState.parse(raw))
+            self._take_up(name, SharedBreakerState.parse(raw), read_since=since.get(name))
 
-    def _take_up(self, name: str, snapshot: SharedBreakerState | None) -> None:
-        """Note ``snapshot``; adopt it unless it is older than one seen, or writes are queued."""
+    def _take_up(
+        self, name: str, snapshot: SharedBreakerState | None, *, read_since: int | None = None
+    ) -> None:
+        """Note ``snapshot``; adopt it unless it is older than one seen, or writes are queued.
+
+        ``read_since`` is the entry's announcement count when the read that gave ``snapshot``
+        began. A missing hash has no version to compare: if an announcement came in during
+        that read, the read may predate the announced write (or follow a deletion), so it is
+        not taken up and the breaker is read again.
+        """
         if snapshot is None:
             with self._lock:
                 entry = self._entries.get(name)
@@ -437,6 +448,9 @@ class RedisBreakerSync:
                 and snapshot.version < seen.version
             ):
                 return  # read before a newer announcement we already took up
+            if read_since is not None and not snapshot.exists and entry.announced != read_since:
+                self._queue.put((_POLL, name))
+                return
             entry.seen = snapshot  # the newest shared state known, even if not adopted
             entry.bad_state = False
             if entry.pending:
@@ -534,7 +548,10 @@ class RedisBreakerSync:
             return
         with self._lock:
             entry = self._entries.get(name)
-            if entry is None or entry.pending:
+            if entry is None:
+                return
+            entry.announced += 1
+            if entry.pending:
                 return
             seen = entry.seen
             if (
