@@ -59,6 +59,20 @@ def test_fingerprint_is_alertmanagers() -> None:
     assert fingerprint(Labels.of(foo="bar")) == fingerprint({"foo": "bar"})
     assert fingerprint({"a": "b", "c": "d"}) == fingerprint({"c": "d", "a": "b"})
     assert fingerprint({"a": "bc"}) != fingerprint({"ab": "c"})
+    # prometheus/common model's LabelSet.Fingerprint cases (metric_test.go, signature_test.go).
+    cases = [
+        ({"x": "y"}, 8241431561484471700),
+        (
+            {"first_name": "electro", "occupation": "robot", "manufacturer": "westinghouse"},
+            5911716720268894962,
+        ),
+        ({"a": "bb", "b": "c"}, 3016285359649981711),
+        ({"a": "b", "bb": "c"}, 7122421792099404749),
+        ({"name": "garland, briggs", "fear": "love is not enough"}, 5799056148416392346),
+    ]
+    for labels, expected in cases:
+        assert fingerprint(labels) == f"{expected:016x}", labels
+        assert fingerprint(Labels.of(labels)) == f"{expected:016x}", labels
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ and aggregation groups with their next flush, so a restart resumes where it stop
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,20 @@ __all__ = [
     "AlertingRepository",
     "SilenceRow",
 ]
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(table: Any, dialect: str, key: str, columns: tuple[str, ...]) -> Any:
+    """Return the upsert of ``columns`` into ``table`` by ``key``, built once: building it
+    and its cache key cost more than running it for a batch of rows."""
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The table, not the mapped class: a Core executemany, without the ORM's bulk insert
+    # bookkeeping per row.
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[key],
+        set_={c: getattr(statement.excluded, c) for c in columns if c != key},
+    )
 
 
 class AlertRow(Base):
@@ -88,15 +103,7 @@ class AlertingRepository:
         if not rows:
             return
         dialect = self._session.get_bind().dialect.name
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        columns = [c for c in rows[0] if c != key]
-        # The table, not the mapped class: a Core executemany, without the ORM's bulk
-        # insert bookkeeping per row.
-        statement = insert(model.__table__)
-        statement = statement.on_conflict_do_update(
-            index_elements=[key],
-            set_={c: getattr(statement.excluded, c) for c in columns},
-        )
+        statement = _upsert_statement(model.__table__, dialect, key, tuple(rows[0]))
         await self._session.execute(statement, list(rows))
 
     async def alerts(self) -> list[AlertRow]:
