@@ -383,6 +383,26 @@ async def test_an_invalid_apprise_url_refuses_to_start_without_quoting_it(
 
 
 @pytest.mark.usefixtures("point_apprise_at")
+async def test_a_rotated_url_is_checked_and_used_at_the_next_send(
+    wire: WireServer, channels_for: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The URL is read at every send; its check is remembered for that value only.
+    monkeypatch.setenv("TW_TEST_TG", f"tgram://{BOT_TOKEN}/987654321")
+    channel = channels_for([_apprise("tg", "TW_TEST_TG")])["tg"]
+    assert (await channel.send(message(), timeout_s=5)).outcome is Outcome.OK
+    assert (await channel.send(message(), timeout_s=5)).outcome is Outcome.OK
+    monkeypatch.setenv("TW_TEST_TG", "nosuchservice://rotatedBadValue")
+    bad = await channel.send(message(), timeout_s=5)
+    assert bad.outcome is Outcome.PERMANENT
+    assert "not a valid Apprise URL" in (bad.error or "")
+    assert "rotatedBadValue" not in (bad.error or "")
+    monkeypatch.setenv("TW_TEST_TG", f"tgram://{BOT_TOKEN}/111222333")
+    assert (await channel.send(message(), timeout_s=5)).outcome is Outcome.OK
+    chats = [str(request.body["chat_id"]) for request in wire.of("telegram")]
+    assert chats == ["987654321", "987654321", "111222333"]
+
+
+@pytest.mark.usefixtures("point_apprise_at")
 async def test_secrets_stay_out_of_logs_and_errors(
     wire: WireServer,
     channels_for: Builder,

@@ -71,6 +71,7 @@ class IncidentObserver:
             await repo.lock_group(group_key)
         incident = await repo.open_for_group(group_key, for_update=True)
         now = service.now()
+        linked: dict[str, IncidentAlert] | None = None
         if incident is None:
             if not config.enabled or not opening:
                 return
@@ -88,7 +89,9 @@ class IncidentObserver:
                 diagnose=(first.labels.to_dict(), dict(first.annotations)),
             )
             now = incident.created_at  # detected then: the flush's entries share its time
-        linked = {a.fingerprint: a for a in await repo.alerts(incident.id)}
+            linked = {}  # opened just now: no alert is linked yet (no query to ask)
+        if linked is None:
+            linked = {a.fingerprint: a for a in await repo.alerts(incident.id)}
         for alert in sorted(firing, key=lambda a: a.starts_at_ms):
             await self._fired(session, incident, linked, alert, now)
         for alert in resolved:

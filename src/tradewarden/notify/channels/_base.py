@@ -50,14 +50,23 @@ class ChannelSecret:
         self._channel, self._field, self._env, self._file = channel, field, env, file
         self._scrubber = scrubber
         self._problem = problem
+        # The last value checked and its verdict: read at every send, the value rarely
+        # changes, and checking it again (Apprise parses the URL and instantiates its
+        # plugin) cost milliseconds on the event loop per notification.
+        self._checked: tuple[str, str | None] | None = None
 
     def read(self) -> str:
         """Return the secret; raise ValueError naming the channel and where it is kept."""
 
         def _check(value: str) -> str | None:
+            checked = self._checked
+            if checked is not None and checked[0] == value:
+                return checked[1]
             # Registered before anything (Apprise's own parsing logs included) can show it.
             self._scrubber.register(value)
-            return self._problem(value)
+            problem = self._problem(value)
+            self._checked = (value, problem)
+            return problem
 
         try:
             value = read_secret(self._field, None, self._env, self._file, _check)
