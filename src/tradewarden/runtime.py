@@ -394,7 +394,7 @@ class Runtime:
             lambda: [s.spec for s in scheduler.all()] if scheduler else self.config.monitors,
         )
         self.rules.apply(self._rule_groups(self.config))
-        self._rules_unsubscribe = self.series.subscribe(self.rules.notify)
+        self._rules_unsubscribe = self.series.subscribe(self.rules.notify, series=True)
         await self.rules.start()
         if scheduler is not None:  # a monitor created over the API has its rules at once
             scheduler.on_change(self.rules.generated_changed)

@@ -75,7 +75,7 @@ class Warden:
             sink=self.sink,
             options=RuleManagerOptions(evaluation_interval_ms=3_600_000),
         )
-        self.unsubscribe = self.store.subscribe(self.manager.notify)
+        self.unsubscribe = self.store.subscribe(self.manager.notify, series=True)
 
     @property
     def now_ms(self) -> int:
@@ -278,6 +278,46 @@ groups:
     assert (alert.state, group.name) == (AlertState.FIRING, "reads_up")
     assert w.query.calls == calls + 1  # the other group was not woken
     assert [a.name for a in w.sink.alerts()] == ["Down"]
+    await w.close()
+
+
+async def test_a_fresh_sample_evaluates_only_the_rules_that_select_its_series() -> None:
+    # One generated rule per monitor, all reading monitor_state: a check of monitor a
+    # evaluated every monitor's rule (N rules a check, N² a round of checks).
+    w = Warden()
+    rules = "".join(
+        f"""\
+      - alert: MonitorDown
+        expr: monitor_state{{monitor="{name}", state="DOWN"}} == 1
+        labels: {{monitor_rule: "{name}"}}
+"""
+        for name in ("a", "b", "c")
+    )
+    text = f"""\
+groups:
+  - name: monitors
+    rules:
+{rules}      - record: monitors:down
+        expr: sum(monitor_state{{monitor="b", state="DOWN"}})
+      - alert: SomeMonitorDown
+        expr: monitors:down > 0
+"""
+    w.manager.apply(parse_rule_text(text, "g.yml"))
+    await w.manager.start()
+    calls = w.query.calls
+    w.store.append(Labels.of(__name__="monitor_state", monitor="a", state="DOWN"), w.now_ms, 1)
+    await eventually(lambda: bool(w.manager.alerts()))
+    assert [alert.labels.get("monitor_rule") for alert, _r, _g in w.manager.alerts()] == ["a"]
+    assert w.query.calls == calls + 1  # b's, c's and the sum's rules were not evaluated
+
+    calls = w.query.calls
+    w.clock.advance(1)
+    w.store.append(Labels.of(__name__="monitor_state", monitor="b", state="DOWN"), w.now_ms, 1)
+    await eventually(lambda: len(w.manager.alerts()) == 3)
+    firing = sorted(a.name + a.labels.get("monitor_rule") for a, _r, _g in w.manager.alerts())
+    assert firing == ["MonitorDowna", "MonitorDownb", "SomeMonitorDown"]
+    # b's rule, the sum over b, and the alert on what the sum just recorded.
+    assert w.query.calls == calls + 3
     await w.close()
 
 

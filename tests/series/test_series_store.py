@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradewarden.series import STALE_NAN, LabelMatcher, Labels, ListStorage, MatchOp, is_stale
-from tradewarden.series._store import SeriesStore
+from tradewarden.series._store import NOTIFY_SERIES_MAX, SeriesStore
 
 NAMES = ["up", "http_requests_total", "probe_success"]
 JOBS = ["api", "bot", "db"]
@@ -109,6 +109,22 @@ def test_subscribers_hear_each_batch_once() -> None:
     unsubscribe()
     store.append(Labels.of(__name__="d"), 1, 1.0)
     assert heard == [frozenset({"a", "b"}), frozenset({"c"}), frozenset({"a"})]
+
+
+def test_series_subscribers_hear_the_label_sets_up_to_a_bound() -> None:
+    store = SeriesStore()
+    heard: list[tuple[frozenset[str], frozenset[Labels] | None]] = []
+    store.subscribe(lambda names, series: heard.append((names, series)), series=True)
+    a, b = Labels.of(__name__="a"), Labels.of(__name__="b", x="1")
+    store.append_many([(a, 1, 1.0), (b, 1, 1.0), (b, 2, 1.0)])
+    scrape = [(Labels.of(__name__="m", i=str(i)), 1, 1.0) for i in range(NOTIFY_SERIES_MAX + 1)]
+    store.append_many(scrape)  # a scrape: too many to list
+    store.append(a, 2, 1.0)
+    assert heard == [
+        (frozenset({"a", "b"}), frozenset({a, b})),
+        (frozenset({"m"}), None),
+        (frozenset({"a"}), frozenset({a})),
+    ]
 
 
 def test_a_failing_subscriber_does_not_stop_the_others() -> None:

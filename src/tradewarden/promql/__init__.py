@@ -1,6 +1,6 @@
 """The PromQL evaluator, on top of the promql-parser package."""
 
-from tradewarden.promql._ast import metric_names, parse
+from tradewarden.promql._ast import metric_names, parse, series_matchers
 from tradewarden.promql._engine import Engine, QueryResult
 from tradewarden.promql._errors import QueryError
 from tradewarden.promql._values import (
@@ -32,4 +32,5 @@ __all__ = [
     "Vector",
     "metric_names",
     "parse",
+    "series_matchers",
 ]

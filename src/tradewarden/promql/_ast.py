@@ -202,6 +202,20 @@ def metric_names(expr: Expr | str) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def series_matchers(expr: Expr | str) -> tuple[tuple[LabelMatcher, ...], ...] | None:
+    """Every matcher set an expression selects with (one per selector and ``or``-ed
+    alternative): a series none of them matches cannot change its result. None where
+    :func:`metric_names` is None."""
+    node = compile_expr(parse(expr) if isinstance(expr, str) else expr)
+    found: list[tuple[LabelMatcher, ...]] = []
+    for sel in selectors(node):
+        for matchers in sel.alternatives:
+            if not any(m.name == METRIC_NAME and m.op is MatchOp.EQUAL for m in matchers):
+                return None
+            found.append(tuple(matchers))
+    return tuple(found)
+
+
 def with_at(node: Node, at_ms: int) -> Node:  # noqa: PLR0911 - one return per node type
     """A copy of the tree with ``@ at_ms`` on every selector and subquery that has no
     ``@`` yet, leaving the inside of subqueries alone (Prometheus's test harness runs

@@ -14,9 +14,16 @@ from typing import Any, Protocol
 import promql_parser
 
 from tradewarden.promql import Scalar, Vector
-from tradewarden.series import Labels
+from tradewarden.series import LabelMatcher, Labels
 
-__all__ = ["InstantQuery", "QueryEngine", "engine_query", "metric_names", "parse_expr"]
+__all__ = [
+    "InstantQuery",
+    "QueryEngine",
+    "engine_query",
+    "metric_names",
+    "parse_expr",
+    "series_matchers",
+]
 
 # Evaluate an expression at a time (ms) to [(labels, value)], raising with the message.
 InstantQuery = Callable[[Any, int], Sequence[tuple[Labels, float]]]
@@ -71,6 +78,16 @@ def metric_names(expr: Any) -> frozenset[str] | None:
 
     promql_parser.walk(expr, visit, None)
     return None if unbounded else frozenset(collected)
+
+
+def series_matchers(expr: Any) -> tuple[tuple[LabelMatcher, ...], ...] | None:
+    """The matcher sets ``expr`` selects with; None when unknown (then any fresh sample of
+    a metric it reads may change it)."""
+    found = _promql("series_matchers")
+    if found is None:
+        return None
+    matchers: tuple[tuple[LabelMatcher, ...], ...] | None = found(expr)
+    return matchers
 
 
 def engine_query(engine: QueryEngine) -> InstantQuery:

@@ -126,25 +126,40 @@ class Group:
         write: Callable[[Sequence[tuple[Labels, float]]], None],
         *,
         only: frozenset[str] | None = None,
+        series: frozenset[Labels] | None = None,
     ) -> list[AlertingRule]:
         """Evaluate the rules at ``t_ms`` (with ``only``: the rules that read those names,
         and those that read what an earlier rule just recorded); ``write`` each rule's
         samples and stale markers before the next rule runs (it may read them). Other
-        tasks run between rules. Return the alerting rules evaluated without error."""
+        tasks run between rules. Return the alerting rules evaluated without error.
+
+        ``series``, with ``only``: the label sets those samples came in, when known. A
+        rule none of whose selectors selects one of them is skipped too: its result
+        cannot have changed (one monitor's check does not evaluate every monitor's rule).
+        """
         ok: list[AlertingRule] = []
         spent = 0.0
         trigger = set(only) if only is not None else None
+        recorded: set[str] = set()  # names this evaluation recorded: no series known
         for i, rule in enumerate(self.rules):
             if self.retired:
                 return []
-            if trigger is not None and not rule.reads(frozenset(trigger)):
-                continue
+            if trigger is not None:
+                if not rule.reads(frozenset(trigger)):
+                    continue
+                if (
+                    series is not None
+                    and (rule.names is None or rule.names.isdisjoint(recorded))
+                    and not rule.reads_series(series)
+                ):
+                    continue
             started = time.perf_counter()
             self._evaluate_rule(i, rule, t_ms, ctx, write)
             if rule.health is RuleHealth.OK:
                 if isinstance(rule, RecordingRule):
                     if trigger is not None:
                         trigger.add(rule.name)
+                        recorded.add(rule.name)
                 else:
                     ok.append(rule)
             rule.eval_duration_s = time.perf_counter() - started

@@ -4,8 +4,10 @@ arrive, alerts handed off, rule files reloaded all-or-nothing.
 Event-driven evaluation: the store calls :meth:`RuleManager.notify` with the metric names
 of each batch appended. A group whose rules read one of them is evaluated at once, unless
 it was evaluated less than ``debounce_s`` ago; then once, at the end of that window. Only
-the rules that read the names run (and those reading what they record), so a 5 s probe's
-sample reaches its alert within the debounce window instead of the next interval. The
+the rules that read the names run (and those reading what they record), and of those,
+when the store says which series came in (``subscribe(..., series=True)``), only the rules
+whose selectors select one of them; so a 5 s probe's sample reaches its alert within the
+debounce window instead of the next interval, evaluating its monitor's rule only. The
 group's own appends (its records and ``ALERTS``) do not wake the group itself, the
 ``ALERTS`` series do not wake other groups, and a rule whose selectors name no metric
 runs on its interval only.
@@ -34,6 +36,8 @@ __all__ = ["RuleManager", "RuleManagerOptions"]
 
 _log = logging.getLogger(__name__)
 _ALERT_SERIES = frozenset({ALERTS, ALERTS_FOR_STATE})
+# Label sets of fresh samples kept for one group's next evaluation; beyond, the names only.
+_SERIES_MAX = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ class RuleManagerOptions:
 class _Runner:
     group: Group
     names: set[str] = field(default_factory=set)
+    # The label sets of those names' fresh samples; None once one notification had none.
+    series: set[Labels] | None = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     last_run: float | None = None
     woken: bool = False
@@ -292,17 +298,23 @@ class RuleManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner.task
 
-    def notify(self, names: frozenset[str]) -> None:
-        """The store's subscriber: wake the groups that read ``names`` (any thread)."""
+    def notify(self, names: frozenset[str], series: frozenset[Labels] | None = None) -> None:
+        """The store's subscriber: wake the groups that read ``names`` (any thread);
+        ``series``, when given, are the label sets those samples came in."""
         loop = self._loop
         if loop is None or not self._started:
             return
         if threading.get_ident() != self._loop_thread:
-            loop.call_soon_threadsafe(self._wake, names, None)
+            loop.call_soon_threadsafe(self._wake, names, None, series)
         else:
-            self._wake(names, self._appending)
+            self._wake(names, self._appending, series)
 
-    def _wake(self, names: frozenset[str], source: Group | None) -> None:
+    def _wake(
+        self,
+        names: frozenset[str],
+        source: Group | None,
+        series: frozenset[Labels] | None = None,
+    ) -> None:
         if source is not None:
             # ALERTS written by one group do not wake another (two groups that read
             # ALERTS and fire would wake each other for as long as they fire); what a
@@ -316,6 +328,11 @@ class RuleManager:
                 continue
             if group.reads(names):
                 runner.names |= names
+                if runner.series is not None:
+                    if series is None or len(runner.series) + len(series) > _SERIES_MAX:
+                        runner.series = None  # not known: every rule reading the names
+                    else:
+                        runner.series |= series
                 runner.wake()
 
     def _sync_runners(self) -> None:
@@ -345,11 +362,18 @@ class RuleManager:
                 if loop.time() < earliest:
                     await asyncio.sleep(earliest - loop.time())
             names = frozenset(runner.names)
+            series = None if runner.series is None else frozenset(runner.series)
             runner.names.clear()
+            runner.series = set()
             runner.woken = False
             runner.last_run = loop.time()
             try:
-                await self._evaluate(runner.group, self._now_ms(), None if due else names)
+                await self._evaluate(
+                    runner.group,
+                    self._now_ms(),
+                    None if due else names,
+                    None if due else series,
+                )
             except Exception:  # noqa: BLE001 - a bug in one group must not end its schedule
                 _log.exception("rule group %s failed", runner.group.name)
             if due:
@@ -363,7 +387,13 @@ class RuleManager:
             await self._evaluate(group, self._now_ms() if t_ms is None else t_ms, None)
 
     async def _evaluate(
-        self, group: Group, t_ms: int, only: frozenset[str] | None, *, restore: bool = False
+        self,
+        group: Group,
+        t_ms: int,
+        only: frozenset[str] | None,
+        series: frozenset[Labels] | None = None,
+        *,
+        restore: bool = False,
     ) -> None:
         async with self._lock:
             if self._groups.get(group.key) is not group:
@@ -387,7 +417,7 @@ class RuleManager:
                 finally:
                     self._appending = None
 
-            evaluated = await group.evaluate(t_ms, ctx, write, only=only)
+            evaluated = await group.evaluate(t_ms, ctx, write, only=only, series=series)
             if restore:
                 for rule in group.alerting_rules():
                     restore_for_state(

@@ -4,16 +4,16 @@ append (and, for alerting rules, into alert states), as Prometheus's ``rules`` p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from tradewarden.rules._alerts import Alert, AlertState, AlertTracker, Found
-from tradewarden.rules._expr import InstantQuery, metric_names, parse_expr
+from tradewarden.rules._expr import InstantQuery, metric_names, parse_expr, series_matchers
 from tradewarden.rules._files import RuleSpec
 from tradewarden.rules._template import AlertExpander, ExpansionCache
-from tradewarden.series import METRIC_NAME, Labels
+from tradewarden.series import METRIC_NAME, LabelMatcher, Labels
 
 __all__ = [
     "ALERTS",
@@ -58,6 +58,7 @@ class _RuleBase:
     spec: RuleSpec
     expr: Any = field(init=False)
     names: frozenset[str] | None = field(init=False)
+    matchers: tuple[tuple[LabelMatcher, ...], ...] | None = field(init=False)
     health: RuleHealth = RuleHealth.UNKNOWN
     last_error: str = ""
     last_eval_ms: int | None = None
@@ -66,6 +67,7 @@ class _RuleBase:
     def __post_init__(self) -> None:
         self.expr = parse_expr(self.spec.expr)
         self.names = metric_names(self.expr)
+        self.matchers = series_matchers(self.expr)
 
     @property
     def name(self) -> str:
@@ -83,6 +85,19 @@ class _RuleBase:
         it runs on its group's interval only.
         """
         return self.names is not None and not self.names.isdisjoint(names)
+
+    def reads_series(self, series: Iterable[Labels]) -> bool:
+        """Whether one of ``series`` (fresh samples) is one this rule's selectors select:
+        a generated ``MonitorDown`` of monitor ``a`` is not evaluated for monitor ``b``'s
+        check. True when the rule's matchers are unknown."""
+        matchers = self.matchers
+        if matchers is None:
+            return True
+        return any(
+            all(m.matches(labels.get(m.name)) for m in alternative)
+            for labels in series
+            for alternative in matchers
+        )
 
     def _query(self, ctx: EvalContext, t_ms: int) -> Sequence[tuple[Labels, float]]:
         try:

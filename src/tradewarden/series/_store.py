@@ -5,6 +5,7 @@
     with store.batch(): ...                      # several appends, one notification
     store.select(matchers, start_ms, end_ms)     # Queryable
     store.subscribe(callback)                    # callback(frozenset of metric names)
+    store.subscribe(callback, series=True)       # callback(names, the series or None)
     store.truncate(now_ms)                       # retention and budget
 
 Samples older than or equal to a series' newest are dropped and counted. A series keeps its
@@ -25,6 +26,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from tradewarden.series._chunks import (
     CHUNK_SAMPLES,
@@ -53,6 +55,10 @@ _SERIES_OVERHEAD = 1150
 _PAIR_OVERHEAD = sys.getsizeof(("", "")) + 40
 
 Listener = Callable[[frozenset[str]], None]
+# With the label sets appended in the batch, or None when there were more than
+# NOTIFY_SERIES_MAX (a scrape): then only the names say what is new.
+SeriesListener = Callable[[frozenset[str], frozenset[Labels] | None], None]
+NOTIFY_SERIES_MAX = 256
 
 
 class _Series:
@@ -127,8 +133,9 @@ class SeriesStore:
         self._refused = 0
         self._dropped_chunks = 0
         self._sealed = 0  # sealed chunks held: what the budget can drop
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Callable[..., None], bool]] = []
         self._pending: set[str] = set()
+        self._pending_series: set[Labels] | None = set()
         self._batch_depth = 0
 
     # -- writing -----------------------------------------------------------------------
@@ -161,24 +168,45 @@ class SeriesStore:
                 self.commit()
 
     def commit(self) -> None:
-        """Tell every subscriber which metric names were appended since the last call."""
+        """Tell every subscriber which metric names (and series) were appended since the
+        last call."""
         if not self._pending:
             return
         names = frozenset(self._pending)
+        pending_series = self._pending_series
+        series = None if pending_series is None else frozenset(pending_series)
         self._pending.clear()
-        for listener in list(self._listeners):
+        self._pending_series = set()
+        for listener, with_series in list(self._listeners):
             try:
-                listener(names)
+                if with_series:
+                    listener(names, series)
+                else:
+                    listener(names)
             except Exception:  # noqa: BLE001 - one broken subscriber must not starve the rest
                 _log.exception("a series store subscriber failed")
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(names)`` after each batch; return a function that unsubscribes."""
-        self._listeners.append(listener)
+    @overload
+    def subscribe(
+        self, listener: Listener, *, series: Literal[False] = False
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def subscribe(
+        self, listener: SeriesListener, *, series: Literal[True]
+    ) -> Callable[[], None]: ...
+
+    def subscribe(
+        self, listener: Callable[..., None], *, series: bool = False
+    ) -> Callable[[], None]:
+        """Call ``listener(names)`` after each batch (``listener(names, series)`` with
+        ``series``); return a function that unsubscribes."""
+        entry = (listener, series)
+        self._listeners.append(entry)
 
         def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            if entry in self._listeners:
+                self._listeners.remove(entry)
 
         return unsubscribe
 
@@ -214,6 +242,12 @@ class SeriesStore:
         if self._bytes > self.max_bytes:
             self._enforce_budget()
         self._pending.add(series.name)
+        pending = self._pending_series
+        if pending is not None:
+            if len(pending) < NOTIFY_SERIES_MAX:
+                pending.add(series.labels)
+            elif series.labels not in pending:
+                self._pending_series = None  # too many to list: the names only
         return True
 
     def _create(self, labels: Labels) -> _Series | None:
