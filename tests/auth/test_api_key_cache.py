@@ -99,6 +99,39 @@ async def test_concurrent_checks_of_one_key_share_one_store_read(
     assert statements.key_reads == 2
 
 
+async def test_past_half_the_ttl_a_request_is_answered_at_once_and_the_key_checked_behind(
+    runtime: Runtime, statements: _Statements, clock: ManualClock
+) -> None:
+    issued = await runtime.auth.create_api_key("prometheus", Role.OPERATOR, actor=SYSTEM)
+    first = await runtime.auth.authenticate(issued.key)
+    assert statements.key_reads == 1
+    clock.advance(1.5)
+    assert await runtime.auth.authenticate(issued.key) == first
+    assert statements.key_reads == 1  # answered from memory: the check has not run yet
+    await eventually(lambda: statements.key_reads == 2)
+    # The check behind it renewed the key: at 2 s after the first check (its TTL) the
+    # request is still answered from memory.
+    clock.advance(0.5)
+    await eventually(lambda: not runtime.auth._key_checks)
+    reads = statements.key_reads
+    assert await runtime.auth.authenticate(issued.key) == first
+    assert statements.key_reads == reads
+
+
+async def test_a_check_behind_a_request_carries_a_revocation_made_elsewhere(
+    runtime: Runtime, statements: _Statements, clock: ManualClock
+) -> None:
+    issued = await runtime.auth.create_api_key("prometheus", Role.OPERATOR, actor=SYSTEM)
+    await runtime.auth.authenticate(issued.key)
+    await _revoke_in_the_store(runtime.database, issued.id, clock)
+    clock.advance(1.0)
+    assert (await runtime.auth.authenticate(issued.key)).name == "prometheus"  # within TTL
+    await eventually(lambda: statements.key_reads == 2)
+    await eventually(lambda: not runtime.auth._key_checks)
+    with pytest.raises(AuthError, match="API key revoked"):  # the clock has not moved
+        await runtime.auth.authenticate(issued.key)
+
+
 async def test_a_wrong_secret_is_refused_even_with_the_real_key_remembered(
     runtime: Runtime,
 ) -> None:

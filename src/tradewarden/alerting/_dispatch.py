@@ -38,7 +38,7 @@ from tradewarden.errors import StoreError
 from tradewarden.notify import Message
 from tradewarden.series import Labels
 from tradewarden.store import AlertingRepository, Database
-from tradewarden.store._alerting import AlertGroupRow, AlertRow
+from tradewarden.store._alerting import AlertGroupRow, AlertRow, alert_upsert, group_upsert
 
 __all__ = ["Dispatcher", "Enqueue", "Escalation", "FlushObserver"]
 
@@ -281,11 +281,14 @@ class Dispatcher:
         """Merge ``alerts`` into a staging copy, write it in one transaction, then apply it."""
         now = self.now_ms()
         staged = self._merge(alerts, now)
-        if staged.writes or staged.group_rows:
-            async with self.database.session() as session:
-                repo = AlertingRepository(session)
-                await repo.upsert_alerts([_row_of(fp, a) for fp, a in staged.writes.items()])
-                await repo.put_groups(list(staged.group_rows.values()))
+        # One transaction; on a SQLite file one hand-off to its writer thread (the store's
+        # Database.upsert), not a round trip per driver call.
+        await self.database.upsert(
+            [
+                alert_upsert([_row_of(fp, a) for fp, a in staged.writes.items()]),
+                group_upsert(list(staged.group_rows.values())),
+            ]
+        )
         self._apply(staged, now)
 
     def _merge(self, alerts: Sequence[Alert], now: int) -> _Staged:

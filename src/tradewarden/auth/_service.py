@@ -5,9 +5,9 @@ transaction through the repositories.
 
 A verified API key is remembered for ``api_key_cache_ttl_s`` (2 s by default): within that
 time the key authenticates without a database read (a Prometheus posting alerts calls many
-times a second). A revocation through this service takes effect at once in this process;
-another instance (or a revocation written straight to the store, the CLI's) sees it within
-the TTL.
+times a second); past half of it, a request starts the next check without waiting for it.
+A revocation through this service takes effect at once in this process; another instance
+(or a revocation written straight to the store, the CLI's) sees it within the TTL.
 """
 
 from __future__ import annotations
@@ -270,12 +270,25 @@ class AuthService:
         checked = self._clock.monotonic()
         known = self._known_keys.get(key_digest)
         if known is not None and 0 <= checked - known.checked_at < self._key_ttl_s:
+            # Past half its TTL, the key is checked again behind this request, which does
+            # not wait for it: under steady traffic no request pays for a store read, and
+            # what is served from memory is still never older than the TTL.
+            if checked - known.checked_at >= self._key_ttl_s / 2:
+                self._check(key, key_digest, known, checked)
             return known.principal
-        # One store check per key at a time: when the TTL runs out under load, the
-        # requests in flight share it instead of each opening a session (and a connection).
+        return await asyncio.shield(self._check(key, key_digest, known, checked))
+
+    def _check(
+        self, key: str, key_digest: str, known: _CheckedKey | None, checked: float
+    ) -> asyncio.Future[Principal]:
+        """Return the store check of a key in flight, or start one.
+
+        One store check per key at a time: when the TTL runs out under load, the requests
+        in flight share it instead of each opening a session (and a connection).
+        """
         pending = self._key_checks.get(key_digest)
         if pending is not None:
-            return await asyncio.shield(pending)
+            return pending
         check = asyncio.ensure_future(self._check_api_key(key, key_digest, known, checked))
         self._key_checks[key_digest] = check
 
@@ -286,7 +299,7 @@ class AuthService:
                 done.exception()  # retrieved: every caller may have gone
 
         check.add_done_callback(_finished)
-        return await asyncio.shield(check)
+        return check
 
     async def _check_api_key(
         self, key: str, key_digest: str, known: _CheckedKey | None, checked: float
@@ -298,6 +311,7 @@ class AuthService:
             async with self._db.read_session() as session:
                 stored = await ApiKeyRepository(session).by_prefix(prefix or "")
             if stored is None or not secrets.compare_digest(stored.key_hash, key_digest):
+                self._known_keys.pop(key_digest, None)  # deleted since it was remembered
                 raise AuthError("invalid API key")
             if stored.revoked_at is not None:
                 self._known_keys.pop(key_digest, None)

@@ -3,16 +3,15 @@ and aggregation groups with their next flush, so a restart resumes where it stop
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tradewarden.store._bulk import Upsert, upsert_statement
 from tradewarden.store._models import Base, UtcDateTime
 
 __all__ = [
@@ -20,21 +19,9 @@ __all__ = [
     "AlertRow",
     "AlertingRepository",
     "SilenceRow",
+    "alert_upsert",
+    "group_upsert",
 ]
-
-
-@functools.lru_cache(maxsize=64)
-def _upsert_statement(table: Any, dialect: str, key: str, columns: tuple[str, ...]) -> Any:
-    """Return the upsert of ``columns`` into ``table`` by ``key``, built once: building it
-    and its cache key cost more than running it for a batch of rows."""
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # The table, not the mapped class: a Core executemany, without the ORM's bulk insert
-    # bookkeeping per row.
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=[key],
-        set_={c: getattr(statement.excluded, c) for c in columns if c != key},
-    )
 
 
 class AlertRow(Base):
@@ -85,6 +72,16 @@ class AlertGroupRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+def alert_upsert(rows: Sequence[dict[str, Any]]) -> Upsert:
+    """Return alert rows to write by fingerprint with ``Database.upsert`` (ingest's path)."""
+    return Upsert(AlertRow.__table__, "fingerprint", rows)  # type: ignore[arg-type]
+
+
+def group_upsert(rows: Sequence[dict[str, Any]]) -> Upsert:
+    """Return group rows to write by key with ``Database.upsert``."""
+    return Upsert(AlertGroupRow.__table__, "key", rows)  # type: ignore[arg-type]
+
+
 class AlertingRepository:
     """Queries of the alerting tables."""
 
@@ -103,7 +100,7 @@ class AlertingRepository:
         if not rows:
             return
         dialect = self._session.get_bind().dialect.name
-        statement = _upsert_statement(model.__table__, dialect, key, tuple(rows[0]))
+        statement = upsert_statement(model.__table__, dialect, key, tuple(rows[0]))
         await self._session.execute(statement, list(rows))
 
     async def alerts(self) -> list[AlertRow]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +22,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tradewarden.errors import ConfigError, StoreError
+from tradewarden.store._bulk import SqliteWriter, Upsert, upsert_statement
 
 __all__ = ["Backend", "Database", "normalise_database_url"]
 
 Backend = Literal["sqlite", "postgresql"]
+
+_SQLITE_BUSY_TIMEOUT_S = 15.0
 
 
 def normalise_database_url(raw: str) -> URL:
@@ -54,6 +57,7 @@ class Database:
             "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
         )
         self._ping_timeout_s = ping_timeout_s
+        self._writer: SqliteWriter | None = None
         # A server connection can die between uses (a restart, a failover): check it on
         # checkout. A SQLite file cannot, and the check would double every round trip.
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.backend == "postgresql"}
@@ -61,7 +65,7 @@ class Database:
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 15}
+            kwargs["connect_args"] = {"timeout": _SQLITE_BUSY_TIMEOUT_S}
         else:
             kwargs["connect_args"] = {"timeout": ping_timeout_s * 2, "command_timeout": 30}
             kwargs["pool_size"] = 10
@@ -74,6 +78,11 @@ class Database:
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            database = self.url.database
+            if database and database != ":memory:" and not self.url.query:
+                self._writer = SqliteWriter(
+                    database, self.engine.dialect, busy_timeout_s=_SQLITE_BUSY_TIMEOUT_S
+                )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads begin deferred on SQLite, so they do not queue behind the write lock.
         self._read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
@@ -102,6 +111,29 @@ class Database:
         async with self.read_sessions() as session:
             yield session
 
+    @property
+    def writer(self) -> SqliteWriter | None:
+        """The SQLite file's own writer of :meth:`upsert`, or None (PostgreSQL, memory)."""
+        return self._writer
+
+    async def upsert(self, upserts: Sequence[Upsert]) -> None:
+        """Insert or replace rows of several tables (each by its key) in one transaction.
+
+        A SQLite file writes it in one hand-off to its writer thread (see store/_bulk.py);
+        otherwise one session runs one ``executemany`` per table. Raises SQLAlchemy's
+        errors either way; nothing is written when it raises.
+        """
+        upserts = [u for u in upserts if u.rows]
+        if not upserts:
+            return
+        if self._writer is not None:
+            await self._writer.upsert(upserts)
+            return
+        async with self.session() as session:
+            for u in upserts:
+                statement = upsert_statement(u.table, self.backend, u.key, tuple(u.rows[0]))
+                await session.execute(statement, list(u.rows))
+
     async def ping(self) -> float:
         """Run ``SELECT 1``; return the latency in milliseconds or raise StoreError."""
         started = time.perf_counter()
@@ -116,7 +148,9 @@ class Database:
         return (time.perf_counter() - started) * 1000.0
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the SQLite writer's)."""
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
 
 
