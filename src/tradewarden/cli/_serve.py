@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -14,6 +13,7 @@ import uvicorn
 
 from tradewarden.api import create_app
 from tradewarden.cli._context import Loaded, fail
+from tradewarden.cli._gc import collect_periodically, defer_full_passes
 from tradewarden.errors import ConfigError, TradewardenError
 from tradewarden.runtime import Runtime, print_first_admin
 from tradewarden.telemetry import (
@@ -87,10 +87,12 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             config=str(loaded.config_path) if loaded.config_path else "defaults",
         )
         _reload_on_sighup(runtime, log)
-        _freeze_start_up_objects()
+        defer_full_passes()
+        collector = asyncio.create_task(collect_periodically(), name="gc-full-passes")
         try:
             await server.serve()
         finally:
+            collector.cancel()
             await runtime.close()
             if provider is not None:
                 shutdown_tracing(provider)
@@ -99,17 +101,6 @@ def serve(loaded: Loaded, *, host: str | None, port: int | None) -> None:
             raise fail(f"could not listen on {listen_host}:{listen_port}")
 
     _run(_main)
-
-
-def _freeze_start_up_objects() -> None:
-    """Take what start-up built out of the garbage collector's full passes.
-
-    Modules, schemas, routes and the runtime live as long as the process; a full pass
-    walked them all (~270,000 objects), stopping the loop 200-300 ms at a time on a busy
-    machine, which was the p99 of alert ingest. ``gc.freeze`` is CPython's own answer.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _reload_on_sighup(runtime: Runtime, log: Any) -> None:
