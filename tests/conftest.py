@@ -112,6 +112,16 @@ def database_url(postgres_url: str | None, sqlite_template: Path, tmp_path: Path
     yield f"sqlite:///{path}"
 
 
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """Return a Database over this test's migrated, empty store; disposed afterwards."""
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
 async def _truncate(url: str) -> None:
     database = Database(url)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,16 +17,6 @@ from tradewarden.notify import AppriseChannelConfig, Outbox
 from tradewarden.store import Database, Notification
 
 CHANNELS = ("chat", "sms", "pager")
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """Return the test's migrated database."""
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

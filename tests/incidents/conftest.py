@@ -32,16 +32,6 @@ TREE: dict[str, Any] = {
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """Return the test's migrated database."""
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
 def outbox(database: Database, clock: ManualClock) -> Outbox:
     """Return an outbox over two channels (nothing sends: the rows are the result)."""
     configs = {

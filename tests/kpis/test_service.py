@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -12,16 +11,6 @@ from kpis.conftest import EXPECTED, seed
 from tradewarden.clock import ManualClock, utc_datetime
 from tradewarden.kpis import KpiMetrics, KpiService, KpiTargets, Window
 from tradewarden.store import Database
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """Return the migrated store of this test."""
-    db = Database(database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture

@@ -31,16 +31,6 @@ async def wire() -> AsyncIterator[WireServer]:
         yield server
 
 
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """Return the test's migrated database."""
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
 def message(fingerprint: str = "alert-1", **fields: Any) -> Message:
     """Return a firing P1 message."""
     values: dict[str, Any] = {

@@ -4,7 +4,6 @@ writer thread, storing exactly what the session path stores."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,15 +14,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from tradewarden.store import Database
 from tradewarden.store._alerting import AlertGroupRow, AlertRow, alert_upsert, group_upsert
 from tradewarden.store._bulk import upsert_statement
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def _alert_row(fingerprint: str, **changes: Any) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tradewarden.clock import utc_datetime
@@ -11,15 +9,6 @@ from tradewarden.errors import ConflictError
 from tradewarden.store import Database, MonitorRepository
 
 _SPEC = {"name": "api", "kind": "tcp", "host": "127.0.0.1", "port": 9}
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def test_a_stored_monitor_round_trips_its_spec(database: Database) -> None:
