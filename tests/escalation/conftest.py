@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from notify.conftest import database, webhook, wire
+from notify.conftest import webhook, wire
 from support.notify_wire import WireServer
 from tradewarden.clock import ManualClock
 from tradewarden.escalation import (
@@ -25,7 +25,7 @@ from tradewarden.escalation import (
 from tradewarden.notify import AppriseChannelConfig, Message, Notifier, Severity
 from tradewarden.store import Database
 
-__all__ = ["database", "wire"]
+__all__ = ["wire"]
 
 SIGNING_KEY = "k" * 48
 PEOPLE = (
